@@ -1,0 +1,3 @@
+"""Claim adjudication service."""
+
+__version__ = "0.1.0"

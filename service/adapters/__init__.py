@@ -1,0 +1,1 @@
+"""One adapter per outside thing: durable_rules, RQ, SMTP, webhooks."""

@@ -1,0 +1,1 @@
+"""The HTTP entrypoint: thin views over the use cases."""

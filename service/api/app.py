@@ -1,0 +1,89 @@
+"""The application factory. Nothing connects to a database, Redis or the engine at import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from flask_smorest import Api
+
+from service import __version__
+from service.api.problems import http_exception_problem, install_problem_handlers
+from service.config import Config, load
+from service.usecases.context import Context, build_context
+
+
+class ClaimsApi(Api):
+    """flask-smorest, answering every HTTP error as RFC 9457 problem+json."""
+
+    def handle_http_exception(self, error: Any) -> Any:
+        return http_exception_problem(error)
+
+
+class JSONProvider(DefaultJSONProvider):
+    sort_keys = False
+
+
+def create_app(config: Config | None = None, context: Context | None = None) -> Flask:
+    config = config or load()
+    app = Flask(__name__, instance_path=config.instance_dir)
+    app.json = JSONProvider(app)
+    app.config.update(
+        MAX_CONTENT_LENGTH=config.max_body_bytes,
+        SECRET_KEY=config.secret_key,
+        API_TITLE="Claim adjudication service",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Intake, automatic adjudication and follow-up of claims."}
+        },
+    )
+    app.extensions["claims"] = context or build_context(config, _dispatcher(config))
+
+    from service.logs import install_request_logging
+    from service.metrics import install_metrics
+
+    install_request_logging(app)
+    install_metrics(app)
+
+    from service.api import (
+        apikeys,
+        audit,
+        claims,
+        decisions,
+        documents,
+        escalations,
+        health,
+        policies,
+    )
+    from service.api.auth import init_auth, install_security_scheme
+    from service.api.parsing import install_body_checks
+    from service.console import install_console
+
+    install_body_checks(app)
+    init_auth(app, config)
+    api = ClaimsApi(app)
+    install_security_scheme(api)
+    for blueprint in (
+        health.blp,
+        claims.blp,
+        documents.blp,
+        policies.blp,
+        escalations.blp,
+        decisions.blp,
+        audit.blp,
+        apikeys.blp,
+    ):
+        api.register_blueprint(blueprint)
+    install_console(app)
+    install_problem_handlers(app)
+    return app
+
+
+def _dispatcher(config: Config) -> Any:
+    from service.adapters.queue import RQDispatcher
+
+    return RQDispatcher(config.redis_url)

@@ -1,0 +1,209 @@
+"""Who may call what: API keys (Bearer) and console sessions, roles, CSRF, rate limits.
+
+Every view is wrapped in `requires(*roles)`, which records the roles on the view
+(`view._roles`) so a test can walk the route table. It sets g.client_id, g.actor
+and g.client_scope (intake clients see only their own claims).
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, g, request, session
+from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+
+from service.api.problems import Problem, problem_response
+from service.usecases import manage_identities as identities
+from service.usecases.manage_identities import ROLES, Identity
+
+log = logging.getLogger(__name__)
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "metrics", "static", "console.login",
+                    "console.static", "api-docs.openapi_json"}
+LIMITER = "claims_limiter"
+
+
+def requires(*roles: str, audit_view: bool = False) -> Callable[[Callable[..., Any]], Any]:
+    """Allow only these roles. `audit_view`: staff reads of the claim are audit events."""
+    unknown = set(roles) - set(ROLES)
+    if not roles or unknown:
+        raise ValueError(f"requires() needs known roles, got {roles!r}")
+
+    def decorate(view: Callable[..., Any]) -> Any:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            identity = authenticate()
+            if identity.role not in roles:
+                raise Problem(
+                    403, f"The role {identity.role!r} may not do this.", code="forbidden"
+                )
+            result = view(*args, **kwargs)
+            if audit_view and identity.role != "intake":
+                _audit_view(identity, kwargs.get("claim_id"), result)
+            return result
+
+        wrapper._roles = tuple(roles)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+def authenticate() -> Identity:
+    """The caller (cached for the request), after the rate limit and the CSRF check."""
+    if "identity" in g:
+        return g.identity  # type: ignore[no-any-return]
+    ctx = current_app.extensions["claims"]
+    failure: Problem | None = None
+    identity: Identity | None = None
+    header = request.headers.get("Authorization")
+    if header is not None:
+        g.auth_via = "key"
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            identity = identities.authenticate_key(ctx, token.strip())
+        if identity is None:
+            failure = Problem(401, "The API key is missing, malformed, unknown or revoked.",
+                              code="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+    else:
+        identity = _session_identity(ctx)
+        if identity is None:
+            failure = Problem(401, "Send an API key (Authorization: Bearer ...) or log in.",
+                              code="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+    g.rate_key = _rate_key(identity)
+    _check_rate_limit()
+    if failure is not None or identity is None:
+        raise failure or Problem(401, "Unauthenticated", code="unauthenticated")
+    if g.auth_via == "session" and request.method not in SAFE_METHODS:
+        _check_csrf()
+    g.identity = identity
+    g.actor = identity.name
+    g.client_id = identity.name
+    g.client_scope = identity.client_scope
+    return identity
+
+
+def _session_identity(ctx: Any) -> Identity | None:
+    g.auth_via = "session"
+    user_id = session.get("uid")
+    if not isinstance(user_id, int):
+        return None
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    started = session.get("at")
+    if not isinstance(started, (int, float)) or ctx.clock().timestamp() - started > lifetime:
+        session.clear()
+        return None
+    identity = identities.active_user(ctx, user_id)
+    if identity is None:
+        session.clear()
+    return identity
+
+
+def _rate_key(identity: Identity | None) -> str:
+    if identity is None:
+        return f"ip:{get_remote_address()}"
+    if identity.kind == "key":
+        return f"key:{identity.prefix}"
+    return f"user:{identity.name}"
+
+
+def _check_rate_limit() -> None:
+    limiter: Limiter | None = current_app.extensions.get(LIMITER)
+    if limiter is not None:
+        limiter.check()
+
+
+# --- console sessions and CSRF ------------------------------------------------------
+
+
+def start_session(identity: Identity) -> None:
+    session.clear()
+    session.permanent = True
+    session["uid"] = identity.id
+    session["at"] = current_app.extensions["claims"].clock().timestamp()
+    session["csrf"] = secrets.token_urlsafe(32)
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def _check_csrf() -> None:
+    sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
+    expected = session.get("csrf")
+    if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        raise Problem(400, "The form is missing its CSRF token or it is stale; reload the page.",
+                      code="csrf_failed")
+
+
+def check_login_csrf() -> None:
+    """The login form posts before there is a user; its token lives in the session too."""
+    _check_csrf()
+
+
+# --- audit of staff reads -----------------------------------------------------------
+
+
+def _audit_view(identity: Identity, claim_id: str | None, result: Any) -> None:
+    status = result[1] if isinstance(result, tuple) and len(result) > 1 else 200
+    if not claim_id or status != 200:
+        return
+    from service.db import repository as repo
+
+    ctx = current_app.extensions["claims"]
+    with ctx.unit_of_work() as db:
+        repo.append_audit(db, actor=identity.name, action="claim.viewed", at=ctx.clock(),
+                          claim_id=claim_id, source=request.remote_addr,
+                          after={"via": identity.kind, "role": identity.role})
+        db.commit()
+
+
+# --- wiring -------------------------------------------------------------------------
+
+
+def init_auth(app: Flask, config: Any) -> None:
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(config.session_cookie_secure),
+        SESSION_COOKIE_NAME="claims_session",
+        PERMANENT_SESSION_LIFETIME=int(config.session_hours) * 3600,
+    )
+    limiter = Limiter(
+        key_func=lambda: str(g.get("rate_key") or f"ip:{get_remote_address()}"),
+        app=app,
+        application_limits=[config.rate_limit],
+        storage_uri=config.redis_url,
+        storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        strategy="fixed-window",
+        auto_check=False,  # `authenticate` checks, keyed by the key or user
+        swallow_errors=True,  # Redis down: log and let the request through
+        headers_enabled=True,
+        key_prefix="claims",
+    )
+    app.extensions[LIMITER] = limiter
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(error: RateLimitExceeded) -> Any:
+        current = limiter.current_limit
+        wait = max(1, int(current.reset_at - time.time())) if current else 60
+        return problem_response(
+            429, f"Rate limit exceeded ({error.description}); retry after {wait} s.",
+            code="rate_limited", headers={"Retry-After": str(wait)},
+        )
+
+
+def install_security_scheme(api: Any) -> None:
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "ck_live_XXXXXXXX.secret"}
+    )
+    api.spec.options["security"] = [{"bearerAuth": []}]

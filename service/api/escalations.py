@@ -1,0 +1,121 @@
+"""/v1/escalations: the supervisors' queue, assign to me and unassign."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from marshmallow import Schema, fields, validate
+
+from service.api.auth import requires
+from service.api.identity import current_actor, source_address
+from service.api.parsing import Blueprint
+from service.api.problems import Problem
+from service.domain.model import CLAIM_TYPES
+from service.usecases.assign_claim import assign_claim
+from service.usecases.decide_claim import DecisionRefused
+from service.usecases.read_queue import escalation_queue
+
+blp = Blueprint("escalations", __name__, url_prefix="/v1/escalations", description="Supervisors")
+
+
+class QueueArgs(Schema):
+    reason = fields.String(validate=validate.Length(max=64))
+    claim_type = fields.String(validate=validate.OneOf(CLAIM_TYPES))
+    assignee = fields.String(
+        validate=validate.Length(max=120), metadata={"description": "a name, me or none"}
+    )
+    overdue = fields.Boolean()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+
+
+class QueueItemSchema(Schema):
+    id = fields.String()
+    external_ref = fields.String()
+    policy_number = fields.String()
+    claim_type = fields.String()
+    amount = fields.String()
+    currency = fields.String()
+    status = fields.String()
+    reason_codes = fields.List(fields.String())
+    reasons = fields.List(fields.String())
+    appeal = fields.Boolean()
+    assignee = fields.String(allow_none=True)
+    sla_due_at = fields.String(allow_none=True)
+    seconds_left = fields.Integer(allow_none=True)
+    overdue = fields.Boolean()
+    version = fields.Integer()
+    created_at = fields.String()
+
+
+class QueuePageSchema(Schema):
+    items = fields.List(fields.Nested(QueueItemSchema))
+    total = fields.Integer()
+
+
+class AssignSchema(Schema):
+    assignee = fields.String(
+        validate=validate.Length(min=1, max=120),
+        metadata={"description": "admin only: someone else; default: me"},
+    )
+
+
+class AssignedSchema(Schema):
+    id = fields.String()
+    assignee = fields.String(allow_none=True)
+    version = fields.Integer()
+
+
+def _ctx() -> Any:
+    return current_app.extensions["claims"]
+
+
+def refused(exc: DecisionRefused) -> Problem:
+    return Problem(exc.status, exc.detail, code=exc.code, **exc.extra)
+
+
+@blp.route("", methods=["GET"])
+@requires("supervisor", "admin")
+@blp.arguments(QueueArgs, location="query")
+@blp.response(200, QueuePageSchema)
+def list_escalations(args: dict[str, Any]) -> Any:
+    """Escalated claims, earliest SLA deadline first; filter by reason, type, assignee, overdue."""
+    if args.get("assignee") == "me":
+        args["assignee"] = current_actor()
+    args["limit"] = min(args["limit"], _ctx().config.page_size_max)
+    return escalation_queue(_ctx(), **args)
+
+
+@blp.route("/<claim_id>/assign", methods=["POST"])
+@requires("supervisor", "admin")
+@blp.arguments(AssignSchema, required=False)
+@blp.response(200, AssignedSchema)
+def assign(data: dict[str, Any], claim_id: str) -> Any:
+    """Assign the claim to me (an admin may name someone else and take it over)."""
+    from flask import g
+
+    admin = g.identity.role == "admin"
+    assignee = (data or {}).get("assignee") or current_actor()
+    if assignee != current_actor() and not admin:
+        raise Problem(403, "Only an admin may assign a claim to someone else.", code="forbidden")
+    try:
+        result = assign_claim(_ctx(), claim_id, assignee, actor=current_actor(), force=admin,
+                              source=source_address())
+    except DecisionRefused as exc:
+        raise refused(exc) from None
+    return result, 200, {"ETag": f'"{result["version"]}"'}
+
+
+@blp.route("/<claim_id>/unassign", methods=["POST"])
+@requires("supervisor", "admin")
+@blp.response(200, AssignedSchema)
+def unassign(claim_id: str) -> Any:
+    """Give the claim back to the queue (yours, or anyone's for an admin)."""
+    from flask import g
+
+    try:
+        result = assign_claim(_ctx(), claim_id, None, actor=current_actor(),
+                              force=g.identity.role == "admin", source=source_address())
+    except DecisionRefused as exc:
+        raise refused(exc) from None
+    return result, 200, {"ETag": f'"{result["version"]}"'}

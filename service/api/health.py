@@ -1,0 +1,49 @@
+"""/healthz (the process is alive) and /readyz (database and Redis answer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import text
+
+from service.api.parsing import Blueprint
+from service.api.problems import problem_response
+
+blp = Blueprint("health", __name__, description="Liveness and readiness")
+
+
+@blp.route("/healthz")
+@blp.doc(security=[])
+def healthz() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@blp.route("/readyz")
+@blp.doc(security=[])
+def readyz() -> Any:
+    ctx = current_app.extensions["claims"]
+    checks = {"database": _database_ok(ctx), "redis": _redis_ok(ctx.config.redis_url)}
+    if all(checks.values()):
+        return {"status": "ready", "checks": checks}
+    return problem_response(
+        503, "Not ready", checks=checks, headers={"Retry-After": "5"}, code="not_ready"
+    )
+
+
+def _database_ok(ctx: Any) -> bool:
+    try:
+        with ctx.unit_of_work() as session:
+            session.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _redis_ok(url: str) -> bool:
+    try:
+        from redis import Redis
+
+        return bool(Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except Exception:  # noqa: BLE001
+        return False

@@ -1,0 +1,126 @@
+"""RFC 9457 problem details for every error; no traceback ever reaches a client."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+class Problem(Exception):
+    """Raise from a view to answer with a problem document."""
+
+    def __init__(self, status: int, detail: str, *, code: str | None = None, **extra: Any):
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.extra = extra
+        self.headers: dict[str, str] = extra.pop("headers", {})
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or _title(status),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if code:
+        body["code"] = code
+    body.update(extra)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """marshmallow's nested messages -> [{"field": "claimant.email", "message": "..."}]."""
+    out: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+            out.extend(flatten_messages(value, name))
+    elif isinstance(messages, list):
+        for item in messages:
+            if isinstance(item, (dict, list)):
+                out.extend(flatten_messages(item, prefix))
+            else:
+                out.append({"field": prefix or "body", "message": str(item)})
+    else:
+        out.append({"field": prefix or "body", "message": str(messages)})
+    return out
+
+
+def http_exception_problem(error: HTTPException) -> Response:
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if status == 422 and messages:
+        # webargs nests by location: {"json": {...}} / {"query": {...}}
+        if isinstance(messages, dict) and set(messages) <= {"json", "query", "headers", "files"}:
+            messages = {k: v for loc in messages.values() for k, v in (loc or {}).items()}
+        errors = flatten_messages(messages)
+        return problem_response(
+            422, f"{len(errors)} invalid field(s)", code="validation_error", errors=errors
+        )
+    detail = error.description if isinstance(error.description, str) else None
+    if status == 413:
+        detail = "Request body is larger than this service accepts"
+    headers = {}
+    if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return problem_response(status, detail, headers=headers)
+
+
+def install_problem_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(error: Problem) -> Response:
+        return problem_response(
+            error.status, error.detail, code=error.code, headers=error.headers, **error.extra
+        )
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(error: Exception) -> Response:
+        log.error("database unavailable: %s", type(error).__name__)
+        return problem_response(
+            503,
+            "The database is unavailable; nothing was stored. Retry shortly.",
+            code="database_unavailable",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        if isinstance(error, HTTPException):
+            return http_exception_problem(error)
+        log.exception("unhandled error")
+        return problem_response(500, "Internal error; it has been logged.")

@@ -1,0 +1,177 @@
+"""Settings, read once from the environment (12-factor), validated at start-up.
+
+Every variable the service reads is declared in SETTINGS: the README's
+configuration table, `claims config` and the compose-file test all come
+from here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot use. The message is one readable line."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+    kind: str = "str"  # str | int | bool | float | url | path | list
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", "", "SQLAlchemy URL; empty = SQLite file instance/claims.db", "url"),
+    Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for RQ queues and rate limits", "url"),
+    Setting("RULES_DIR", "", "Folder of rule files; empty = the project's rules/", "path"),
+    Setting(
+        "RULES_WATCH_SECONDS", "2", "How often each process looks for edited rules; 0 = never",
+        "float",
+    ),
+    Setting("SHADOW_RULES_DIR", "", "Candidate ruleset run beside the live one; empty = off", "path"),
+    Setting(
+        "INSTANCE_DIR", "", "Folder for the SQLite file and reports; empty = ./instance", "path"
+    ),
+    Setting("MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)", "int"),
+    Setting("PAGE_SIZE_MAX", "200", "Largest page a list endpoint returns", "int"),
+    Setting("IDEMPOTENCY_TTL_HOURS", "48", "How long Idempotency-Key replays are kept", "int"),
+    Setting("LOG_LEVEL", "INFO", "Logging level", "str"),
+    Setting("LOG_FORMAT", "json", "json or text", "str"),
+    Setting(
+        "SECRET_KEY", "dev-only-change-me", "Signs console sessions and CSRF tokens", secret=True
+    ),
+    Setting("AUTH_REQUIRED", "false", "Require API keys / sessions on every endpoint", "bool"),
+    Setting("SMTP_HOST", "127.0.0.1", "SMTP server for claimant email", "str"),
+    Setting("SMTP_PORT", "25", "SMTP port", "int"),
+    Setting("SMTP_FROM", "claims@example.com", "From address of outgoing email", "str"),
+    Setting("SMTP_USER", "", "SMTP login (empty = no AUTH)", "str"),
+    Setting("SMTP_PASSWORD", "", "SMTP password", "str", secret=True),
+    Setting("SMTP_STARTTLS", "false", "Upgrade the SMTP connection with STARTTLS", "bool"),
+    Setting(
+        "WEBHOOK_SECRET", "dev-webhook-secret", "Default HMAC secret for webhooks", secret=True
+    ),
+    Setting("WEBHOOK_MAX_ATTEMPTS", "6", "Delivery tries before a message is dead", "int"),
+    Setting("CALLBACK_ALLOW_PRIVATE", "false", "Allow loopback/private callback URLs", "bool"),
+    Setting(
+        "CALLBACK_ALLOWLIST", "", "Comma-separated hosts allowed despite being private", "list"
+    ),
+    Setting("QUEUES", "notifications,followups,reports", "Queues a worker listens on", "list"),
+    Setting("REMINDER_DAYS", "2,3", "Days after a document request to remind", "list"),
+    Setting("ABANDON_AFTER_DAYS", "10", "Days pending before escalation or closure", "int"),
+    Setting("ABANDON_ACTION", "escalate", "escalate or close when documents never come", "str"),
+    Setting("ESCALATION_SLA_HOURS", "48", "Hours a supervisor has to decide", "int"),
+    Setting("APPEAL_ANSWER_DAYS", "3", "Days to answer an appeal", "int"),
+    Setting("DIGEST_RECIPIENTS", "", "Comma-separated emails for the daily digest", "list"),
+    Setting("SUPERVISOR_LEAD_EMAIL", "", "Who hears about SLA breaches", "str"),
+    Setting("RATE_LIMIT", "600/minute", "Per-key request rate limit", "str"),
+    Setting("SESSION_COOKIE_SECURE", "false", "Send the console cookie over HTTPS only", "bool"),
+    Setting("SESSION_HOURS", "8", "Console sessions expire after this many hours", "int"),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Config:
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name.upper()]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+    def masked(self) -> dict[str, str]:
+        """Effective settings for `claims config`, secrets and URL passwords hidden."""
+        out = {}
+        for s in SETTINGS:
+            value = self.values[s.name]
+            text = ",".join(value) if isinstance(value, list) else str(value)
+            if s.secret and text:
+                text = "****"
+            elif s.kind == "url":
+                text = mask_url(text)
+            out[s.name] = text
+        return out
+
+
+def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = env.get(s.name, s.default)
+        values[s.name] = _parse(s, raw)
+    for key, value in overrides.items():
+        if key.upper() not in _BY_NAME:
+            raise ConfigError(f"unknown setting {key}")
+        values[key.upper()] = value
+    _derive(values)
+    return Config(values)
+
+
+def _parse(s: Setting, raw: str) -> Any:
+    raw = raw.strip()
+    if s.kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{s.name}={raw!r} is not a whole number") from None
+    if s.kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{s.name}={raw!r} is not a number") from None
+    if s.kind == "bool":
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ConfigError(f"{s.name}={raw!r} is not true or false")
+    if s.kind == "list":
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    if s.kind == "url" and raw:
+        scheme = urlsplit(raw).scheme
+        if not scheme or "://" not in raw:
+            raise ConfigError(f"{s.name}={mask_url(raw)!r} is not a URL (expected scheme://...)")
+    return raw
+
+
+def _derive(values: dict[str, Any]) -> None:
+    instance = Path(values["INSTANCE_DIR"] or Path.cwd() / "instance")
+    values["INSTANCE_DIR"] = str(instance)
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{instance / 'claims.db'}"
+    db_scheme = urlsplit(values["DATABASE_URL"]).scheme
+    if db_scheme.split("+")[0] not in {"sqlite", "postgresql", "postgres"}:
+        raise ConfigError(f"DATABASE_URL scheme {db_scheme!r} is not sqlite or postgresql")
+    if db_scheme in {"postgres", "postgresql"}:  # psycopg 3 is the driver we ship
+        values["DATABASE_URL"] = "postgresql+psycopg" + values["DATABASE_URL"][len(db_scheme) :]
+    if not urlsplit(values["REDIS_URL"]).scheme.startswith("redis"):
+        raise ConfigError("REDIS_URL must start with redis:// or rediss://")
+    values["RULES_DIR"] = values["RULES_DIR"] or str(PROJECT_ROOT / "rules")
+    if values["ABANDON_ACTION"] not in {"escalate", "close"}:
+        raise ConfigError("ABANDON_ACTION must be escalate or close")
+    if values["LOG_FORMAT"] not in {"json", "text"}:
+        raise ConfigError("LOG_FORMAT must be json or text")
+    for name in ("MAX_BODY_BYTES", "PAGE_SIZE_MAX", "IDEMPOTENCY_TTL_HOURS"):
+        if values[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
+
+
+def mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

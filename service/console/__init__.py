@@ -1,0 +1,11 @@
+"""The supervisors' console: server-rendered pages (Flask + Jinja2), no build step."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def install_console(app: Flask) -> None:
+    from service.console.views import bp
+
+    app.register_blueprint(bp)

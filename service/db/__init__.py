@@ -1,0 +1,1 @@
+"""Persistence: tables, the session factory and the data-access layer."""

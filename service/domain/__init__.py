@@ -1,0 +1,1 @@
+"""The pure core: claims, policies, facts and decisions. Imports no framework."""

@@ -1,0 +1,1 @@
+"""Analyst-owned rules: YAML files -> checked model -> durable_rules (see rules/README.md)."""

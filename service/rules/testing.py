@@ -1,0 +1,187 @@
+"""Analysts' test cases (rules/tests/*.yaml): claim + policy + earlier claims -> expected decision.
+
+Facts come from the same pure functions the service uses (build_facts,
+summarise_history), then `adjudicate` runs them through the real engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from service.domain.facts import build_facts
+from service.domain.history import summarise_history
+from service.domain.model import Claim, Coverage, Document, Policy, PriorClaim
+from service.domain.money import fmt, to_money
+from service.rules.engine import RulesEngine, Ruleset, adjudicate
+from service.rules.loader import LDict, Problem, parse_yaml
+
+CASE_KEYS = ("name", "claim", "policy", "earlier_claims", "expect")
+EXPECT_KEYS = ("outcome", "reasons", "payable_amount", "missing_documents")
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    line: int
+    name: str
+    claim: Claim
+    policy: Policy | None
+    earlier: tuple[PriorClaim, ...]
+    expect: dict[str, Any]
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    failures: list[str]
+    fired: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class Report:
+    results: list[CaseResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # unreadable case files
+    uncovered: list[str] = field(default_factory=list)  # rule ids no case fires
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(r.passed for r in self.results)
+
+
+def load_cases(tests_dir: Path) -> tuple[list[Case], list[Problem]]:
+    cases: list[Case] = []
+    problems: list[Problem] = []
+    for path in sorted(Path(tests_dir).glob("*.y*ml")):
+        rel = f"tests/{path.name}"
+        doc = parse_yaml(path.read_text(encoding="utf-8"), rel, problems)
+        if not isinstance(doc, LDict) or not isinstance(doc.get("cases"), list):
+            problems.append(Problem(rel, 1, 1, "a test file needs `cases:` (and optional `base:`)"))
+            continue
+        base = doc.get("base") or {}
+        for item in doc["cases"]:
+            line = item.pos.line if isinstance(item, LDict) else 1
+            try:
+                cases.append(_case(rel, line, base, item))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                problems.append(Problem(rel, line, 1, f"bad test case: {exc!r}"))
+    return cases, problems
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {**base, **over}
+    return over if over is not None else base
+
+
+def _case(rel: str, line: int, base: dict[str, Any], item: dict[str, Any]) -> Case:
+    unknown = set(item) - set(CASE_KEYS)
+    if unknown:
+        raise ValueError(f"unknown keys {sorted(unknown)}; allowed {list(CASE_KEYS)}")
+    c = _merge(base.get("claim"), item.get("claim"))
+    p = base.get("policy") if "policy" not in item else _merge(base.get("policy"), item["policy"])
+    if item.get("policy", "") is None:
+        p = None
+    expect = dict(item["expect"])
+    if set(expect) - set(EXPECT_KEYS):
+        raise ValueError(f"unknown expect keys; allowed {list(EXPECT_KEYS)}")
+    loss = _day(c["date_of_loss"])
+    reported = c.get("reported_on", loss + timedelta(days=1))
+    claim = Claim(
+        policy_number=str(c.get("policy_number", "P-1")),
+        claim_type=c["claim_type"],
+        date_of_loss=loss,
+        reported_at=datetime.combine(_day(reported), time(12), tzinfo=UTC),
+        amount=to_money(c["amount"]),
+        currency=c.get("currency", "USD"),
+        documents=tuple(Document(t, f"doc-{i}") for i, t in enumerate(c.get("documents", []))),
+        line_items_count=int(c.get("line_items_count", 0)),
+        id="case",
+    )
+    earlier = tuple(
+        PriorClaim(
+            id=str(e.get("id", f"prior-{i}")),
+            claim_type=e.get("claim_type", claim.claim_type),
+            date_of_loss=_day(e["date_of_loss"]),
+            amount=to_money(e["amount"]),
+            outcome=e.get("outcome", "approved"),
+            payable_amount=to_money(e["payable_amount"]) if "payable_amount" in e else None,
+        )
+        for i, e in enumerate(item.get("earlier_claims") or [])
+    )
+    return Case(rel, line, str(item["name"]), claim, _policy(p), earlier, expect)
+
+
+def _policy(p: dict[str, Any] | None) -> Policy | None:
+    if p is None:
+        return None
+    return Policy(
+        number=str(p.get("number", "P-1")),
+        holder=str(p.get("holder", "A. Holder")),
+        status=p.get("status", "active"),
+        effective_from=_day(p["effective_from"]),
+        effective_to=_day(p["effective_to"]),
+        currency=p.get("currency", "USD"),
+        coverages=tuple(
+            Coverage(
+                claim_type=cov["claim_type"],
+                limit_per_claim=to_money(cov["limit_per_claim"]),
+                annual_aggregate=to_money(cov["annual_aggregate"]),
+                deductible=to_money(cov.get("deductible", 0)),
+                waiting_period_days=int(cov.get("waiting_period_days", 0)),
+            )
+            for cov in p.get("coverages", [])
+        ),
+    )
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def facts_for(case: Case, ruleset: Ruleset) -> dict[str, Any]:
+    history = summarise_history(case.claim, case.policy, case.earlier)
+    return build_facts(case.claim, case.policy, history, ruleset.required_documents)
+
+
+def run_case(engine: RulesEngine, case: Case) -> CaseResult:
+    decision = adjudicate(engine, facts_for(case, engine.ruleset))
+    failures = []
+    expect = case.expect
+    if "outcome" in expect and decision.outcome != expect["outcome"]:
+        failures.append(f"outcome: expected {expect['outcome']}, got {decision.outcome}")
+    if "reasons" in expect:
+        got = sorted(r.code for r in decision.reasons)
+        if got != sorted(expect["reasons"]):
+            failures.append(f"reasons: expected {sorted(expect['reasons'])}, got {got}")
+    if "payable_amount" in expect:
+        want = expect["payable_amount"]
+        want_text = None if want is None else fmt(to_money(want))
+        if fmt(decision.payable_amount) != want_text:
+            failures.append(f"payable_amount: expected {want_text}, "
+                            f"got {fmt(decision.payable_amount)}")
+    if "missing_documents" in expect and list(decision.missing_documents) != list(
+        expect["missing_documents"]
+    ):
+        failures.append(f"missing_documents: expected {expect['missing_documents']}, "
+                        f"got {list(decision.missing_documents)}")
+    return CaseResult(case, failures, tuple(r.rule for r in decision.reasons))
+
+
+def run_all(ruleset: Ruleset, tests_dir: Path, engine: RulesEngine | None = None) -> Report:
+    cases, problems = load_cases(tests_dir)
+    engine = engine or RulesEngine(ruleset)
+    report = Report(problems=problems)
+    for case in cases:
+        report.results.append(run_case(engine, case))
+    fired = {rule for r in report.results for rule in r.fired}
+    report.uncovered = [r.id for r in ruleset.rules if r.id not in fired]
+    return report
+
+

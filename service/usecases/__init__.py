@@ -1,0 +1,1 @@
+"""Use cases: one module per thing a user or a job asks of the service."""

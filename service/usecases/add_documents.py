@@ -1,0 +1,89 @@
+"""POST /v1/claims/<id>/documents: attach documents; a claim waiting for them is decided again.
+
+Reminders stop by themselves: the follow-up sweep only chases claims still
+in pending_info.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from service.db import repository as repo
+from service.domain.facts import build_facts
+from service.domain.model import Document
+from service.rules.engine import adjudicate
+from service.usecases.context import Context
+from service.usecases.record_decision import record_decision
+from service.usecases.views import claim_document
+
+
+class ClaimNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class DocumentsAdded:
+    document: dict[str, Any]
+    added: int
+    readjudicated: bool
+
+
+def add_documents(
+    ctx: Context,
+    claim_id: str,
+    documents: list[dict[str, str]],
+    *,
+    client_id: str | None,
+    actor: str,
+    request_id: str | None = None,
+    source: str | None = None,
+) -> DocumentsAdded:
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        row = repo.claim_row(session, claim_id, client_id)
+        if row is None:
+            raise ClaimNotFound(claim_id)
+        have = {(d.type, d.ref) for d in row.documents}
+        new = [
+            Document(d["type"], d["ref"]) for d in documents if (d["type"], d["ref"]) not in have
+        ]
+        for doc in dict.fromkeys(new):
+            repo.add_document(session, row, doc, now)
+        session.flush()
+        if new:
+            repo.append_audit(
+                session,
+                actor=actor,
+                action="claim.documents_added",
+                at=now,
+                claim_id=row.id,
+                source=source,
+                after={"documents": sorted({d.type for d in new})},
+            )
+        outbox_ids: list[int] = []
+        readjudicate = bool(new) and row.status == "pending_info"
+        if readjudicate:
+            claim = repo.to_claim(row)
+            policy = repo.get_policy(session, claim.policy_number)
+            history = repo.history_for(session, claim, policy)
+            engine = ctx.engine
+            facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
+            _, outbox_ids = record_decision(
+                session,
+                row,
+                adjudicate(engine, facts),
+                facts=facts,
+                decided_by="rules",
+                now=now,
+                request_id=request_id,
+                sla_hours=ctx.config.escalation_sla_hours,
+                source=source,
+            )
+        else:
+            row.updated_at = now
+            row.version = (row.version or 0) + 1
+        document = claim_document(row)
+        session.commit()
+    ctx.dispatcher.dispatch_outbox(outbox_ids, request_id)
+    return DocumentsAdded(document, added=len(new), readjudicated=readjudicate)

@@ -1,0 +1,68 @@
+"""What a use case needs from the outside, handed in (so tests can swap parts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.adapters.queue import Dispatcher, NullDispatcher
+from service.config import Config
+from service.usecases.rulesets import RulesetManager
+
+if TYPE_CHECKING:
+    from service.rules.engine import RulesEngine
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    config: Config
+    sessions: sessionmaker[Session]
+    rules: RulesetManager
+    dispatcher: Dispatcher = field(default_factory=NullDispatcher)
+    clock: Callable[[], datetime] = utcnow
+    shadow: RulesetManager | None = None
+
+    @property
+    def engine(self) -> RulesEngine:
+        """The rules engine, built on first use (after a fork, never at import)."""
+        return self.rules.engine()
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """A transaction: committed by the caller, rolled back on any error or if left open."""
+        session = self.sessions()
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def build_context(config: Config, dispatcher: Dispatcher | None = None) -> Context:
+    from service.db.session import session_factory
+
+    def counted(result: str) -> None:
+        from service.metrics import count_reload
+
+        count_reload(result)
+
+    shadow_dir = config.shadow_rules_dir
+    return Context(
+        config=config,
+        sessions=session_factory(config.database_url),
+        rules=RulesetManager(Path(config.rules_dir), config.rules_watch_seconds, counted),
+        dispatcher=dispatcher or NullDispatcher(),
+        shadow=RulesetManager(Path(shadow_dir), config.rules_watch_seconds) if shadow_dir else None,
+    )

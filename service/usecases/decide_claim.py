@@ -1,0 +1,181 @@
+"""A supervisor decides an escalated claim (or answers an appeal).
+
+Optimistic concurrency: the caller sends the version it saw (If-Match); the claim
+row is locked and the version compared in one transaction, so of two supervisors
+one wins and the other is told the claim changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from service.db import identities as ids
+from service.db import repository as repo
+from service.db.tables import ClaimRow
+from service.domain.decision import Decision, Reason
+from service.domain.facts import build_facts
+from service.rules.loader import CARC
+from service.usecases.context import Context
+from service.usecases.record_decision import record_decision
+from service.usecases.views import claim_document
+
+OUTCOMES = {"approve": "approved", "reject": "rejected", "request_info": "pending_info"}
+DECIDABLE = ("escalated",)
+
+
+class DecisionRefused(Exception):
+    """The decision cannot be taken; `status` is the HTTP status, `code` a stable slug."""
+
+    def __init__(self, status: int, code: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.extra = status, code, detail, extra
+
+
+@dataclass(frozen=True)
+class SupervisorDecision:
+    outcome: str  # approve | reject | request_info
+    note: str
+    amount: Decimal | None = None
+    reason_codes: tuple[str, ...] = ()
+    documents: tuple[str, ...] = field(default_factory=tuple)
+
+
+def known_reason_codes(ctx: Context) -> dict[str, tuple[str, str | None]]:
+    """Codes a supervisor may reject with: the rules' codes and the CARC numbers."""
+    codes: dict[str, tuple[str, str | None]] = {
+        f"carc_{number}": (words, number) for number, words in CARC.items()
+    }
+    for rule in ctx.engine.ruleset.rules:
+        if rule.action == "reject":
+            codes[rule.code] = (rule.message, rule.carc)
+    return codes
+
+
+def decide_claim(
+    ctx: Context,
+    claim_id: str,
+    choice: SupervisorDecision,
+    *,
+    expected_version: int,
+    decided_by: str,
+    request_id: str | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    if not choice.note.strip():
+        raise DecisionRefused(422, "note_required", "A note explaining the decision is required.")
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        claim = ids.claim_for_update(session, claim_id, None)
+        if claim is None:
+            raise DecisionRefused(404, "not_found", "No claim with this id.")
+        if claim.version != expected_version:
+            raise DecisionRefused(
+                412,
+                "stale_version",
+                f"The claim changed since you read it (now version {claim.version}); reload it.",
+                version=claim.version,
+            )
+        if claim.status not in DECIDABLE:
+            raise DecisionRefused(
+                409,
+                "already_decided",
+                f"The claim is {claim.status}; only escalated claims wait for a supervisor.",
+            )
+        facts = _current_facts(ctx, session, claim)
+        decision = _decision(ctx, claim, choice, facts)
+        row, outbox = record_decision(
+            session,
+            claim,
+            decision,
+            facts=facts,
+            decided_by=decided_by,
+            now=now,
+            request_id=request_id,
+            sla_hours=ctx.config.escalation_sla_hours,
+            note=choice.note.strip(),
+            source=source,
+        )
+        claim.assignee = None
+        appeal = ids.open_appeal(session, claim.id)
+        if appeal is not None:
+            appeal.status = "answered"
+            appeal.answered_at = now
+            appeal.decision_id = row.id
+        document = claim_document(claim, row)
+        document["version"] = claim.version
+        session.commit()
+    ctx.dispatcher.dispatch_outbox(outbox, request_id)
+    return document
+
+
+def _current_facts(ctx: Context, session: Any, claim: ClaimRow) -> dict[str, Any]:
+    """The facts as they stand now (the policy may have been loaded since escalation)."""
+    domain_claim = repo.to_claim(claim)
+    policy = repo.get_policy(session, claim.policy_number)
+    history = repo.history_for(session, domain_claim, policy)
+    return build_facts(domain_claim, policy, history, ctx.engine.ruleset.required_documents)
+
+
+def payable_limit(facts: dict[str, Any]) -> Decimal | None:
+    """The most a supervisor may approve: the payable amount under the coverage."""
+    if not facts.get("coverage", {}).get("found"):
+        return None
+    return max(Decimal(str(facts["payable_amount"])), Decimal("0.00"))
+
+
+def _decision(
+    ctx: Context, claim: ClaimRow, choice: SupervisorDecision, facts: dict[str, Any]
+) -> Decision:
+    version = claim.ruleset_version or ""
+    if choice.outcome == "approve":
+        limit = payable_limit(facts)
+        if limit is None:
+            raise DecisionRefused(
+                422,
+                "no_coverage",
+                "The policy on file does not cover this claim type; load it or reject.",
+            )
+        amount = choice.amount
+        if amount is None or amount < 0:
+            raise DecisionRefused(422, "bad_amount", "Approve needs an amount of 0 or more.")
+        if amount > limit:
+            raise DecisionRefused(
+                422,
+                "amount_above_limit",
+                f"{amount} is above what the coverage allows ({limit}).",
+                limit=str(limit),
+            )
+        reason = Reason("supervisor_approved", "Approved by a supervisor", "supervisor", "approve")
+        return Decision("approved", amount, (reason,), (), version)
+    if choice.outcome == "reject":
+        known = known_reason_codes(ctx)
+        unknown = [c for c in choice.reason_codes if c not in known]
+        if not choice.reason_codes or unknown:
+            raise DecisionRefused(
+                422,
+                "unknown_reason_code",
+                "Reject needs reason codes from the known list"
+                + (f"; unknown: {', '.join(unknown)}" if unknown else "."),
+                known=sorted(known),
+            )
+        reasons = tuple(
+            Reason(code, known[code][0], "supervisor", "reject", known[code][1])
+            for code in dict.fromkeys(choice.reason_codes)
+        )
+        return Decision("rejected", Decimal("0.00"), reasons, (), version)
+    if choice.outcome == "request_info":
+        if not choice.documents:
+            raise DecisionRefused(422, "documents_required", "Name the documents to request.")
+        reason = Reason(
+            "supervisor_requested_info",
+            "More documents are needed",
+            "supervisor",
+            "request_info",
+            "16",
+        )
+        return Decision(
+            "pending_info", None, (reason,), tuple(dict.fromkeys(choice.documents)), version
+        )
+    raise DecisionRefused(422, "bad_outcome", "outcome is approve, reject or request_info.")

@@ -1,0 +1,290 @@
+"""Console users (argon2id passwords) and API keys (`ck_live_XXXXXXXX.<secret>`, sha256 kept)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from service.db import identities as ids
+from service.db import repository as repo
+from service.db.auth_tables import ApiKeyRow, UserRow
+from service.usecases.context import Context
+
+ROLES = ("intake", "supervisor", "analyst", "finance", "admin")
+KEY_PREFIX = "ck_live_"
+TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so timing does not reveal which users exist.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class IdentityError(ValueError):
+    """Bad input for a user or key (unknown role, name taken, weak password)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    kind: str  # key | user
+    id: int
+    name: str  # username, or the key's name (= the client id of an intake client)
+    role: str
+    prefix: str | None = None
+
+    @property
+    def client_scope(self) -> str | None:
+        return self.name if self.role == "intake" else None
+
+
+@dataclass(frozen=True)
+class NewKey:
+    prefix: str
+    name: str
+    role: str
+    key: str  # shown once
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise IdentityError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# --- users ------------------------------------------------------------------------
+
+
+def create_user(
+    ctx: Context,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    email: str | None = None,
+    actor: str = "cli",
+    source: str | None = None,
+) -> None:
+    _check_role(role)
+    if (
+        not 1 <= len(username) <= 64
+        or not username.replace("_", "").replace(".", "").replace("-", "").isalnum()
+    ):
+        raise IdentityError("usernames are 1-64 letters, digits, '.', '_' or '-'")
+    if len(password) < 12:
+        raise IdentityError("passwords are at least 12 characters")
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        if ids.user_by_username(session, username) is not None:
+            raise IdentityError(f"user {username!r} exists")
+        session.add(
+            UserRow(
+                username=username,
+                password_hash=_hasher.hash(password),
+                role=role,
+                email=email,
+                active=True,
+                created_at=now,
+            )
+        )
+        repo.append_audit(
+            session,
+            actor=actor,
+            action="user.created",
+            at=now,
+            source=source,
+            after={"username": username, "role": role},
+        )
+        session.commit()
+
+
+def login(ctx: Context, username: str, password: str, source: str | None) -> Identity | None:
+    """The user when the password matches (audited either way), else None."""
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        user = ids.user_by_username(session, username)
+        ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = ok and user is not None and user.active
+        repo.append_audit(
+            session,
+            actor=username[:120] or "?",
+            action="login.succeeded" if ok else "login.failed",
+            at=now,
+            source=source,
+        )
+        if not ok or user is None:
+            session.commit()
+            return None
+        if _hasher.check_needs_rehash(user.password_hash):
+            user.password_hash = _hasher.hash(password)
+        user.last_login_at = now
+        session.commit()
+        return Identity("user", user.id, user.username, user.role)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def active_user(ctx: Context, user_id: int) -> Identity | None:
+    with ctx.unit_of_work() as session:
+        user = ids.user_by_id(session, user_id)
+        if user is None or not user.active:
+            return None
+        return Identity("user", user.id, user.username, user.role)
+
+
+def set_user_active(ctx: Context, username: str, active: bool, actor: str = "cli") -> bool:
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        user = ids.user_by_username(session, username)
+        if user is None:
+            return False
+        user.active = active
+        repo.append_audit(
+            session,
+            actor=actor,
+            action="user.enabled" if active else "user.disabled",
+            at=now,
+            after={"username": username},
+        )
+        session.commit()
+        return True
+
+
+def list_users(ctx: Context) -> list[dict[str, Any]]:
+    with ctx.unit_of_work() as session:
+        return [
+            {
+                "username": u.username,
+                "role": u.role,
+                "email": u.email,
+                "active": u.active,
+                "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
+            }
+            for u in ids.list_users(session)
+        ]
+
+
+# --- API keys ---------------------------------------------------------------------
+
+
+def create_api_key(
+    ctx: Context,
+    name: str,
+    role: str,
+    *,
+    actor: str = "cli",
+    source: str | None = None,
+    key: str | None = None,
+) -> NewKey:
+    """A new key; `key` may be given (tests, bootstrap) but must have the format."""
+    _check_role(role)
+    if not 1 <= len(name) <= 64:
+        raise IdentityError("key names are 1 to 64 characters")
+    if key is None:
+        key = f"{KEY_PREFIX}{secrets.token_hex(4)}.{secrets.token_urlsafe(32)}"
+    prefix, _, secret = key.partition(".")
+    if not prefix.startswith("ck_") or len(prefix) > 32 or len(secret) < 16:
+        raise IdentityError("keys look like ck_live_XXXXXXXX.<at least 16 secret characters>")
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        if ids.key_by_prefix(session, prefix) is not None:
+            raise IdentityError(f"a key with prefix {prefix} exists")
+        session.add(
+            ApiKeyRow(
+                prefix=prefix,
+                secret_hash=secret_hash(secret),
+                name=name,
+                role=role,
+                created_at=now,
+                created_by=actor,
+            )
+        )
+        repo.append_audit(
+            session,
+            actor=actor,
+            action="apikey.created",
+            at=now,
+            source=source,
+            after={"prefix": prefix, "name": name, "role": role},
+        )
+        session.commit()
+    return NewKey(prefix, name, role, key)
+
+
+def ensure_api_key(ctx: Context, key: str, name: str, role: str) -> None:
+    """Create this exact key unless its prefix exists (test and demo bootstrap)."""
+    prefix = key.partition(".")[0]
+    with ctx.unit_of_work() as session:
+        if ids.key_by_prefix(session, prefix) is not None:
+            return
+    try:
+        create_api_key(ctx, name, role, actor="bootstrap", key=key)
+    except IdentityError:
+        pass  # created meanwhile
+
+
+def authenticate_key(ctx: Context, token: str) -> Identity | None:
+    prefix, dot, secret = token.partition(".")
+    if not dot or not prefix.startswith("ck_") or len(prefix) > 32 or not secret:
+        return None
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        row = ids.key_by_prefix(session, prefix)
+        if row is None or row.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(row.secret_hash, secret_hash(secret)):
+            return None
+        identity = Identity("key", row.id, row.name, row.role, row.prefix)
+        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+            row.last_used_at = now
+            session.commit()
+        return identity
+
+
+def revoke_api_key(ctx: Context, prefix: str, actor: str = "cli") -> bool:
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        row = ids.key_by_prefix(session, prefix)
+        if row is None or row.revoked_at is not None:
+            return False
+        row.revoked_at = now
+        repo.append_audit(
+            session,
+            actor=actor,
+            action="apikey.revoked",
+            at=now,
+            after={"prefix": prefix, "name": row.name},
+        )
+        session.commit()
+        return True
+
+
+def list_api_keys(ctx: Context) -> list[dict[str, Any]]:
+    def when(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    with ctx.unit_of_work() as session:
+        return [
+            {
+                "prefix": k.prefix,
+                "name": k.name,
+                "role": k.role,
+                "created_at": when(k.created_at),
+                "created_by": k.created_by,
+                "last_used_at": when(k.last_used_at),
+                "revoked_at": when(k.revoked_at),
+            }
+            for k in ids.list_keys(session)
+        ]

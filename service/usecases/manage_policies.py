@@ -1,0 +1,122 @@
+"""PUT/GET /v1/policies/<number> and `claims policies import FILE`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from service.db import repository as repo
+from service.domain.model import Coverage, Policy
+from service.domain.money import fmt
+from service.usecases.context import Context
+
+
+def policy_from_data(number: str, data: dict[str, Any]) -> Policy:
+    return Policy(
+        number=number,
+        holder=data["holder"],
+        status=data["status"],
+        effective_from=data["effective_from"],
+        effective_to=data["effective_to"],
+        currency=data["currency"],
+        coverages=tuple(
+            Coverage(
+                claim_type=c["claim_type"],
+                limit_per_claim=c["limit_per_claim"],
+                annual_aggregate=c["annual_aggregate"],
+                deductible=c["deductible"],
+                waiting_period_days=c.get("waiting_period_days", 0),
+            )
+            for c in data.get("coverages", [])
+        ),
+    )
+
+
+def policy_document(policy: Policy) -> dict[str, Any]:
+    return {
+        "number": policy.number,
+        "holder": policy.holder,
+        "status": policy.status,
+        "effective_from": policy.effective_from.isoformat(),
+        "effective_to": policy.effective_to.isoformat(),
+        "currency": policy.currency,
+        "coverages": [
+            {
+                "claim_type": c.claim_type,
+                "limit_per_claim": fmt(c.limit_per_claim),
+                "annual_aggregate": fmt(c.annual_aggregate),
+                "deductible": fmt(c.deductible),
+                "waiting_period_days": c.waiting_period_days,
+            }
+            for c in policy.coverages
+        ],
+    }
+
+
+def put_policy(ctx: Context, policy: Policy, actor: str = "api", source: str | None = None) -> bool:
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        created = repo.save_policy(session, policy, now)
+        repo.append_audit(
+            session,
+            actor=actor,
+            action="policy.created" if created else "policy.replaced",
+            at=now,
+            source=source,
+            after={"number": policy.number, "status": policy.status},
+        )
+        session.commit()
+    return created
+
+
+def get_policy(ctx: Context, number: str) -> Policy | None:
+    with ctx.unit_of_work() as session:
+        return repo.get_policy(session, number)
+
+
+def read_policy_file(path: Path) -> list[dict[str, Any]]:
+    """JSON (a list of policies, or {"policies": [...]}) or CSV with one row per coverage."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        data = json.loads(text)
+        return list(data["policies"] if isinstance(data, dict) else data)
+    return _policies_from_csv(csv.DictReader(io.StringIO(text)))
+
+
+CSV_COLUMNS = (
+    "number",
+    "holder",
+    "status",
+    "effective_from",
+    "effective_to",
+    "currency",
+    "claim_type",
+    "limit_per_claim",
+    "annual_aggregate",
+    "deductible",
+    "waiting_period_days",
+)
+
+
+def _policies_from_csv(rows: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
+    policies: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        missing = [c for c in CSV_COLUMNS[:6] if not row.get(c)]
+        if missing:
+            raise ValueError(f"CSV row for {row.get('number') or '?'} lacks {', '.join(missing)}")
+        policy = policies.setdefault(
+            row["number"],
+            {k: row[k] for k in CSV_COLUMNS[:6]} | {"coverages": []},
+        )
+        if row.get("claim_type"):
+            policy["coverages"].append(
+                {k: row[k] for k in CSV_COLUMNS[6:] if row.get(k) not in (None, "")}
+            )
+    return list(policies.values())
+
+
+__all__ = ["policy_from_data", "policy_document", "put_policy", "read_policy_file"]

@@ -1,0 +1,268 @@
+"""POST /v1/claims: store the claim, decide it, record what must be told, all or nothing.
+
+Retries are safe twice over: an Idempotency-Key (per intake client) and the
+client's own external_ref. A replay returns the original response; the same
+key or external_ref with a different body is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.db import repository as repo
+from service.db.tables import ClaimRow, IdempotencyKeyRow
+from service.domain.facts import build_facts
+from service.domain.model import Document
+from service.rules.engine import adjudicate
+from service.usecases.context import Context
+from service.usecases.record_decision import record_decision
+from service.usecases.views import claim_document
+
+ABANDONED_AFTER = timedelta(seconds=60)  # an in-flight key older than this was abandoned
+
+
+class IdempotencyMismatch(Exception):
+    """The key was used before with a different body (422)."""
+
+
+class RequestInFlight(Exception):
+    """The first request with this key is still being processed (409)."""
+
+
+class ExternalRefConflict(Exception):
+    """external_ref was used before for a different claim (409)."""
+
+
+@dataclass(frozen=True)
+class Submitted:
+    document: dict[str, Any]
+    replayed: bool
+
+
+def body_hash(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit_claim(
+    ctx: Context,
+    data: dict[str, Any],
+    *,
+    client_id: str,
+    idempotency_key: str | None = None,
+    request_id: str | None = None,
+    source: str | None = None,
+) -> Submitted:
+    digest = body_hash(data)
+    if idempotency_key:
+        replay = _reserve_key(ctx, client_id, idempotency_key, digest)
+        if replay is not None:
+            return Submitted(replay, replayed=True)
+    try:
+        submitted, outbox_ids = _store_and_decide(
+            ctx, data, digest, client_id, idempotency_key, request_id, source
+        )
+    except IntegrityError:
+        # Another request with the same external_ref committed first.
+        submitted, outbox_ids = _replay_external_ref(ctx, data, digest, client_id), []
+        if idempotency_key:
+            _finish_key(ctx, client_id, idempotency_key, submitted.document)
+    except BaseException:
+        if idempotency_key:
+            _release_key(ctx, client_id, idempotency_key)
+        raise
+    ctx.dispatcher.dispatch_outbox(outbox_ids, request_id)
+    return submitted
+
+
+def _store_and_decide(
+    ctx: Context,
+    data: dict[str, Any],
+    digest: str,
+    client_id: str,
+    idempotency_key: str | None,
+    request_id: str | None,
+    source: str | None,
+) -> tuple[Submitted, list[int]]:
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        existing = repo.claim_by_external_ref(session, client_id, data["external_ref"])
+        if existing is not None:
+            document = _replay_or_conflict(existing, digest)
+            if idempotency_key:
+                _mark_done(session, client_id, idempotency_key, document)
+            session.commit()
+            return Submitted(document, replayed=True), []
+        _lock_policy(session, data["policy_number"])
+        claim_row = _new_claim_row(data, digest, client_id, now)
+        session.add(claim_row)
+        for doc in data.get("documents", []):
+            repo.add_document(session, claim_row, Document(doc["type"], doc["ref"]), now)
+        session.flush()
+        claim = repo.to_claim(claim_row)
+        policy = repo.get_policy(session, claim.policy_number)
+        history = repo.history_for(session, claim, policy)
+        engine = ctx.engine
+        facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
+        decision = adjudicate(engine, facts)
+        repo.store_ruleset(
+            session, engine.ruleset.version, engine.ruleset.files, len(engine.ruleset.rules), now
+        )
+        outbox_ids = _acknowledge(session, claim_row, now, request_id)
+        decision_row, decided_ids = record_decision(
+            session,
+            claim_row,
+            decision,
+            facts=facts,
+            decided_by="rules",
+            now=now,
+            request_id=request_id,
+            sla_hours=ctx.config.escalation_sla_hours,
+            source=source,
+        )
+        document = claim_document(claim_row, decision_row)
+        if idempotency_key:
+            _mark_done(session, client_id, idempotency_key, document)
+        session.commit()
+    return Submitted(document, replayed=False), outbox_ids + decided_ids
+
+
+def _new_claim_row(data: dict[str, Any], digest: str, client_id: str, now: Any) -> ClaimRow:
+    claimant = dict(data["claimant"])
+    claimant.setdefault("preferred_language", "en")
+    stored = json.loads(json.dumps(data, default=str))
+    stored["_hash"] = digest
+    return ClaimRow(
+        id=str(uuid.uuid4()),
+        client_id=client_id,
+        external_ref=data["external_ref"],
+        policy_number=data["policy_number"],
+        claim_type=data["claim_type"],
+        date_of_loss=data["date_of_loss"],
+        reported_at=data.get("reported_at") or now,
+        amount=data["amount"],
+        currency=data["currency"],
+        description=data.get("description", ""),
+        claimant=claimant,
+        preferred_language=claimant["preferred_language"],
+        callback_url=data.get("callback_url"),
+        payload=stored,
+        status="received",
+        version=0,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _acknowledge(session: Session, claim: ClaimRow, now: Any, request_id: str | None) -> list[int]:
+    if not claim.claimant.get("email"):
+        return []
+    row = repo.add_outbox(
+        session,
+        dedupe_key=f"claim:{claim.id}:ack:email",
+        claim_id=claim.id,
+        event="acknowledgment",
+        channel="email",
+        payload={"claim_id": claim.id},
+        request_id=request_id,
+        now=now,
+    )
+    session.flush()
+    return [row.id]
+
+
+def _lock_policy(session: Session, policy_number: str) -> None:
+    """Claims on one policy are decided one at a time (aggregate and duplicate checks)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(policy_number))))
+
+
+def _replay_or_conflict(existing: ClaimRow, digest: str) -> dict[str, Any]:
+    if existing.payload.get("_hash") != digest:
+        raise ExternalRefConflict(existing.external_ref)
+    first = existing.decisions[0] if existing.decisions else None
+    return claim_document(existing, first)
+
+
+def _replay_external_ref(
+    ctx: Context, data: dict[str, Any], digest: str, client_id: str
+) -> Submitted:
+    with ctx.unit_of_work() as session:
+        existing = repo.claim_by_external_ref(session, client_id, data["external_ref"])
+        if existing is None:
+            raise RuntimeError("claim insert failed without a conflicting claim")
+        return Submitted(_replay_or_conflict(existing, digest), replayed=True)
+
+
+# --- Idempotency-Key bookkeeping (each step its own short transaction) ----------
+
+
+def _reserve_key(ctx: Context, client_id: str, key: str, digest: str) -> dict[str, Any] | None:
+    """Claim the key for this request, or return the stored response to replay."""
+    now = ctx.clock()
+    ttl = timedelta(hours=ctx.config.idempotency_ttl_hours)
+    for _ in range(2):
+        with ctx.unit_of_work() as session:
+            row = repo.idempotency_key(session, client_id, key)
+            if row is not None and (
+                row.created_at < now - ttl
+                or (row.state == "in_flight" and row.created_at < now - ABANDONED_AFTER)
+            ):
+                session.delete(row)
+                session.flush()
+                row = None
+            if row is None:
+                session.add(
+                    IdempotencyKeyRow(
+                        client_id=client_id,
+                        key=key,
+                        request_hash=digest,
+                        state="in_flight",
+                        created_at=now,
+                    )
+                )
+                try:
+                    session.commit()
+                    return None
+                except IntegrityError:
+                    session.rollback()
+                    continue
+            if row.request_hash != digest:
+                raise IdempotencyMismatch(key)
+            if row.state != "done" or row.response is None:
+                raise RequestInFlight(key)
+            return row.response
+    raise RequestInFlight(key)
+
+
+def _mark_done(session: Session, client_id: str, key: str, document: dict[str, Any]) -> None:
+    row = repo.idempotency_key(session, client_id, key)
+    if row is not None:
+        row.state = "done"
+        row.response = document
+
+
+def _finish_key(ctx: Context, client_id: str, key: str, document: dict[str, Any]) -> None:
+    with ctx.unit_of_work() as session:
+        _mark_done(session, client_id, key, document)
+        session.commit()
+
+
+def _release_key(ctx: Context, client_id: str, key: str) -> None:
+    try:
+        with ctx.unit_of_work() as session:
+            row = repo.idempotency_key(session, client_id, key)
+            if row is not None and row.state == "in_flight":
+                session.delete(row)
+                session.commit()
+    except Exception:  # noqa: BLE001 - database down: the key is taken over after ABANDONED_AFTER
+        pass

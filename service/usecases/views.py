@@ -1,0 +1,84 @@
+"""Read models: how a stored claim is shown to API clients (and replayed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.db.tables import AuditEventRow, ClaimRow, DecisionRow
+from service.domain.money import fmt
+
+
+def decision_document(row: DecisionRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "outcome": row.outcome,
+        "payable_amount": fmt(row.payable_amount),
+        "reasons": row.reasons,
+        "missing_documents": row.missing_documents,
+        "ruleset_version": row.ruleset_version,
+        "trace": row.trace,
+        "decided_by": row.decided_by,
+        "decided_at": row.decided_at.isoformat(),
+        "note": row.note,
+    }
+
+
+def claim_document(row: ClaimRow, decision: DecisionRow | None = None) -> dict[str, Any]:
+    """The claim as received plus its decision (the latest unless one is given)."""
+    decision = decision or (row.decisions[-1] if row.decisions else None)
+    payload = row.payload
+    return {
+        "id": row.id,
+        "external_ref": row.external_ref,
+        "status": row.status,
+        "policy_number": row.policy_number,
+        "claim_type": row.claim_type,
+        "date_of_loss": row.date_of_loss.isoformat(),
+        "reported_at": row.reported_at.isoformat(),
+        "amount": fmt(row.amount),
+        "currency": row.currency,
+        "description": row.description,
+        "claimant": row.claimant,
+        "documents": [
+            {"type": d.type, "ref": d.ref, "received_at": d.received_at.isoformat()}
+            for d in row.documents
+        ],
+        "line_items": payload.get("line_items") or [],
+        "callback_url": row.callback_url,
+        "payable_amount": fmt(row.payable_amount),
+        "assignee": row.assignee,
+        "sla_due_at": row.sla_due_at.isoformat() if row.sla_due_at else None,
+        "decision": decision_document(decision) if decision else None,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def claim_summary(row: ClaimRow) -> dict[str, Any]:
+    decision = row.decisions[-1] if row.decisions else None
+    return {
+        "id": row.id,
+        "external_ref": row.external_ref,
+        "status": row.status,
+        "policy_number": row.policy_number,
+        "claim_type": row.claim_type,
+        "date_of_loss": row.date_of_loss.isoformat(),
+        "amount": fmt(row.amount),
+        "currency": row.currency,
+        "payable_amount": fmt(row.payable_amount),
+        "reason_codes": [r["code"] for r in decision.reasons] if decision else [],
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def audit_document(row: AuditEventRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": row.at.isoformat(),
+        "actor": row.actor,
+        "action": row.action,
+        "claim_id": row.claim_id,
+        "source": row.source,
+        "before": row.before,
+        "after": row.after,
+    }

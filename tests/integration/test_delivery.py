@@ -1,0 +1,511 @@
+"""End to end: real RQ workers on a real Redis, real SMTP (aiosmtpd) and HTTP peers, SQLite file."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from email import policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from redis import Redis
+from rq import SimpleWorker
+from sqlalchemy import select
+
+from service import config as config_module
+from service.adapters import webhooks
+from service.adapters.queue import RQDispatcher, connect, get_queue
+from service.db import worker_tables  # noqa: F401 - registers claim_flags
+from service.db.session import dispose_all, session_factory
+from service.db.tables import Base, ClaimRow, DecisionRow, OutboxRow
+from worker import delivery, followups, relay, reports, runner
+from worker.clock import FrozenClock
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- peers
+class SmtpSink:
+    """aiosmtpd handler recording messages; can hold the first RCPT to simulate a slow server."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.hold_first_rcpt = False
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        import asyncio
+
+        if self.hold_first_rcpt and not self.entered.is_set():
+            self.entered.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802
+        body = self.rfile.read(int(self.headers["content-length"])).decode()
+        self.server.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(self.server.status)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.port = port
+    yield sink
+    sink.release.set()
+    controller.stop()
+
+
+@pytest.fixture
+def receiver():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    server.calls, server.status = [], 200
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def redis_url():
+    # The server of TEST_REDIS_URL, but always our own db number: flushing it harms no one.
+    base = urlsplit(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    url = urlunsplit(base._replace(path="/" + os.environ.get("TEST_WORKER_REDIS_DB", "15")))
+    conn = Redis.from_url(url)
+    conn.flushdb()
+    yield url
+    conn.flushdb()
+    conn.close()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, smtp, redis_url):
+    db = f"sqlite:///{tmp_path / 'claims.db'}"
+    values = {
+        "DATABASE_URL": db, "REDIS_URL": redis_url, "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port), "SMTP_FROM": "claims@example.com",
+        "CALLBACK_ALLOW_PRIVATE": "true", "WEBHOOK_MAX_ATTEMPTS": "3",
+        "INSTANCE_DIR": str(tmp_path), "WEBHOOK_SECRET": "test-secret",
+        "SUPERVISOR_LEAD_EMAIL": "lead@example.com", "DIGEST_RECIPIENTS": "ops@example.com",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    Base.metadata.create_all(session_factory(db).kw["bind"])
+    yield values
+    dispose_all()
+
+
+@pytest.fixture
+def cfg(env):
+    return config_module.load()
+
+
+@pytest.fixture
+def sessions(cfg):
+    return session_factory(cfg.DATABASE_URL)
+
+
+# ---------------------------------------------------------------- helpers
+def add_claim(sessions, *, outcome="approved", language="en", callback_url=None,
+              decided_at=None, reasons=None, missing=None, status=None) -> tuple[str, int]:
+    now = decided_at or datetime.now(UTC)
+    claim_id = str(uuid.uuid4())
+    with sessions.begin() as s:
+        s.add(ClaimRow(
+            id=claim_id, client_id="client-a", external_ref=f"EXT-{claim_id[:6]}",
+            policy_number="POL-1", claim_type="device_damage", date_of_loss=date(2026, 1, 5),
+            reported_at=now, amount=Decimal("120.00"), currency="EUR", description="",
+            claimant={"name": "Ana", "email": "ana@example.com", "preferred_language": language},
+            preferred_language=language, callback_url=callback_url, payload={},
+            status=status or outcome, version=1, created_at=now, updated_at=now,
+        ))
+        decision = DecisionRow(
+            claim_id=claim_id, outcome=outcome,
+            payable_amount=Decimal("70.00") if outcome == "approved" else None,
+            reasons=reasons or [], missing_documents=missing or [], trace=[], facts={},
+            decided_by="rules", decided_at=now,
+        )
+        s.add(decision)
+        s.flush()
+        return claim_id, decision.id
+
+
+def add_outbox(sessions, claim_id, decision_id, event, channel="email") -> int:
+    now = datetime.now(UTC)
+    key = (f"claim:{claim_id}:ack:email" if event == "acknowledgment"
+           else f"claim:{claim_id}:decision:{decision_id}:{channel}")
+    with sessions.begin() as s:
+        row = OutboxRow(dedupe_key=key, claim_id=claim_id, event=event, channel=channel,
+                        payload={"claim_id": claim_id, "decision_id": decision_id},
+                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def work(cfg) -> None:
+    """A real RQ worker, in-process (no fork), until the queues are empty."""
+    runner.run_worker(cfg, burst=True, worker_class=SimpleWorker)
+
+
+def row(sessions, outbox_id) -> OutboxRow:
+    with sessions() as s:
+        return s.get(OutboxRow, outbox_id)
+
+
+def later(hours: float = 10) -> datetime:
+    return datetime.now(UTC) + timedelta(hours=hours)
+
+
+# ---------------------------------------------------------------- delivery
+def test_job_run_twice_sends_once(cfg, sessions, smtp):
+    claim_id, decision_id = add_claim(sessions)
+    outbox_id = add_outbox(sessions, claim_id, decision_id, "approved")
+    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id], "req-1")
+    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id], "req-1")  # same job id: no-op
+    queue = get_queue(connect(cfg.REDIS_URL), "notifications")
+    queue.enqueue("worker.jobs.deliver_outbox", outbox_id, job_id="a-duplicate")
+    assert queue.count == 2
+    work(cfg)
+    assert len(smtp.messages) == 1
+    message = smtp.messages[0]
+    assert message["To"] == "ana@example.com" and "approved" in message["Subject"]
+    assert message["Message-ID"].startswith(f"<outbox-{outbox_id}.")
+    parts = {p.get_content_type() for p in message.walk()}
+    assert {"text/plain", "text/html"} <= parts
+    done = row(sessions, outbox_id)
+    assert (done.status, done.attempts) == ("sent", 1) and done.sent_at is not None
+    assert delivery.deliver(sessions, outbox_id, cfg) == "skipped"
+    assert len(smtp.messages) == 1
+
+
+def test_webhook_500_retried_with_backoff_then_dead_then_resent(cfg, sessions, receiver):
+    claim_id, decision_id = add_claim(sessions, callback_url=receiver.url)
+    outbox_id = add_outbox(sessions, claim_id, decision_id, "claim.decided", "webhook")
+    receiver.status = 500
+    conn = connect(cfg.REDIS_URL)
+    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id])
+    work(cfg)
+    first = row(sessions, outbox_id)
+    assert (first.status, first.attempts, first.last_error) == ("pending", 1, "Transient: HTTP 500")
+    assert first.next_attempt_at > datetime.now(UTC) + timedelta(seconds=10)  # backoff
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 0  # not due yet
+    for _ in range(2):
+        assert relay.relay_outbox(sessions, conn, cfg, later()) == 1
+        work(cfg)
+    dead = row(sessions, outbox_id)
+    assert (dead.status, dead.attempts) == ("dead", 3)
+    with sessions() as s:
+        assert [r.id for r in delivery.list_dead(s)] == [outbox_id]
+    assert len(receiver.calls) == 3
+    ids = {headers["webhook-id"] for headers, _ in receiver.calls}
+    assert ids == {f"msg_outbox_{outbox_id}"}  # same id on every try
+    for headers, body in receiver.calls:
+        assert webhooks.verify("test-secret", headers, body)
+        assert json.loads(body)["data"]["claim_id"] == claim_id
+
+    receiver.status = 200
+    assert delivery.resend(sessions, outbox_id, datetime.now(UTC))
+    assert not delivery.resend(sessions, outbox_id, datetime.now(UTC))
+    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id])
+    work(cfg)
+    assert row(sessions, outbox_id).status == "sent"
+    assert len(receiver.calls) == 4
+    assert receiver.calls[-1][0]["webhook-id"] == f"msg_outbox_{outbox_id}"
+
+
+def test_smtp_refusing_is_retried_then_dead(cfg, sessions, monkeypatch):
+    monkeypatch.setenv("SMTP_PORT", str(free_port()))  # nothing listens there
+    claim_id, decision_id = add_claim(sessions)
+    outbox_id = add_outbox(sessions, claim_id, decision_id, "acknowledgment")
+    conn = connect(cfg.REDIS_URL)
+    for expected in ("pending", "pending", "dead"):
+        relay.relay_outbox(sessions, conn, cfg, later())
+        work(cfg)
+        assert row(sessions, outbox_id).status == expected
+    dead = row(sessions, outbox_id)
+    assert dead.attempts == 3 and "ConnectionRefusedError" in dead.last_error
+
+
+def test_missing_language_template_falls_back_to_english(cfg, sessions, smtp, caplog):
+    claim_id, decision_id = add_claim(sessions, language="fr")
+    outbox_id = add_outbox(sessions, claim_id, decision_id, "acknowledgment")
+    relay.relay_outbox(sessions, connect(cfg.REDIS_URL), cfg, datetime.now(UTC))
+    work(cfg)
+    assert row(sessions, outbox_id).status == "sent"
+    assert smtp.messages[0]["Subject"].startswith("We received your claim")
+    assert smtp.messages[0]["Content-Language"] == "en"
+    assert any("falling back to en" in r.getMessage() for r in caplog.records)
+
+
+def test_claimant_language_and_rejection_reasons(cfg, sessions, smtp):
+    reasons = [{"code": "not_covered", "carc": "96", "message": "Not covered.", "rule": "r1",
+                "action": "reject"}]
+    claim_id, decision_id = add_claim(sessions, outcome="rejected", language="es",
+                                      reasons=reasons)
+    add_outbox(sessions, claim_id, decision_id, "rejected")
+    relay.relay_outbox(sessions, connect(cfg.REDIS_URL), cfg, datetime.now(UTC))
+    work(cfg)
+    body = smtp.messages[0].get_body(("plain",)).get_content()
+    assert "Su póliza no cubre este tipo de siniestro." in body
+
+
+# ---------------------------------------------------------------- faults
+@pytest.fixture
+def private_redis(tmp_path):
+    port = free_port()
+    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+           "--appendonly", "no", "--dir", str(tmp_path)]
+    procs = []
+
+    def start():
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        procs.append(proc)
+        for _ in range(100):
+            try:
+                if Redis(port=port).ping():
+                    return
+            except Exception:  # noqa: BLE001
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop():
+        procs[-1].terminate()
+        procs[-1].wait(10)
+
+    start()
+    yield type("PrivateRedis", (), {"url": f"redis://127.0.0.1:{port}/0", "start": start,
+                                    "stop": stop})
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+
+
+def test_rows_written_while_redis_is_down_are_delivered_when_it_returns(
+        cfg, sessions, smtp, private_redis, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", private_redis.url)
+    monkeypatch.setenv("DIGEST_RECIPIENTS", "")  # only the claims' rows in this test
+    cfg = config_module.load()
+    private_redis.stop()
+    ids = []
+    for _ in range(3):
+        claim_id, decision_id = add_claim(sessions)
+        ids.append(add_outbox(sessions, claim_id, decision_id, "approved"))
+    RQDispatcher(cfg.REDIS_URL).dispatch_outbox(ids, "req")  # must not raise
+    conn = connect(cfg.REDIS_URL)
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 0  # must not raise
+    assert runner.sweep_once(cfg, connection=conn)["relay"] == 0
+    assert {row(sessions, i).status for i in ids} == {"pending"}
+    private_redis.start()
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 3
+    assert {row(sessions, i).status for i in ids} == {"enqueued"}
+    work(cfg)
+    assert {row(sessions, i).status for i in ids} == {"sent"}
+    assert len(smtp.messages) == 3
+
+
+def test_wiped_redis_loses_nothing(cfg, sessions, smtp):
+    claim_id, decision_id = add_claim(sessions)
+    outbox_id = add_outbox(sessions, claim_id, decision_id, "approved")
+    conn = connect(cfg.REDIS_URL)
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 1
+    conn.flushdb()  # Redis forgets the job
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 0  # not stale yet
+    assert relay.relay_outbox(sessions, conn, cfg, later(0.1)) == 1
+    work(cfg)
+    assert row(sessions, outbox_id).status == "sent" and len(smtp.messages) == 1
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_delivery_delivers_exactly_once(cfg, sessions, smtp, env):
+    claim_id, decision_id = add_claim(sessions)
+    outbox_id = add_outbox(sessions, claim_id, decision_id, "approved")
+    smtp.hold_first_rcpt = True
+    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id])
+    code = "from service import config; from worker.runner import run_worker; " \
+           "run_worker(config.load(), burst=True)"
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env},
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        assert smtp.entered.wait(60), "worker never reached the SMTP server"
+        assert row(sessions, outbox_id).status == "sending"
+        horses = children(proc.pid)  # RQ's work horse runs in its own session
+        assert horses, "no work horse found"
+        for pid in [proc.pid, *horses]:
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    smtp.release.set()
+    conn = connect(cfg.REDIS_URL)
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 0  # lease still held
+    lease_over = datetime.now(UTC) + timedelta(seconds=delivery.RetryPolicy().lease_seconds + 1)
+    assert relay.relay_outbox(sessions, conn, cfg, lease_over) == 1
+    work(cfg)
+    time.sleep(0.2)
+    assert len(smtp.messages) == 1
+    done = row(sessions, outbox_id)
+    assert (done.status, done.attempts) == ("sent", 2)
+
+
+# ---------------------------------------------------------------- follow-ups and SLA
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def outbox_events(sessions, claim_id) -> list[str]:
+    with sessions() as s:
+        return [r.event + (f":{r.payload.get('day')}" if r.event == "reminder" else "")
+                for r in s.scalars(select(OutboxRow).where(OutboxRow.claim_id == claim_id)
+                                   .order_by(OutboxRow.id))]
+
+
+def test_reminders_on_day_2_and_3_once_then_escalation_on_day_10(cfg, sessions, smtp):
+    missing = [{"type": "photos"}]
+    claim_id, _ = add_claim(sessions, outcome="pending_info", decided_at=T0, missing=missing)
+    clock = FrozenClock(T0)
+    for days, expected in [(1, []), (2, ["reminder:2"]), (2.5, ["reminder:2"]),
+                           (3, ["reminder:2", "reminder:3"]), (9, ["reminder:2", "reminder:3"])]:
+        clock.set(T0 + timedelta(days=days))
+        for _ in range(2):  # a sweep that runs twice sends nothing twice
+            followups.sweep_followups(sessions, cfg, clock.now())
+        assert outbox_events(sessions, claim_id) == expected, days
+    clock.set(T0 + timedelta(days=10))
+    assert followups.sweep_followups(sessions, cfg, clock.now())["abandoned"] == 1
+    assert followups.sweep_followups(sessions, cfg, clock.now())["abandoned"] == 0
+    with sessions() as s:
+        claim = s.get(ClaimRow, claim_id)
+        assert claim.status == "escalated"
+        assert followups.latest_decision(s, claim_id).decided_by == "followups"
+    assert outbox_events(sessions, claim_id) == ["reminder:2", "reminder:3", "escalated"]
+
+    # end to end: the scheduler's sweep relays them and a real worker sends them
+    runner.sweep_once(cfg, clock)
+    runner.sweep_once(cfg, clock)
+    work(cfg)
+    to_claimant = [m for m in smtp.messages if m["To"] == "ana@example.com"]
+    subjects = sorted(m["Subject"] for m in to_claimant)
+    assert len(subjects) == 3 and sum("Reminder" in s for s in subjects) == 2
+    reminder = next(m for m in smtp.messages if "Reminder" in m["Subject"])
+    assert "photos" in reminder.get_body(("plain",)).get_content()
+
+
+def test_documents_arriving_cancel_reminders(cfg, sessions):
+    claim_id, _ = add_claim(sessions, outcome="pending_info", decided_at=T0)
+    followups.sweep_followups(sessions, cfg, T0 + timedelta(days=2))
+    with sessions.begin() as s:  # what the API does when documents arrive
+        s.get(ClaimRow, claim_id).status = "approved"
+    for days in (3, 10, 11):
+        followups.sweep_followups(sessions, cfg, T0 + timedelta(days=days))
+    assert outbox_events(sessions, claim_id) == ["reminder:2"]
+
+
+def test_abandon_action_close(cfg, sessions, monkeypatch):
+    monkeypatch.setenv("ABANDON_ACTION", "close")
+    claim_id, _ = add_claim(sessions, outcome="pending_info", decided_at=T0)
+    followups.sweep_followups(sessions, config_module.load(), T0 + timedelta(days=10))
+    with sessions() as s:
+        assert s.get(ClaimRow, claim_id).status == "closed"
+
+
+def test_escalation_past_sla_flags_overdue_and_tells_the_lead_once(cfg, sessions, smtp):
+    claim_id, _ = add_claim(sessions, outcome="escalated", decided_at=T0)
+    assert followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=47))["breaches"] == 0
+    for _ in range(2):
+        followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=49))
+    assert outbox_events(sessions, claim_id) == ["sla_breach"]
+    with sessions() as s:
+        assert followups.overdue_claim_ids(s) == [claim_id]
+    relay.relay_outbox(sessions, connect(cfg.REDIS_URL), cfg, T0 + timedelta(hours=49))
+    work(cfg)
+    assert smtp.messages[0]["To"] == "lead@example.com"
+    assert "SLA" in smtp.messages[0]["Subject"]
+    with sessions.begin() as s:  # a supervisor decides
+        s.get(ClaimRow, claim_id).status = "approved"
+    assert followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=50))["cleared"] == 1
+    with sessions() as s:
+        assert followups.overdue_claim_ids(s) == []
+
+
+# ---------------------------------------------------------------- reports
+def test_daily_digest_is_sent_once_to_the_recipients(cfg, sessions, smtp):
+    add_claim(sessions, decided_at=T0)
+    add_claim(sessions, outcome="escalated", decided_at=T0)
+    now = T0 + timedelta(days=1, hours=-1)  # 08:00 next day, after DIGEST_HOUR_UTC
+    clock = FrozenClock(now)
+    runner.sweep_once(cfg, clock)
+    runner.sweep_once(cfg, clock)
+    work(cfg)
+    assert len(smtp.messages) == 1
+    digest = smtp.messages[0]
+    assert digest["To"] == "ops@example.com" and "2026-03-02" in digest["Subject"]
+    text = digest.get_body(("plain",)).get_content()
+    assert "New claims: 2" in text and "- approved: 1" in text
+
+
+def test_monthly_bordereau_has_rows_and_totals(cfg, sessions):
+    add_claim(sessions, decided_at=T0)
+    add_claim(sessions, decided_at=T0 + timedelta(days=3))
+    add_claim(sessions, outcome="rejected", decided_at=T0)
+    add_claim(sessions, decided_at=T0 + timedelta(days=40))  # next month
+    path = reports.write_bordereau(sessions, cfg, "2026-03")
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("record,claim_id")
+    assert sum(line.startswith("claim,") for line in lines) == 2
+    total = next(line for line in lines if line.startswith("total,"))
+    assert total.endswith("POL-1,device_damage,,,,EUR,240.00,140.00,2")
+    assert lines[-1] == "grand_total,,,,,,,,EUR,240.00,140.00,2"

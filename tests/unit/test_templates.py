@@ -1,0 +1,71 @@
+import logging
+
+import pytest
+
+from worker import render
+
+pytestmark = pytest.mark.unit
+
+CONTEXT = {
+    "name": "Ana <Lee>",
+    "ref": "EXT-42",
+    "amount": "120.00",
+    "currency": "EUR",
+    "payable_amount": "70.00",
+    "outcome": "approved",
+    "reasons": ["Reason one", "Reason two"],
+    "missing_documents": ["photos", "receipt"],
+    "day": 2,
+    "answer_days": 3,
+}
+
+
+@pytest.mark.parametrize("language", render.LANGUAGES)
+@pytest.mark.parametrize("event", render.CLAIMANT_EVENTS)
+def test_every_event_renders_in_every_language(event, language, caplog):
+    with caplog.at_level(logging.WARNING):
+        out = render.render(event, language, CONTEXT)
+    assert out.language == language
+    assert not caplog.records  # no fallback for the five supported languages
+    assert "EXT-42" in out.subject
+    assert "Ana <Lee>" in out.text  # plain text is not escaped
+    assert "Ana &lt;Lee&gt;" in out.html and f'lang="{language}"' in out.html
+    assert "{{" not in out.text and "{%" not in out.text
+
+
+@pytest.mark.parametrize("language", render.LANGUAGES)
+def test_rejection_lists_reasons_in_the_claimants_words(language):
+    words = render.reason_words(
+        [{"code": "not_covered", "carc": "96", "message": "Water damage is not covered."},
+         {"code": "custom", "carc": None, "message": "Photo is unreadable."}],
+        language,
+    )
+    out = render.render("rejected", language, dict(CONTEXT, reasons=words))
+    assert render.carc_words()[language]["96"] in out.text or language == "en"
+    assert "Photo is unreadable." in out.text
+    assert "<li>" in out.html
+
+
+def test_english_uses_the_rule_message():
+    words = render.reason_words([{"carc": "96", "message": "Water damage is not covered."}], "en")
+    assert words == ["Water damage is not covered."]
+
+
+def test_missing_language_falls_back_to_english_and_logs(caplog):
+    with caplog.at_level(logging.WARNING, logger="worker.render"):
+        out = render.render("approved", "fr", CONTEXT)
+    assert out.language == "en"
+    assert "approved" in out.subject
+    assert any("falling back" in r.getMessage() for r in caplog.records)
+
+
+def test_none_language_means_english():
+    assert render.render("acknowledgment", None, CONTEXT).language == "en"
+
+
+@pytest.mark.parametrize("event", render.STAFF_EVENTS)
+def test_staff_templates_render(event):
+    context = {"ref": "EXT-1", "claim_id": "c1", "hours": 48, "day": "2026-01-01",
+               "counts": {"new": 1, "decided": 1, "pending_info": 0, "escalated": 1},
+               "outcomes": {"approved": 1}, "breaches": [], "oldest": [], "dead": 0}
+    assert render.render(event, "en", context).text.strip()

@@ -1,0 +1,92 @@
+"""Click commands for the main `claims` group: main.add_command(worker), etc."""
+
+from __future__ import annotations
+
+import click
+
+from service import config as config_module
+from service.db.session import session_factory
+from worker import delivery, reports, runner
+from worker.clock import SystemClock
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on QUEUES (notifications, followups, reports)."""
+    runner.run_worker(config_module.load(), burst=burst)
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run one sweep and exit.")
+@click.option("--interval", type=float, default=None, help="Seconds between sweeps.")
+def scheduler(once: bool, interval: float | None) -> None:
+    """Sweep the database: follow-ups, SLA, reports and the outbox relay."""
+    config = config_module.load()
+    if once:
+        click.echo(runner.sweep_once(config))
+    else:
+        runner.run_scheduler(config, interval=interval)
+
+
+@click.group("outbox")
+def outbox() -> None:
+    """Inspect and re-send outbox messages."""
+
+
+@outbox.command("dead")
+@click.option("--limit", type=int, default=100)
+def outbox_dead(limit: int) -> None:
+    """List messages that ran out of tries."""
+    config = config_module.load()
+    with session_factory(config.DATABASE_URL)() as session:
+        rows = delivery.list_dead(session, limit)
+        for row in rows:
+            click.echo(f"{row.id}\t{row.event}\t{row.channel}\tclaim={row.claim_id}\t"
+                       f"attempts={row.attempts}\t{row.last_error or ''}")
+        if not rows:
+            click.echo("no dead messages")
+
+
+@outbox.command("resend")
+@click.argument("outbox_id", type=int)
+def outbox_resend(outbox_id: int) -> None:
+    """Put a dead message back in line; the next sweep (or now, if Redis is up) sends it."""
+    from service.adapters.queue import RQDispatcher
+
+    config = config_module.load()
+    sessions = session_factory(config.DATABASE_URL)
+    if not delivery.resend(sessions, outbox_id, SystemClock().now()):
+        raise click.ClickException(f"outbox {outbox_id} is not dead")
+    RQDispatcher(config.REDIS_URL).dispatch_outbox([outbox_id])
+    click.echo(f"outbox {outbox_id} queued again")
+
+
+@click.group("reports")
+def reports_group() -> None:
+    """Operations digest and monthly bordereau."""
+
+
+@reports_group.command("monthly")
+@click.option("--month", required=True, help="YYYY-MM")
+def reports_monthly(month: str) -> None:
+    """Write the bordereau CSV for a month and print its path."""
+    config = config_module.load()
+    try:
+        reports.month_bounds(month)
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM", param_hint="--month") from None
+    click.echo(str(reports.write_bordereau(session_factory(config.DATABASE_URL), config, month)))
+
+
+@reports_group.command("daily")
+@click.option("--day", default=None, help="YYYY-MM-DD (default: yesterday, UTC)")
+def reports_daily(day: str | None) -> None:
+    """Queue the daily digest email for a day (once per day)."""
+    from datetime import date, timedelta
+
+    config = config_module.load()
+    now = SystemClock().now()
+    which = date.fromisoformat(day) if day else (now - timedelta(days=1)).date()
+    queued = reports.schedule_daily_digest(session_factory(config.DATABASE_URL), config, which, now)
+    click.echo(f"digest for {which} {'queued' if queued else 'already queued or no recipients'}")

@@ -1,0 +1,114 @@
+"""Notification templates: one Jinja2 file per event and language, English fallback.
+
+`service/templates/notifications/<lang>/<event>.j2` holds a `subject` and a
+`text` block; the HTML part is the text laid out by `layout.html.j2`.
+A missing language falls back to English with a log line, never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "service" / "templates" / "notifications"
+FALLBACK = "en"
+LANGUAGES = ("en", "zh", "es", "et", "vi")
+CLAIMANT_EVENTS = (
+    "acknowledgment",
+    "approved",
+    "rejected",
+    "escalated",
+    "information_requested",
+    "reminder",
+    "appeal_received",
+    "decision_after_review",
+)
+STAFF_EVENTS = ("sla_breach", "daily_digest")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    language: str  # the language actually used
+
+
+@lru_cache(maxsize=4)
+def environment(root: str = str(TEMPLATES)) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(root),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+@lru_cache(maxsize=1)
+def carc_words() -> dict[str, dict[str, str]]:
+    data = yaml.safe_load((TEMPLATES / "carc.yaml").read_text(encoding="utf-8"))
+    return {lang: {str(k): v for k, v in table.items()} for lang, table in data.items()}
+
+
+def reason_words(reasons: list[dict[str, Any]], language: str) -> list[str]:
+    """Each reason in words: the CARC plain-words line in the claimant's language,
+    else the rule's own message."""
+    table = carc_words().get(language) or {}
+    out = []
+    for reason in reasons:
+        carc = str(reason.get("carc") or "")
+        message = str(reason.get("message") or "")
+        if language == FALLBACK:
+            out.append(message or carc_words()[FALLBACK].get(carc, carc))
+        else:
+            out.append(table.get(carc) or message)
+    return [text for text in out if text]
+
+
+def render(event: str, language: str | None, context: dict[str, Any], root: Path = TEMPLATES
+           ) -> Rendered:
+    env = environment(str(root))
+    wanted = language or FALLBACK
+    try:
+        template = env.get_template(f"{wanted}/{event}.j2")
+        used = wanted
+    except TemplateNotFound:
+        log.warning("no %s template for %s; falling back to %s", wanted, event, FALLBACK,
+                    extra={"event": event, "language": wanted})
+        template = env.get_template(f"{FALLBACK}/{event}.j2")
+        used = FALLBACK
+    ctx = template.new_context(dict(context, lang=used))
+    subject = " ".join("".join(template.blocks["subject"](ctx)).split())
+    text = "".join(template.blocks["text"](ctx)).strip() + "\n"
+    html = env.get_template("layout.html.j2").render(
+        lang=used, subject=subject, blocks=_blocks(text)
+    )
+    return Rendered(subject=subject, text=text, html=html, language=used)
+
+
+def _blocks(text: str) -> list[dict[str, Any]]:
+    """Paragraphs and bullet lists, for the HTML layout."""
+    blocks: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            blocks.append({"items": None, "text": ""})
+        elif line.startswith("- "):
+            if blocks and blocks[-1].get("items") is not None:
+                blocks[-1]["items"].append(line[2:])
+            else:
+                blocks.append({"items": [line[2:]], "text": ""})
+        elif blocks and blocks[-1].get("text"):
+            blocks[-1]["text"] += " " + line
+        else:
+            blocks.append({"items": None, "text": line})
+    return [b for b in blocks if b.get("items") or b.get("text")]

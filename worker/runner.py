@@ -1,0 +1,75 @@
+"""The two processes: `claims worker` (RQ worker) and `claims scheduler` (sweep loop)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import timedelta
+from typing import Any
+
+from service.adapters import queue as rq_adapter
+from service.db.session import session_factory
+from worker import followups, relay, reports
+from worker.clock import Clock, SystemClock
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(config: Any, burst: bool = False, worker_class: Any = None) -> bool:
+    """Run an RQ worker on config.QUEUES, in priority order, JSON serializer."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    connection = rq_adapter.connect(config.REDIS_URL)
+    queues = [rq_adapter.get_queue(connection, name) for name in config.QUEUES]
+    cls = worker_class or Worker
+    worker = cls(queues, connection=connection, serializer=JSONSerializer)
+    return bool(worker.work(burst=burst, logging_level=config.LOG_LEVEL))
+
+
+def sweep_once(config: Any, clock: Clock | None = None, connection: Any = None) -> dict[str, Any]:
+    """Follow-ups, SLA, reports, then the outbox relay. Each step isolated from the others."""
+    clock = clock or SystemClock()
+    now = clock.now()
+    sessions = session_factory(config.DATABASE_URL)
+    connection = connection or rq_adapter.connect(config.REDIS_URL)
+    digest_hour = int(getattr(config, "DIGEST_HOUR_UTC", 7))
+    steps = {
+        "followups": lambda: followups.sweep_followups(sessions, config, now),
+        "sla": lambda: followups.sweep_sla(sessions, config, now),
+        "digest": lambda: now.hour >= digest_hour and reports.schedule_daily_digest(
+            sessions, config, (now - timedelta(days=1)).date(), now),
+        "bordereau": lambda: str(reports.write_bordereau(
+            sessions, config, reports.previous_month(now), overwrite=False)),
+        "relay": lambda: relay.relay_outbox(sessions, connection, config, now),
+    }
+    result: dict[str, Any] = {}
+    for name, step in steps.items():
+        try:
+            result[name] = step()
+        except Exception:  # noqa: BLE001 - one failing step must not stop the others
+            log.exception("sweep step %s failed", name)
+            result[name] = "error"
+    return result
+
+
+def run_scheduler(config: Any, clock: Clock | None = None, interval: float | None = None,
+                  stop: threading.Event | None = None, iterations: int | None = None) -> None:
+    """Run sweep_once every `interval` s (SWEEP_INTERVAL_SECONDS, default 30) until stopped."""
+    interval = float(interval or getattr(config, "SWEEP_INTERVAL_SECONDS", 30))
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    connection = rq_adapter.connect(config.REDIS_URL)
+    log.info("scheduler started: sweep every %ss", interval)
+    done = 0
+    while not stop.is_set():
+        result = sweep_once(config, clock, connection)
+        log.debug("sweep: %s", result)
+        done += 1
+        if iterations is not None and done >= iterations:
+            break
+        stop.wait(interval)
+    log.info("scheduler stopped")
