@@ -20,12 +20,18 @@ Every engine's answer is checked against the others before timing.
 
 from __future__ import annotations
 
+import sys  # noqa: I001 - the path fix must come before any other import
+from os.path import dirname, realpath
+
+# bench/ goes last on the path: this folder's http.py must not shadow the standard library.
+_HERE = dirname(realpath(__file__))
+sys.path[:] = [p for p in sys.path if p not in (_HERE, "")] + [_HERE]
+
 import argparse
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _lib import (  # noqa: E402
     RULES_DIR,

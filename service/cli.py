@@ -127,28 +127,14 @@ def _config() -> Any:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
-def _attach_optional() -> None:
+def _attach_feature_commands() -> None:
     """Subcommands that live beside their features."""
-    try:
-        from service.rules.cli import rules
+    from service.demo.cli import demo
+    from service.rules.cli import rules
+    from worker.cli import outbox, reports_group, scheduler, worker
 
-        main.add_command(rules)
-    except ImportError:
-        pass
-    try:
-        from worker.cli import outbox, reports, scheduler, worker
-
-        for command in (worker, scheduler, outbox, reports):
-            if isinstance(command, click.Command):
-                main.add_command(command)
-    except ImportError:
-        pass
-    try:
-        from service.demo.cli import demo
-
-        main.add_command(demo)
-    except ImportError:
-        pass
+    for command in (rules, worker, scheduler, outbox, reports_group, demo):
+        main.add_command(command)
 
 
-_attach_optional()
+_attach_feature_commands()

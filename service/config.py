@@ -35,10 +35,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for RQ queues and rate limits", "url"),
     Setting("RULES_DIR", "", "Folder of rule files; empty = the project's rules/", "path"),
     Setting(
-        "RULES_WATCH_SECONDS", "2", "How often each process looks for edited rules; 0 = never",
+        "RULES_WATCH_SECONDS",
+        "2",
+        "How often each process looks for edited rules; 0 = never",
         "float",
     ),
-    Setting("SHADOW_RULES_DIR", "", "Candidate ruleset run beside the live one; empty = off", "path"),
+    Setting(
+        "SHADOW_RULES_DIR", "", "Candidate ruleset run beside the live one; empty = off", "path"
+    ),
     Setting(
         "INSTANCE_DIR", "", "Folder for the SQLite file and reports; empty = ./instance", "path"
     ),
@@ -64,6 +68,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_ALLOW_PRIVATE", "false", "Allow loopback/private callback URLs", "bool"),
     Setting(
         "CALLBACK_ALLOWLIST", "", "Comma-separated hosts allowed despite being private", "list"
+    ),
+    Setting("SWEEP_INTERVAL_SECONDS", "30", "Seconds between the scheduler's sweeps", "float"),
+    Setting("DIGEST_HOUR_UTC", "7", "Hour (UTC) the daily digest goes out", "int"),
+    Setting(
+        "RETRY_BASE_SECONDS", "30", "First retry delay; doubles each try, with jitter", "float"
+    ),
+    Setting("RETRY_CAP_SECONDS", "3600", "Longest delay between two delivery tries", "float"),
+    Setting(
+        "DELIVERY_LEASE_SECONDS", "300", "How long a worker owns a message it is sending", "int"
+    ),
+    Setting(
+        "WEBHOOK_CLIENT_SECRETS",
+        "",
+        "Per intake client webhook secrets, client:secret,...",
+        "list",
+        secret=True,
     ),
     Setting("QUEUES", "notifications,followups,reports", "Queues a worker listens on", "list"),
     Setting("REMINDER_DAYS", "2,3", "Days after a document request to remind", "list"),

@@ -123,6 +123,34 @@ def median_rate(run: Callable[[], int], repeats: int) -> tuple[float, list[float
     return statistics.median(per_item), per_item
 
 
+# --- API keys (authentication may be required by the API) -----------------------------
+
+
+def make_api_key(env: Mapping[str, str], role: str = "intake", name: str = "bench") -> str:
+    """A Bearer key: `claims apikeys create` when the CLI has it, else the use case, else ''."""
+    import subprocess
+
+    claims = Path(sys.executable).parent / "claims"
+    help_text = subprocess.run([str(claims), "--help"], env=dict(env), capture_output=True,
+                               text=True, check=False).stdout
+    if "apikeys" in help_text:
+        out = subprocess.run([str(claims), "apikeys", "create", "--role", role, "--name", name],
+                             env=dict(env), capture_output=True, text=True, check=False)
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip().splitlines()[-1].strip()
+    try:
+        from service.usecases import manage_identities
+    except ImportError:
+        return ""
+    if not hasattr(manage_identities, "create_api_key"):
+        return ""
+    from service.config import load
+    from service.usecases.context import build_context
+
+    ctx = build_context(load(dict(env)))
+    return str(manage_identities.create_api_key(ctx, name, role, actor="bench").key)
+
+
 # --- data ------------------------------------------------------------------------------
 
 

@@ -47,7 +47,7 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
     from service.metrics import install_metrics
 
     install_request_logging(app)
-    install_metrics(app)
+    install_metrics(app, outbox_lag=_outbox_lag(app.extensions["claims"]))
 
     from service.api import (
         apikeys,
@@ -81,6 +81,21 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
     install_console(app)
     install_problem_handlers(app)
     return app
+
+
+def _outbox_lag(ctx: Context) -> Any:
+    def lag() -> float | None:
+        from service.db.repository import oldest_pending_outbox
+        from service.metrics import seconds_since
+
+        try:
+            with ctx.unit_of_work() as session:
+                oldest = oldest_pending_outbox(session)
+        except Exception:  # noqa: BLE001 - a scrape must not fail with the database
+            return None
+        return seconds_since(oldest) if oldest else 0.0
+
+    return lag
 
 
 def _dispatcher(config: Config) -> Any:

@@ -241,6 +241,13 @@ def add_outbox(
     return row
 
 
+def oldest_pending_outbox(session: Session) -> datetime | None:
+    """created_at of the oldest message not yet delivered (for the outbox-lag gauge)."""
+    return session.scalar(
+        select(func.min(OutboxRow.created_at)).where(OutboxRow.status.in_(("pending", "sending")))
+    )
+
+
 # --- audit (append-only, hash-chained) -----------------------------------------
 
 

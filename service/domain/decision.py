@@ -56,13 +56,17 @@ def decide(
     ruleset_version: str,
     trace: tuple[dict[str, object], ...] = (),
 ) -> Decision:
-    """Pick the outcome by precedence; every fired rule is kept, strongest first."""
+    """Pick the outcome by precedence; the reasons are the fired rules, strongest first."""
     if not fired:
         raise NoRuleFired("no rule fired")
     rank = {action: i for i, action in enumerate(precedence)}
     ordered = sorted(fired, key=lambda r: (rank.get(r.action, len(rank)), r.rule))
     winning_action = ordered[0].action
     outcome = ACTION_OUTCOME[winning_action]
+    if winning_action != "approve":
+        # Approval notes (deductible applied, ...) mean nothing on a claim not approved;
+        # the trace still lists every rule that fired.
+        ordered = [r for r in ordered if r.action != "approve"]
     if outcome == "approved":
         amount: Decimal | None = payable
     elif outcome == "rejected":

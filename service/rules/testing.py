@@ -171,7 +171,7 @@ def run_case(engine: RulesEngine, case: Case) -> CaseResult:
     ):
         failures.append(f"missing_documents: expected {expect['missing_documents']}, "
                         f"got {list(decision.missing_documents)}")
-    return CaseResult(case, failures, tuple(r.rule for r in decision.reasons))
+    return CaseResult(case, failures, tuple(str(t["rule"]) for t in decision.trace))
 
 
 def run_all(ruleset: Ruleset, tests_dir: Path, engine: RulesEngine | None = None) -> Report:

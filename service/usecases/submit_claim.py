@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,7 @@ from service.db import repository as repo
 from service.db.tables import ClaimRow, IdempotencyKeyRow
 from service.domain.facts import build_facts
 from service.domain.model import Document
+from service.metrics import observe_decision
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
 from service.usecases.record_decision import record_decision
@@ -62,6 +64,7 @@ def submit_claim(
     request_id: str | None = None,
     source: str | None = None,
 ) -> Submitted:
+    started = time.perf_counter()
     digest = body_hash(data)
     if idempotency_key:
         replay = _reserve_key(ctx, client_id, idempotency_key, digest)
@@ -81,6 +84,9 @@ def submit_claim(
             _release_key(ctx, client_id, idempotency_key)
         raise
     ctx.dispatcher.dispatch_outbox(outbox_ids, request_id)
+    if not submitted.replayed:
+        decision = submitted.document["decision"]
+        observe_decision(decision["outcome"], data["claim_type"], time.perf_counter() - started)
     return submitted
 
 
