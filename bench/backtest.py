@@ -12,6 +12,7 @@ replay loop over the stored decisions directly. Peak memory is the process's
 maximum resident set (ru_maxrss) and tracemalloc's peak during the replay.
 """
 
+# ruff: noqa: E402 - the path fix below must run before the other imports
 from __future__ import annotations
 
 import sys  # noqa: I001 - the path fix must come before any other import

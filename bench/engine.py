@@ -18,6 +18,7 @@ the same claims' facts (build_facts output) and returns which rules fired:
 Every engine's answer is checked against the others before timing.
 """
 
+# ruff: noqa: E402 - the path fix below must run before the other imports
 from __future__ import annotations
 
 import sys  # noqa: I001 - the path fix must come before any other import
@@ -31,7 +32,6 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
-
 
 from _lib import (  # noqa: E402
     RULES_DIR,
@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     facts = generated_facts(args.claims, args.seed)
     print_conditions("engine: µs per claim", conditions(
         clock="wall clock" if args.wall else "process CPU time (time.process_time)",
-        claims=f"{len(facts):,} generated claims (seed {args.seed}), {args.repeats} repeats, median",
+        claims=f"{len(facts):,} generated claims (seed {args.seed}), "
+               f"{args.repeats} repeats, median",
         rulesets=f"shipped rules/ and synthetic {', '.join(map(str, sizes))} rules",
     ))
     rows = [measure("default (rules/)", RULES_DIR, facts, args.repeats, zen_ruleset, True)]

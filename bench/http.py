@@ -14,6 +14,7 @@ server and dropped afterwards. If the API requires keys, one is created with
 After each run the database is checked: every 201 has its claim row.
 """
 
+# ruff: noqa: E402 - the path fix below must run before the other imports
 from __future__ import annotations
 
 import sys  # noqa: I001 - the path fix must come before any other import
@@ -36,7 +37,6 @@ import time
 import urllib.request
 import uuid
 from pathlib import Path
-
 
 from _lib import ROOT, TODAY, conditions, make_api_key, print_conditions, print_table  # noqa: E402
 
@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         [[r["label"], r["auth"], r["ok_rps"], r["p50_us"] / 1000, r["p90_us"] / 1000,
           r["p99_us"] / 1000, r["max_us"] / 1000, _count(r, "2"), _count(r, "4"),
           _count(r, "5"), r["socket_errors"] + r["timeouts"],
-          f"{r['ok_rps'] / floor['ok_rps']:.2f}×" if floor and floor["ok_rps"] else "-", "yes" if r["rows_ok"] else "NO"]
+          f"{r['ok_rps'] / floor['ok_rps']:.2f}×" if floor and floor["ok_rps"] else "-",
+          "yes" if r["rows_ok"] else "NO"]
          for r in rows],
         f"POST /v1/claims, {args.connections} connections, {args.duration} s",
     )

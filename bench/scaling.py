@@ -12,6 +12,7 @@
    stay flat, not grow with the history. The query plans are printed.
 """
 
+# ruff: noqa: E402 - the path fix below must run before the other imports
 from __future__ import annotations
 
 import sys  # noqa: I001 - the path fix must come before any other import

@@ -102,7 +102,11 @@ def claim(
         "amount": amount,
         "currency": POLICIES.get(policy_number, {}).get("currency", "USD"),
         "description": "Screen cracked",
-        "claimant": {"name": "Sam Claimant", "email": "sam@example.com", "preferred_language": "en"},
+        "claimant": {
+            "name": "Sam Claimant",
+            "email": "sam@example.com",
+            "preferred_language": "en",
+        },
         "documents": [{"type": d, "ref": f"s3://docs/{d}.pdf"} for d in docs],
     }
     body.update(extra)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
+from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from service.api.parsing import Blueprint
@@ -13,15 +14,29 @@ from service.api.problems import problem_response
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 
+class HealthSchema(Schema):
+    status = fields.String()
+
+
+class ReadySchema(Schema):
+    status = fields.String()
+    checks = fields.Dict(keys=fields.String(), values=fields.Boolean())
+
+
 @blp.route("/healthz")
 @blp.doc(security=[])
+@blp.response(200, HealthSchema)
 def healthz() -> dict[str, Any]:
+    """The process is alive."""
     return {"status": "ok"}
 
 
 @blp.route("/readyz")
 @blp.doc(security=[])
+@blp.response(200, ReadySchema)
+@blp.alt_response(503, description="Database or Redis unreachable (problem+json with checks)")
 def readyz() -> Any:
+    """The database and Redis answer."""
     ctx = current_app.extensions["claims"]
     checks = {"database": _database_ok(ctx), "redis": _redis_ok(ctx.config.redis_url)}
     if all(checks.values()):

@@ -19,3 +19,12 @@ def run(once: bool) -> None:
     from service.demo.run import run_demo
 
     sys.exit(run_demo(once))
+
+
+def _attach_generate() -> None:
+    from service.demo.generate_cli import generate_command
+
+    demo.add_command(generate_command)
+
+
+_attach_generate()

@@ -60,7 +60,8 @@ def submit(url: str, policies: list[dict[str, Any]], claims: list[dict[str, Any]
     """PUT every policy and POST every claim over one keep-alive connection."""
     parts = urlsplit(url)
     base = parts.path.rstrip("/")
-    conn_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    https = parts.scheme == "https"
+    conn_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
     conn = conn_class(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     headers = {"Content-Type": "application/json"}
     if api_key:

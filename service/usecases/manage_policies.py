@@ -113,9 +113,17 @@ def _policies_from_csv(rows: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
             {k: row[k] for k in CSV_COLUMNS[:6]} | {"coverages": []},
         )
         if row.get("claim_type"):
-            policy["coverages"].append(
-                {k: row[k] for k in CSV_COLUMNS[6:] if row.get(k) not in (None, "")}
-            )
+            coverage: dict[str, Any] = {
+                k: row[k] for k in CSV_COLUMNS[6:] if row.get(k) not in (None, "")
+            }
+            if "waiting_period_days" in coverage:
+                try:
+                    coverage["waiting_period_days"] = int(coverage["waiting_period_days"])
+                except ValueError:
+                    raise ValueError(
+                        f"CSV row for {row['number']}: waiting_period_days is not a whole number"
+                    ) from None
+            policy["coverages"].append(coverage)
     return list(policies.values())
 
 

@@ -15,8 +15,9 @@ def test_claim_survives_a_restart(service_env):
     headers = api_headers(service_env)
     server = Server(service_env).start()
     try:
-        put = requests.put(f"{server.url}/v1/policies/P-DEV", json=POLICIES["P-DEV"],
-                           headers=headers, timeout=10)
+        put = requests.put(
+            f"{server.url}/v1/policies/P-DEV", json=POLICIES["P-DEV"], headers=headers, timeout=10
+        )
         assert put.status_code == 201, put.text
         body = claim("P-DEV", reported_at="2026-06-12T09:00:00+00:00")
         posted = requests.post(f"{server.url}/v1/claims", json=body, headers=headers, timeout=10)

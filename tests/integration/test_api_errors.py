@@ -34,7 +34,9 @@ def test_malformed_json_is_400(client, context):
 
 
 def test_wrong_content_type_is_415(client, context):
-    response = client.post("/v1/claims", data="a=b", content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/v1/claims", data="a=b", content_type="application/x-www-form-urlencoded"
+    )
     assert_problem(response, 415)
     assert stored_claims(context) == 0
 
@@ -52,8 +54,16 @@ def test_every_invalid_field_is_named(client, context):
     body["colour"] = "blue"
     problem = assert_problem(client.post("/v1/claims", json=body), 422)
     fields = {e["field"] for e in problem["errors"]}
-    expected = {"amount", "currency", "claim_type", "date_of_loss", "claimant.name",
-                "claimant.email", "claimant.preferred_language", "colour"}
+    expected = {
+        "amount",
+        "currency",
+        "claim_type",
+        "date_of_loss",
+        "claimant.name",
+        "claimant.email",
+        "claimant.preferred_language",
+        "colour",
+    }
     assert expected <= fields, problem["errors"]
     assert stored_claims(context) == 0
 
@@ -118,10 +128,21 @@ def test_private_callback_url_is_refused_unless_allowed(client, context, app):
 
 
 def test_policy_validation(client):
-    bad = {"holder": "X", "status": "sleeping", "effective_from": "2026-02-01",
-           "effective_to": "2026-01-01", "currency": "USD",
-           "coverages": [{"claim_type": "device_damage", "limit_per_claim": "-1",
-                          "annual_aggregate": "10", "deductible": "0"}]}
+    bad = {
+        "holder": "X",
+        "status": "sleeping",
+        "effective_from": "2026-02-01",
+        "effective_to": "2026-01-01",
+        "currency": "USD",
+        "coverages": [
+            {
+                "claim_type": "device_damage",
+                "limit_per_claim": "-1",
+                "annual_aggregate": "10",
+                "deductible": "0",
+            }
+        ],
+    }
     problem = assert_problem(client.put("/v1/policies/P-1", json=bad), 422)
     fields = {e["field"] for e in problem["errors"]}
     assert {"status", "coverages.0.limit_per_claim"} <= fields
@@ -134,7 +155,10 @@ def test_outbox_written_with_the_decision(client, context):
     with context.unit_of_work() as session:
         rows = session.scalars(select(OutboxRow).where(OutboxRow.claim_id == claim_id)).all()
     kinds = sorted((r.event, r.channel) for r in rows)
-    assert kinds == [("acknowledgment", "email"), ("approved", "email"),
-                     ("claim.decided", "webhook")]
+    assert kinds == [
+        ("acknowledgment", "email"),
+        ("approved", "email"),
+        ("claim.decided", "webhook"),
+    ]
     assert all(r.status == "pending" for r in rows)
     assert all("sam@example.com" not in json.dumps(r.payload) for r in rows)

@@ -10,31 +10,77 @@ pytestmark = pytest.mark.integration
 
 # (name, claim body, expected outcome, expected payable, codes that must be present, CARCs)
 SCENARIOS = [
-    ("approve_with_deductible", claim(amount="300"), "approved", "250.00",
-     {"DEDUCTIBLE_APPLIED"}, {"1"}),
-    ("approve_no_deductible", claim("P-MED", "medical_reimbursement", "1200.50"),
-     "approved", "1200.50", set(), set()),
+    (
+        "approve_with_deductible",
+        claim(amount="300"),
+        "approved",
+        "250.00",
+        {"DEDUCTIBLE_APPLIED"},
+        {"1"},
+    ),
+    (
+        "approve_no_deductible",
+        claim("P-MED", "medical_reimbursement", "1200.50"),
+        "approved",
+        "1200.50",
+        set(),
+        set(),
+    ),
     ("policy_not_found", claim("NOPE-1"), "escalated", None, {"POLICY_NOT_FOUND"}, set()),
-    ("before_start", claim("P-FUTURE", date_of_loss="2026-05-01"), "rejected", "0.00",
-     set(), {"26"}),
+    (
+        "before_start",
+        claim("P-FUTURE", date_of_loss="2026-05-01"),
+        "rejected",
+        "0.00",
+        set(),
+        {"26"},
+    ),
     ("lapsed", claim("P-LAPSED"), "rejected", "0.00", set(), {"27"}),
     ("after_end", claim("P-ENDED", date_of_loss="2026-02-01"), "rejected", "0.00", set(), {"27"}),
-    ("in_force_last_day", claim("P-ENDED", date_of_loss="2025-12-31",
-                                reported_at="2026-01-02T10:00:00+00:00"),
-     "approved", "250.00", set(), set()),
+    (
+        "in_force_last_day",
+        claim("P-ENDED", date_of_loss="2025-12-31", reported_at="2026-01-02T10:00:00+00:00"),
+        "approved",
+        "250.00",
+        set(),
+        set(),
+    ),
     ("not_covered", claim("P-MED", "device_damage"), "rejected", "0.00", set(), {"96"}),
-    ("waiting_period", claim("P-DEV", "device_theft", "500", date_of_loss="2026-01-20"),
-     "rejected", "0.00", set(), None),
+    (
+        "waiting_period",
+        claim("P-DEV", "device_theft", "500", date_of_loss="2026-01-20"),
+        "rejected",
+        "0.00",
+        set(),
+        None,
+    ),
     ("filing_limit", claim("P-DEV", date_of_loss="2025-05-01"), "rejected", "0.00", set(), {"29"}),
-    ("late_reporting", claim(date_of_loss="2026-04-01"), "escalated", None,
-     {"LATE_REPORTING"}, set()),
+    (
+        "late_reporting",
+        claim(date_of_loss="2026-04-01"),
+        "escalated",
+        None,
+        {"LATE_REPORTING"},
+        set(),
+    ),
     ("missing_documents", claim(documents=["photos"]), "pending_info", None, set(), {"16"}),
     ("at_deductible", claim(amount="50"), "rejected", "0.00", set(), {"1"}),
-    ("above_threshold_medical", claim("P-MED", "medical_reimbursement", "2500"),
-     "escalated", None, {"AMOUNT_ABOVE_THRESHOLD"}, set()),
-    ("above_threshold_property", claim("P-PROP", "fire_damage", "7000",
-                                       date_of_loss="2026-06-01"),
-     "escalated", None, {"AMOUNT_ABOVE_THRESHOLD"}, set()),
+    (
+        "above_threshold_medical",
+        claim("P-MED", "medical_reimbursement", "2500"),
+        "escalated",
+        None,
+        {"AMOUNT_ABOVE_THRESHOLD"},
+        set(),
+    ),
+    (
+        "above_threshold_property",
+        claim("P-PROP", "fire_damage", "7000", date_of_loss="2026-06-01"),
+        "escalated",
+        None,
+        {"AMOUNT_ABOVE_THRESHOLD"},
+        set(),
+    ),
     ("over_limit_paid_to_limit", claim(amount="1000"), "approved", "750.00", set(), {"119"}),
 ]
 
@@ -80,8 +126,13 @@ def test_duplicate_is_rejected(client):
 def test_frequency_review_after_three_claims(client):
     put_policies(client)
     for day in ("2026-02-01", "2026-03-01", "2026-04-20"):
-        body = claim("P-MED", "medical_reimbursement", "100", date_of_loss=day,
-                     reported_at=f"{day}T12:00:00+00:00")
+        body = claim(
+            "P-MED",
+            "medical_reimbursement",
+            "100",
+            date_of_loss=day,
+            reported_at=f"{day}T12:00:00+00:00",
+        )
         assert client.post("/v1/claims", json=body).status_code == 201
     decision = client.post(
         "/v1/claims", json=claim("P-MED", "medical_reimbursement", "100")

@@ -52,8 +52,15 @@ def test_key_in_flight_is_409(client, context, clock):
     body = claim()
     loaded = ClaimSchema().load(json.loads(json.dumps(body), parse_float=Decimal))
     with context.unit_of_work() as session:  # the first request holds the key right now
-        session.add(IdempotencyKeyRow(client_id="default", key="k-3", state="in_flight",
-                                      request_hash=body_hash(loaded), created_at=clock()))
+        session.add(
+            IdempotencyKeyRow(
+                client_id="default",
+                key="k-3",
+                state="in_flight",
+                request_hash=body_hash(loaded),
+                created_at=clock(),
+            )
+        )
         session.commit()
     response = client.post("/v1/claims", json=body, headers={"Idempotency-Key": "k-3"})
     assert response.status_code == 409
@@ -65,8 +72,15 @@ def test_key_in_flight_is_409(client, context, clock):
 def test_abandoned_in_flight_key_is_taken_over(client, context, clock):
     put_policies(client, ["P-DEV"])
     with context.unit_of_work() as session:
-        session.add(IdempotencyKeyRow(client_id="default", key="k-4", state="in_flight",
-                                      request_hash="h", created_at=clock() - timedelta(minutes=5)))
+        session.add(
+            IdempotencyKeyRow(
+                client_id="default",
+                key="k-4",
+                state="in_flight",
+                request_hash="h",
+                created_at=clock() - timedelta(minutes=5),
+            )
+        )
         session.commit()
     response = client.post("/v1/claims", json=claim(), headers={"Idempotency-Key": "k-4"})
     assert response.status_code == 201

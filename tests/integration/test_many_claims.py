@@ -29,7 +29,7 @@ def test_five_thousand_sequential_claims(sqlite_url, tmp_path, clock):
         put_policy(ctx, policy_from_data(f"BULK-{n}", template))
     outcomes: dict[str, int] = {}
     for i in range(5000):
-        policy = ("NOPE" if i % 5 == 3 else "P-LAPSED" if i % 5 == 4 else f"BULK-{i // 3}")
+        policy = "NOPE" if i % 5 == 3 else "P-LAPSED" if i % 5 == 4 else f"BULK-{i // 3}"
         amount = f"{100 + i % 3 * 600}.{i % 100:02d}"  # unique per policy: no duplicates
         body = claim(policy, "device_damage", amount, documents=[] if i % 5 == 2 else None)
         response = client.post("/v1/claims", json=body)

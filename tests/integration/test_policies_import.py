@@ -1,0 +1,61 @@
+"""`claims policies import FILE`: JSON and CSV bulk loads, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli import main
+from tests.helpers import POLICIES
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(sqlite_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "instance"))
+    return sqlite_url
+
+
+def test_import_json_then_csv(env, tmp_path):
+    source = tmp_path / "policies.json"
+    source.write_text(json.dumps([{"number": n, **POLICIES[n]} for n in ("P-DEV", "P-MED")]))
+    result = CliRunner().invoke(main, ["policies", "import", str(source)])
+    assert result.exit_code == 0, result.output
+    assert "2 new" in result.output
+
+    csv_file = tmp_path / "policies.csv"
+    csv_file.write_text(
+        "number,holder,status,effective_from,effective_to,currency,claim_type,"
+        "limit_per_claim,annual_aggregate,deductible,waiting_period_days\n"
+        "P-DEV,Dana Device,cancelled,2026-01-01,2026-12-31,USD,device_damage,900,2000,25,0\n"
+        "P-DEV,Dana Device,cancelled,2026-01-01,2026-12-31,USD,device_theft,1500,3000,100,30\n"
+        "P-NEW,Nia New,active,2026-02-01,2027-01-31,EUR,water_damage,20000,50000,500,\n"
+    )
+    result = CliRunner().invoke(main, ["policies", "import", str(csv_file)])
+    assert result.exit_code == 0, result.output
+    assert "1 new, 1 replaced" in result.output
+
+    from service.config import load
+    from service.usecases.context import build_context
+    from service.usecases.manage_policies import get_policy
+
+    ctx = build_context(load())
+    dev = get_policy(ctx, "P-DEV")
+    assert dev is not None and dev.status == "cancelled"
+    assert str(dev.coverage_for("device_damage").limit_per_claim) == "900.00"
+    assert get_policy(ctx, "P-NEW").coverage_for("water_damage").waiting_period_days == 0
+
+
+def test_import_refuses_a_bad_policy_and_says_which(env, tmp_path):
+    source = tmp_path / "bad.json"
+    bad = dict(POLICIES["P-DEV"], status="sleeping")
+    source.write_text(
+        json.dumps([{"number": "P-OK", **POLICIES["P-MED"]}, {"number": "P-BAD", **bad}])
+    )
+    result = CliRunner().invoke(main, ["policies", "import", str(source)])
+    assert result.exit_code != 0
+    assert "P-BAD" in result.output and "status" in result.output
