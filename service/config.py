@@ -54,7 +54,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SECRET_KEY", "dev-only-change-me", "Signs console sessions and CSRF tokens", secret=True
     ),
-    Setting("AUTH_REQUIRED", "false", "Require API keys / sessions on every endpoint", "bool"),
     Setting("SMTP_HOST", "127.0.0.1", "SMTP server for claimant email", "str"),
     Setting("SMTP_PORT", "25", "SMTP port", "int"),
     Setting("SMTP_FROM", "claims@example.com", "From address of outgoing email", "str"),
@@ -93,6 +92,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("APPEAL_ANSWER_DAYS", "3", "Days to answer an appeal", "int"),
     Setting("DIGEST_RECIPIENTS", "", "Comma-separated emails for the daily digest", "list"),
     Setting("SUPERVISOR_LEAD_EMAIL", "", "Who hears about SLA breaches", "str"),
+    Setting(
+        "REG_ACK_DAYS", "15", "Statutory days to acknowledge a claim (10 CCR 2695.5); 0 = off", "int"
+    ),
+    Setting(
+        "REG_DECIDE_DAYS", "40", "Statutory days to accept or deny (10 CCR 2695.7); 0 = off", "int"
+    ),
+    Setting(
+        "REG_STATUS_EVERY_DAYS",
+        "30",
+        "Days between status letters while a claim is open; 0 = off",
+        "int",
+    ),
+    Setting(
+        "REG_WARN_AT", "0.8", "Share of a statutory deadline used when the lead is warned", "float"
+    ),
     Setting("RATE_LIMIT", "600/minute", "Per-key request rate limit", "str"),
     Setting("SESSION_COOKIE_SECURE", "false", "Send the console cookie over HTTPS only", "bool"),
     Setting("SESSION_HOURS", "8", "Console sessions expire after this many hours", "int"),

@@ -14,19 +14,29 @@ from worker.clock import SystemClock
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker on QUEUES (notifications, followups, reports)."""
-    runner.run_worker(config_module.load(), burst=burst)
+    config = _logged(config_module.load())
+    runner.run_worker(config, burst=burst)
 
 
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Run one sweep and exit.")
 @click.option("--interval", type=float, default=None, help="Seconds between sweeps.")
 def scheduler(once: bool, interval: float | None) -> None:
-    """Sweep the database: follow-ups, SLA, reports and the outbox relay."""
-    config = config_module.load()
+    """Sweep the database: follow-ups, SLA, regulatory clocks, reports and the outbox relay."""
+    config = _logged(config_module.load())
     if once:
         click.echo(runner.sweep_once(config))
     else:
         runner.run_scheduler(config, interval=interval)
+
+
+def _logged(config: config_module.Config) -> config_module.Config:
+    """Our JSON/text handler on the root logger (RQ then adds none of its own), so job
+    lines carry the request id from job.meta and personal data is redacted."""
+    from service.logs import configure_logging
+
+    configure_logging(config.LOG_LEVEL, config.LOG_FORMAT)
+    return config
 
 
 @click.group("outbox")

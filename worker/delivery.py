@@ -189,8 +189,13 @@ def list_dead(session: Session, limit: int = 100) -> list[OutboxRow]:
 def resend(sessions: sessionmaker[Session], outbox_id: int, now: datetime) -> bool:
     """Put a dead row back in line with a fresh set of tries; False if it was not dead."""
     with sessions.begin() as session:
-        return session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == outbox_id, OutboxRow.status == "dead")
-            .values(status="pending", attempts=0, next_attempt_at=now, enqueued_at=None)
-        ).rowcount == 1
+        return resend_in(session, outbox_id, now)
+
+
+def resend_in(session: Session, outbox_id: int, now: datetime) -> bool:
+    """`resend` inside the caller's transaction (so an audit event can join it)."""
+    return session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id == outbox_id, OutboxRow.status == "dead")
+        .values(status="pending", attempts=0, next_attempt_at=now, enqueued_at=None)
+    ).rowcount == 1

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.db.repository import append_audit
 from service.db.tables import ClaimRow, DecisionRow
 from service.db.worker_tables import ClaimFlagRow
 from worker.outbox import add_once
@@ -63,11 +64,13 @@ def sweep_followups(sessions: sessionmaker[Session], config: Any, now: datetime)
 
 def _abandon(session: Session, claim: ClaimRow, decision: DecisionRow, config: Any,
              now: datetime) -> int:
+    """Escalate or close a claim whose documents never came; audited, claimant told."""
     action = config.ABANDON_ACTION
     status = "escalated" if action == "escalate" else "closed"
     values: dict[str, Any] = {"status": status, "version": ClaimRow.version + 1, "updated_at": now}
     if status == "escalated":
         values["sla_due_at"] = now + timedelta(hours=int(config.ESCALATION_SLA_HOURS))
+    version = claim.version
     moved = session.execute(
         update(ClaimRow).where(ClaimRow.id == claim.id, ClaimRow.status == "pending_info")
         .values(**values)
@@ -76,14 +79,28 @@ def _abandon(session: Session, claim: ClaimRow, decision: DecisionRow, config: A
         return 0
     log.info("claim %s %s after %s days without documents", claim.id, status,
              config.ABANDON_AFTER_DAYS)
-    if status == "closed":
-        return 1
     reason = {
         "code": "documents_not_received", "carc": "16", "rule": "followups.abandon",
-        "action": "escalate",
+        "action": action,
         "message": "Requested documents were not received within "
         f"{config.ABANDON_AFTER_DAYS} days.",
     }
+    before = {"status": "pending_info", "decision_id": decision.id, "version": version}
+    if status == "closed":
+        append_audit(session, actor="followups", action="claim.closed_abandoned", at=now,
+                     claim_id=claim.id, source="sweep", before=before,
+                     after={"status": "closed", "reason_codes": [reason["code"]],
+                            "abandon_after_days": int(config.ABANDON_AFTER_DAYS)})
+        payload = {"claim_id": claim.id, "decision_id": decision.id, "outcome": "closed",
+                   "reason": reason}
+        prefix = f"claim:{claim.id}:decision:{decision.id}:closed_abandoned"
+        if (claim.claimant or {}).get("email"):
+            add_once(session, f"{prefix}:email", "closed_abandoned", "email", payload, now,
+                     claim.id)
+        if claim.callback_url:
+            add_once(session, f"{prefix}:webhook", "claim.closed", "webhook", payload, now,
+                     claim.id)
+        return 1
     escalation = DecisionRow(
         claim_id=claim.id, outcome="escalated", payable_amount=None, reasons=[reason],
         missing_documents=list(decision.missing_documents or []), trace=[], facts={},
@@ -92,9 +109,15 @@ def _abandon(session: Session, claim: ClaimRow, decision: DecisionRow, config: A
     )
     session.add(escalation)
     session.flush()
+    append_audit(session, actor="followups", action="claim.escalated_abandoned", at=now,
+                 claim_id=claim.id, source="sweep", before=before,
+                 after={"status": "escalated", "decision_id": escalation.id,
+                        "reason_codes": [reason["code"]],
+                        "sla_due_at": values["sla_due_at"].isoformat()})
     payload = {"claim_id": claim.id, "decision_id": escalation.id, "outcome": "escalated"}
     prefix = f"claim:{claim.id}:decision:{escalation.id}"
-    add_once(session, f"{prefix}:email", "escalated", "email", payload, now, claim.id)
+    if (claim.claimant or {}).get("email"):
+        add_once(session, f"{prefix}:email", "escalated", "email", payload, now, claim.id)
     if claim.callback_url:
         add_once(session, f"{prefix}:webhook", "claim.decided", "webhook", payload, now, claim.id)
     return 1
@@ -114,15 +137,38 @@ def sweep_sla(sessions: sessionmaker[Session], config: Any, now: datetime) -> di
             if now < due:
                 continue
             counts["breaches"] += _flag_overdue(session, claim, decision, due, config, now)
+    counts["cleared"] = _clear_overdue(sessions, now)
+    return counts
+
+
+def _clear_overdue(sessions: sessionmaker[Session], now: datetime) -> int:
+    """Lower the overdue flag of claims no longer escalated; one audit event per flag."""
+    cleared = 0
     with sessions.begin() as session:
         open_claims = select(ClaimRow.id).where(ClaimRow.status == "escalated")
-        counts["cleared"] = session.execute(
-            update(ClaimFlagRow)
+        flags = session.execute(
+            select(ClaimFlagRow.id, ClaimFlagRow.claim_id, ClaimFlagRow.decision_id,
+                   ClaimFlagRow.due_at)
             .where(ClaimFlagRow.flag == "overdue", ClaimFlagRow.cleared_at.is_(None),
                    ClaimFlagRow.claim_id.not_in(open_claims))
-            .values(cleared_at=now)
-        ).rowcount
-    return counts
+            .order_by(ClaimFlagRow.id)
+        ).all()
+        for flag in flags:
+            done = session.execute(
+                update(ClaimFlagRow)
+                .where(ClaimFlagRow.id == flag.id, ClaimFlagRow.cleared_at.is_(None))
+                .values(cleared_at=now)
+            ).rowcount
+            if not done:
+                continue
+            status = session.scalar(select(ClaimRow.status).where(ClaimRow.id == flag.claim_id))
+            append_audit(session, actor="sla", action="claim.overdue_cleared", at=now,
+                         claim_id=flag.claim_id, source="sweep",
+                         before={"overdue": True, "decision_id": flag.decision_id,
+                                 "due_at": flag.due_at.isoformat()},
+                         after={"overdue": False, "status": status})
+            cleared += 1
+    return cleared
 
 
 def _flag_overdue(session: Session, claim: ClaimRow, decision: DecisionRow, due: datetime,
@@ -139,6 +185,11 @@ def _flag_overdue(session: Session, claim: ClaimRow, decision: DecisionRow, due:
     except IntegrityError:
         return 0
     log.warning("claim %s escalated and undecided past its SLA (due %s)", claim.id, due)
+    append_audit(session, actor="sla", action="claim.flagged_overdue", at=now,
+                 claim_id=claim.id, source="sweep",
+                 before={"overdue": False, "status": claim.status},
+                 after={"overdue": True, "decision_id": decision.id, "due_at": due.isoformat(),
+                        "sla_hours": int(config.ESCALATION_SLA_HOURS)})
     if config.SUPERVISOR_LEAD_EMAIL:
         payload = {"claim_id": claim.id, "decision_id": decision.id,
                    "hours": int(config.ESCALATION_SLA_HOURS),

@@ -29,10 +29,13 @@ def message_id(row: OutboxRow, domain: str) -> str:
 
 def build_email(session: Session, row: OutboxRow, config: Any) -> Email:
     domain = str(config.SMTP_FROM).rpartition("@")[2] or "localhost"
-    if row.event == "sla_breach":
+    if row.event in ("sla_breach", "regulatory_clock"):
         return _staff_email(session, row, [config.SUPERVISOR_LEAD_EMAIL], domain, config)
     if row.event == "daily_digest":
         return _staff_email(session, row, list(config.DIGEST_RECIPIENTS), domain, config)
+    if row.event == "appeal_reminder":  # to the assignee, else the supervisors' lead
+        to = (row.payload or {}).get("to") or config.SUPERVISOR_LEAD_EMAIL
+        return _staff_email(session, row, [to], domain, config)
     claim = _claim(session, row)
     to = (claim.claimant or {}).get("email")
     if not to:
@@ -47,7 +50,10 @@ def build_email(session: Session, row: OutboxRow, config: Any) -> Email:
 def claimant_context(session: Session, claim: ClaimRow, row: OutboxRow, config: Any,
                      language: str) -> dict[str, Any]:
     decision = _decision(session, claim, row)
+    payload = row.payload or {}
     reasons = list(decision.reasons or []) if decision else []
+    if payload.get("reason"):  # a sweep's own reason (closed as abandoned)
+        reasons = [payload["reason"]]
     missing = list(decision.missing_documents or []) if decision else []
     payable = decision.payable_amount if decision else claim.payable_amount
     return {
@@ -62,8 +68,12 @@ def claimant_context(session: Session, claim: ClaimRow, row: OutboxRow, config: 
         "reasons": render.reason_words(reasons, language),
         "missing_documents": [str(d.get("type", d)) if isinstance(d, dict) else str(d)
                               for d in missing],
-        "day": (row.payload or {}).get("day"),
+        "day": payload.get("day"),
         "answer_days": getattr(config, "APPEAL_ANSWER_DAYS", 3),
+        "abandon_days": getattr(config, "ABANDON_AFTER_DAYS", 10),
+        "status": claim.status,
+        "days_open": payload.get("days_open"),
+        "every_days": payload.get("every_days") or getattr(config, "REG_STATUS_EVERY_DAYS", 30),
     }
 
 
@@ -79,7 +89,7 @@ def _staff_email(session: Session, row: OutboxRow, to: list[str], domain: str, c
     else:
         claim = _claim(session, row)
         context = dict(row.payload or {}, ref=claim.external_ref, claim_id=claim.id,
-                       assignee=claim.assignee)
+                       assignee=claim.assignee, status=claim.status)
     out = render.render(row.event, "en", context)
     return Email(to=tuple(to), subject=out.subject, text=out.text, html=out.html,
                  message_id=message_id(row, domain))
@@ -90,17 +100,22 @@ def build_webhook(session: Session, row: OutboxRow, secret_for: Any, timestamp: 
     claim = _claim(session, row)
     if not claim.callback_url:
         raise Undeliverable(f"claim {claim.id} has no callback_url")
-    decision = _decision(session, claim, row)
+    payload = row.payload or {}
+    if row.event == "claim.closed":  # closed by a sweep: no decision, the sweep's reason
+        decision = None
+        reasons = [payload["reason"]] if payload.get("reason") else []
+    else:
+        decision = _decision(session, claim, row)
+        reasons = list(decision.reasons or []) if decision else []
     data = {
         "claim_id": claim.id,
         "external_ref": claim.external_ref,
         "decision_id": decision.id if decision else None,
-        "outcome": decision.outcome if decision else (row.payload or {}).get("outcome"),
+        "outcome": decision.outcome if decision else payload.get("outcome"),
         "payable_amount": str(decision.payable_amount)
         if decision and decision.payable_amount is not None else None,
         "currency": claim.currency,
-        "reasons": [{k: r.get(k) for k in ("code", "carc", "message")}
-                    for r in (decision.reasons if decision else [])],
+        "reasons": [{k: r.get(k) for k in ("code", "carc", "message")} for r in reasons],
     }
     body = json.dumps(
         {"type": row.event, "timestamp": row.created_at.isoformat(), "data": data},

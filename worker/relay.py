@@ -25,7 +25,10 @@ from worker.delivery import SENDING
 
 log = logging.getLogger(__name__)
 STALE_ENQUEUED = timedelta(minutes=2)
-QUEUE_BY_EVENT = {"reminder": "followups", "sla_breach": "followups", "daily_digest": "reports"}
+QUEUE_BY_EVENT = {
+    "reminder": "followups", "sla_breach": "followups", "status_update": "followups",
+    "regulatory_clock": "followups", "appeal_reminder": "followups", "daily_digest": "reports",
+}
 
 
 def queue_for(event: str, queues: list[str]) -> str:

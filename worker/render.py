@@ -30,8 +30,10 @@ CLAIMANT_EVENTS = (
     "reminder",
     "appeal_received",
     "decision_after_review",
+    "closed_abandoned",
+    "status_update",
 )
-STAFF_EVENTS = ("sla_breach", "daily_digest")
+STAFF_EVENTS = ("sla_breach", "daily_digest", "regulatory_clock", "appeal_reminder")
 
 
 @dataclass(frozen=True)

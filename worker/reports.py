@@ -18,6 +18,7 @@ from service.db.worker_tables import ClaimFlagRow
 from worker.outbox import add_once
 
 OPEN = ("pending_info", "escalated")
+CLOCKS_LISTED = 50  # the digest lists the most urgent; the counts cover all
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -40,6 +41,11 @@ def digest_context(session: Session, day: date, config: Any = None) -> dict[str,
         .where(ClaimRow.status.in_(OPEN)).order_by(ClaimRow.created_at).limit(10)).all()
     dead = session.scalar(select(func.count()).select_from(OutboxRow).where(
         OutboxRow.status == "dead")) or 0
+    clocks: list[dict[str, Any]] = []
+    if config is not None:  # statutory clocks as at the end of the day
+        from worker.regulatory import near_or_past
+
+        clocks = near_or_past(session, config, end)
     return {
         "day": day.isoformat(),
         "counts": {"new": new, "decided": sum(outcomes.values()),
@@ -50,6 +56,9 @@ def digest_context(session: Session, day: date, config: Any = None) -> dict[str,
         "oldest": [{"claim_id": c.id, "status": c.status, "created_at": c.created_at.isoformat()}
                    for c in oldest],
         "dead": dead,
+        "clocks": clocks[:CLOCKS_LISTED],
+        "clocks_total": len(clocks),
+        "clocks_past": sum(c["stage"] == "past" for c in clocks),
     }
 
 

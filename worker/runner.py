@@ -10,7 +10,8 @@ from typing import Any
 
 from service.adapters import queue as rq_adapter
 from service.db.session import session_factory
-from worker import followups, relay, reports
+from service.usecases import appeal_claim  # also registers the appeals table
+from worker import followups, regulatory, relay, reports
 from worker.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -21,11 +22,38 @@ def run_worker(config: Any, burst: bool = False, worker_class: Any = None) -> bo
     from rq import Worker
     from rq.serializers import JSONSerializer
 
+    preload(config.DATABASE_URL)
     connection = rq_adapter.connect(config.REDIS_URL)
     queues = [rq_adapter.get_queue(connection, name) for name in config.QUEUES]
     cls = worker_class or Worker
     worker = cls(queues, connection=connection, serializer=JSONSerializer)
     return bool(worker.work(burst=burst, logging_level=config.LOG_LEVEL))
+
+
+def preload(database_url: str | None = None) -> None:
+    """Import the jobs, configure the ORM, initialise the database dialect and compile every
+    template once in the worker's main process, so each forked work horse inherits them
+    instead of paying for them on every job. No connection is left open across the fork."""
+    from sqlalchemy.orm import configure_mappers
+
+    import worker.jobs  # noqa: F401 - imported for the horses
+    from service.db.session import get_engine
+    from worker import render
+
+    configure_mappers()
+    if database_url:
+        try:
+            engine = get_engine(database_url)
+            with engine.connect():
+                pass
+            engine.dispose()  # the pool is empty when the horses fork
+        except Exception:  # noqa: BLE001 - the database may be down; jobs retry
+            log.warning("worker preload: database not reachable yet")
+
+    env = render.environment()
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)
+    render.carc_words()
 
 
 def sweep_once(config: Any, clock: Clock | None = None, connection: Any = None) -> dict[str, Any]:
@@ -38,6 +66,8 @@ def sweep_once(config: Any, clock: Clock | None = None, connection: Any = None) 
     steps = {
         "followups": lambda: followups.sweep_followups(sessions, config, now),
         "sla": lambda: followups.sweep_sla(sessions, config, now),
+        "regulatory": lambda: regulatory.sweep_regulatory(sessions, config, now),
+        "appeals": lambda: _appeal_reminders(config, now),
         "digest": lambda: now.hour >= digest_hour and reports.schedule_daily_digest(
             sessions, config, (now - timedelta(days=1)).date(), now),
         "bordereau": lambda: str(reports.write_bordereau(
@@ -52,6 +82,17 @@ def sweep_once(config: Any, clock: Clock | None = None, connection: Any = None) 
             log.exception("sweep step %s failed", name)
             result[name] = "error"
     return result
+
+
+def _appeal_reminders(config: Any, now: Any) -> int:
+    """Remind each open appeal's assignee (else the supervisors' lead) a day before its
+    deadline, once: `appeal_claim.queue_appeal_reminders` marks the appeal reminded and
+    writes an `appeal_reminder` outbox row (dedupe key appeal:<id>:reminder:email)."""
+    from service.usecases.context import build_context
+
+    ctx = build_context(config)
+    ctx.clock = lambda: now
+    return len(appeal_claim.queue_appeal_reminders(ctx, now))
 
 
 def run_scheduler(config: Any, clock: Clock | None = None, interval: float | None = None,

@@ -57,7 +57,9 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
         documents,
         escalations,
         health,
+        outbox_admin,
         policies,
+        reports,
     )
     from service.api.auth import init_auth, install_security_scheme
     from service.api.parsing import install_body_checks
@@ -76,6 +78,8 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
         decisions.blp,
         audit.blp,
         apikeys.blp,
+        outbox_admin.blp,
+        reports.blp,
     ):
         api.register_blueprint(blueprint)
     install_console(app)

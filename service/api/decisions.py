@@ -77,7 +77,7 @@ def expected_version() -> int:
 @blp.alt_response(412, description="The claim changed since it was read")
 @blp.alt_response(428, description="If-Match missing")
 def post_decision(data: dict[str, Any], claim_id: str) -> Any:
-    """Decide an escalated claim: approve (up to the coverage), reject (known codes), request_info."""
+    """Decide an escalated claim: approve (up to the coverage), reject, or request_info."""
     version = expected_version()
     choice = SupervisorDecision(
         outcome=data["outcome"],

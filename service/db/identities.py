@@ -115,7 +115,9 @@ def open_appeal_claim_ids(session: Session, claim_ids: list[str]) -> set[str]:
 
 def appeals_for(session: Session, claim_id: str) -> list[AppealRow]:
     return list(
-        session.scalars(select(AppealRow).where(AppealRow.claim_id == claim_id).order_by(AppealRow.id))
+        session.scalars(
+            select(AppealRow).where(AppealRow.claim_id == claim_id).order_by(AppealRow.id)
+        )
     )
 
 

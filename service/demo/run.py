@@ -128,6 +128,10 @@ def _run(demo: Demo, once: bool) -> bool:
         print(f"error: claims db upgrade failed:\n{migrate.stdout}{migrate.stderr}".rstrip())
         return False
 
+    credentials = _bootstrap_identities(demo)
+    if credentials is None:
+        return False
+
     port = PREFERRED_PORT if not local.port_open("127.0.0.1", PREFERRED_PORT) else 0
     if port == 0:
         port = local.free_port()
@@ -142,8 +146,8 @@ def _run(demo: Demo, once: bool) -> bool:
         return False
     _report_background(demo)
 
-    ok = _submit_all(base)
-    _print_where(base, demo)
+    ok = _submit_all(base, credentials["intake_key"])
+    _print_where(base, demo, credentials)
     if once:
         return ok
     say("the service stays up; press Ctrl-C to stop everything")
@@ -151,6 +155,45 @@ def _run(demo: Demo, once: bool) -> bool:
         time.sleep(1)
     say(f"the API stopped (exit {api.returncode}); see {demo.log('api')}")
     return False
+
+
+DEMO_PASSWORD = "demo-password-change-me"  # noqa: S105 - a throwaway demo database
+
+
+def _bootstrap_identities(demo: Demo) -> dict[str, str] | None:
+    """An intake API key for the sample submissions and console users for people."""
+    say("creating an intake API key and console users (supervisor, analyst, admin)")
+    created = subprocess.run(
+        [*claims_command(), "apikeys", "create", "--role", "intake", "--name", "demo-portal"],
+        env=demo.env,
+        capture_output=True,
+        text=True,
+    )
+    if created.returncode != 0:
+        print(f"error: claims apikeys create failed:\n{created.stderr}".rstrip())
+        return None
+    key = created.stdout.strip().splitlines()[-1]
+    for role in ("supervisor", "analyst", "admin"):
+        user = subprocess.run(
+            [
+                *claims_command(),
+                "users",
+                "create",
+                "--username",
+                role,
+                "--role",
+                role,
+                "--password",
+                DEMO_PASSWORD,
+            ],
+            env=demo.env,
+            capture_output=True,
+            text=True,
+        )
+        if user.returncode != 0:
+            print(f"error: claims users create failed:\n{user.stderr}".rstrip())
+            return None
+    return {"intake_key": key}
 
 
 def _smtp_sink(demo: Demo) -> dict[str, str]:
@@ -208,11 +251,12 @@ def _report_background(demo: Demo) -> None:
             )
 
 
-def _submit_all(base: str) -> bool:
+def _submit_all(base: str, key: str) -> bool:
     import requests
 
     today = datetime.now(UTC).date()
     http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {key}"
     failures = 0
     policies = samples.policies(today)
     say(f"loading {len(policies)} sample policies (PUT /v1/policies/<number>)")
@@ -238,7 +282,7 @@ def _submit_all(base: str) -> bool:
     return failures == 0
 
 
-def _print_where(base: str, demo: Demo) -> None:
+def _print_where(base: str, demo: Demo, credentials: dict[str, str]) -> None:
     import requests
 
     print()
@@ -249,10 +293,13 @@ def _print_where(base: str, demo: Demo) -> None:
     except requests.RequestException:
         has_console = False
     if has_console:
-        print(f"  Console     {base}/console/   (sign in as described in the README)")
-    else:
-        print("  Console     not built yet (planned); browse claims with GET /v1/claims")
-    print(f"  Try         curl -s {base}/v1/claims?status=escalated")
+        print(f"  Console     {base}/console/")
+        print(f"  Sign in     supervisor / {DEMO_PASSWORD}  (also analyst, admin; same password)")
+    key = credentials["intake_key"]
+    print(f"  Intake key  {key}")
+    print(
+        f"  Try         curl -s -H 'Authorization: Bearer {key}' {base}/v1/claims?status=escalated"
+    )
     print(f"  Logs        {demo.folder}/{{api,worker,scheduler}}.log")
     print()
 

@@ -1,0 +1,200 @@
+"""Delivered notifications/s per worker process, beside a no-op RQ job's rate.
+
+    .venv/bin/python bench/worker.py                    # about 30 s
+    .venv/bin/python bench/worker.py --messages 5000 --workers fork,simple
+
+One worker process drains a queue of N jobs (`worker.run_worker(..., burst=True)`),
+wall clock from start to empty queue:
+- **no-op**: `builtins.abs(1)` jobs (RQ's own cost per job: Redis round trips,
+  JSON serializer, and for the forking `Worker` one fork per job);
+- **delivery**: `worker.jobs.deliver_outbox(id)` for N approved-claim email rows:
+  claim the row, render the Jinja2 template (text + HTML), send over SMTP to an
+  aiosmtpd sink on loopback (in its own process), record `sent`.
+Real Redis (`BENCH_REDIS_URL`, default redis://127.0.0.1:6379/14, queue
+`bench-notifications`; its rq keys are deleted at the end), SQLite in a temporary
+folder (or `--database-url`). Goal (issue 5): 200 delivered notifications/s per
+worker process.
+"""
+
+# ruff: noqa: E402 - the path fix below must run before the other imports
+from __future__ import annotations
+
+import sys  # noqa: I001 - the path fix must come before any other import
+from os.path import dirname, realpath
+
+_HERE = dirname(realpath(__file__))
+sys.path[:] = [p for p in sys.path if p not in (_HERE, "")] + [_HERE]
+
+import argparse
+import multiprocessing
+import os
+import socket
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from _lib import ROOT, conditions, print_conditions, print_table, ratio, version_of
+
+sys.path.insert(0, str(ROOT))
+
+QUEUE = "bench-notifications"
+GOAL = 200.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _sink(port: int, count: object, ready: object, stop: object) -> None:
+    """An SMTP server that accepts and counts every message (own process, own GIL)."""
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001
+            with count.get_lock():  # type: ignore[attr-defined]
+                count.value += 1  # type: ignore[attr-defined]
+            return "250 Message accepted"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()  # type: ignore[attr-defined]
+    stop.wait()  # type: ignore[attr-defined]
+    controller.stop()
+
+
+def seed(database_url: str, messages: int) -> list[int]:
+    """N claims, each with one pending `approved` email row."""
+    from service.db import worker_tables  # noqa: F401 - registers claim_flags
+    from service.db.session import dispose_all, session_factory
+    from service.db.tables import Base, ClaimRow, DecisionRow, OutboxRow
+
+    sessions = session_factory(database_url)
+    Base.metadata.create_all(sessions.kw["bind"])
+    now = datetime.now(UTC)
+    ids = []
+    with sessions.begin() as s:
+        for i in range(messages):
+            claim_id = str(uuid.uuid4())
+            s.add(ClaimRow(
+                id=claim_id, client_id="bench", external_ref=f"BENCH-{claim_id[:8]}",
+                policy_number="P-BENCH", claim_type="device_damage",
+                date_of_loss=date(2026, 1, 5), reported_at=now, amount=Decimal("120.00"),
+                currency="EUR", description="", preferred_language=("en", "es", "zh")[i % 3],
+                claimant={"name": "Ana Bench", "email": f"ana{i}@example.com"},
+                callback_url=None, payload={}, status="approved", version=1,
+                created_at=now, updated_at=now,
+            ))
+            decision = DecisionRow(
+                claim_id=claim_id, outcome="approved", payable_amount=Decimal("70.00"),
+                reasons=[], missing_documents=[], trace=[], facts={}, decided_by="rules",
+                decided_at=now,
+            )
+            s.add(decision)
+            s.flush()
+            row = OutboxRow(
+                dedupe_key=f"claim:{claim_id}:decision:{decision.id}:email", claim_id=claim_id,
+                event="approved", channel="email",
+                payload={"claim_id": claim_id, "decision_id": decision.id}, status="pending",
+                attempts=0, next_attempt_at=now, created_at=now,
+            )
+            s.add(row)
+            s.flush()
+            ids.append(row.id)
+    dispose_all()  # forked work horses must not inherit pooled connections
+    return ids
+
+
+def drain(config: object, worker_class: type) -> float:
+    from worker.runner import run_worker
+
+    started = time.perf_counter()
+    run_worker(config, burst=True, worker_class=worker_class)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=1000, help="jobs per measurement")
+    parser.add_argument("--workers", default="fork,simple",
+                        help="fork (rq.Worker, as `claims worker` runs) and/or simple "
+                             "(rq.SimpleWorker, no fork)")
+    parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
+    args = parser.parse_args()
+
+    from redis import Redis
+    from rq import SimpleWorker, Worker
+
+    from service import config as config_module
+    from service.adapters import queue as rq_adapter
+    from service.db.session import dispose_all, session_factory
+    from service.db.tables import OutboxRow
+
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+    conn = Redis.from_url(redis_url)
+    conn.ping()
+    classes = {"fork": Worker, "simple": SimpleWorker}
+    chosen = [name.strip() for name in args.workers.split(",") if name.strip()]
+
+    count = multiprocessing.Value("i", 0)
+    ready, stop = multiprocessing.Event(), multiprocessing.Event()
+    port = free_port()
+    sink = multiprocessing.Process(target=_sink, args=(port, count, ready, stop), daemon=True)
+    sink.start()
+    if not ready.wait(10):
+        raise SystemExit("SMTP sink did not start")
+
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in chosen:
+                db = args.database_url or f"sqlite:///{Path(tmp) / f'bench-{name}.db'}"
+                os.environ.update({
+                    "DATABASE_URL": db, "REDIS_URL": redis_url, "QUEUES": QUEUE,
+                    "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
+                    "INSTANCE_DIR": tmp, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "text",
+                })
+                config = config_module.load()
+                queue = rq_adapter.get_queue(conn, QUEUE)
+                queue.empty()
+
+                for i in range(args.messages):
+                    queue.enqueue("builtins.abs", -i, result_ttl=0)
+                noop = drain(config, classes[name])
+
+                ids = seed(db, args.messages)
+                before = count.value
+                for outbox_id in ids:
+                    rq_adapter.enqueue_delivery(conn, QUEUE, outbox_id, 0, "bench")
+                deliver = drain(config, classes[name])
+                delivered = count.value - before
+                with session_factory(db)() as s:
+                    sent = s.query(OutboxRow).filter(OutboxRow.status == "sent").count()
+                dispose_all()
+                noop_rate = args.messages / noop
+                rate = delivered / deliver
+                rows.append([name, args.messages, noop_rate, rate, sent,
+                             ratio(rate, noop_rate), "yes" if rate >= GOAL else "no"])
+    finally:
+        stop.set()
+        sink.join(10)
+        for key in conn.scan_iter("rq:*"):  # our own database: leave nothing behind
+            conn.delete(key)
+
+    info = conditions(
+        rq=version_of("rq"), redis=conn.info().get("redis_version"),
+        aiosmtpd=version_of("aiosmtpd"), messages=args.messages,
+        database="SQLite (temp file)" if not args.database_url else "given URL",
+        redis_url=redis_url, clock="wall (time.perf_counter)",
+    )
+    print_conditions("Worker: delivered notifications/s per worker process", info)
+    print_table(["worker", "jobs", "no-op jobs/s", "delivered/s", "rows sent",
+                 "delivered/no-op", f">= {GOAL:.0f}/s"], rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""`claims users ...`, `claims apikeys ...` and `claims audit verify`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from service.usecases.manage_identities import ROLES, IdentityError
+
+
+def _ctx() -> Any:
+    from service.config import ConfigError, load
+    from service.usecases.context import build_context
+
+    try:
+        return build_context(load())
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+@click.group()
+def users() -> None:
+    """Console users (people)."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--email", default=None, help="Where appeal reminders reach this person.")
+@click.option("--password", default=None, help="Default: $CLAIMS_PASSWORD, else a prompt.")
+def users_create(username: str, role: str, email: str | None, password: str | None) -> None:
+    """Create a console user; the password is stored as an argon2id hash."""
+    from service.usecases.manage_identities import create_user
+
+    password = password or os.environ.get("CLAIMS_PASSWORD") or click.prompt(
+        "Password", hide_input=True, confirmation_prompt=True
+    )
+    try:
+        create_user(_ctx(), username, password, role, email=email, actor="cli")
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {username} ({role}) created")
+
+
+@users.command("list")
+def users_list() -> None:
+    """Users with their role and last login."""
+    from service.usecases.manage_identities import list_users
+
+    for u in list_users(_ctx()):
+        state = "active" if u["active"] else "disabled"
+        click.echo(f"{u['username']}\t{u['role']}\t{state}\tlast login {u['last_login_at']}")
+
+
+@users.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable a user (their sessions stop working at once)."""
+    from service.usecases.manage_identities import set_user_active
+
+    if not set_user_active(_ctx(), username, False):
+        raise click.ClickException(f"no user {username}")
+    click.echo(f"user {username} disabled")
+
+
+@click.group()
+def apikeys() -> None:
+    """API keys for machine clients."""
+
+
+@apikeys.command("create")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", required=True, help="For role intake: the client id its claims carry.")
+def apikeys_create(role: str, name: str) -> None:
+    """Create a key. It is printed once, alone on the last line."""
+    from service.usecases.manage_identities import create_api_key
+
+    try:
+        new = create_api_key(_ctx(), name, role, actor="cli")
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created key {new.prefix} for {name} ({role}); it is not shown again:")
+    click.echo(new.key)
+
+
+@apikeys.command("list")
+def apikeys_list() -> None:
+    """Keys with prefix, name, role, last use and revocation (never the secret)."""
+    from service.usecases.manage_identities import list_api_keys
+
+    for k in list_api_keys(_ctx()):
+        state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
+        used = k["last_used_at"]
+        click.echo(f"{k['prefix']}\t{k['name']}\t{k['role']}\t{state}\tlast used {used}")
+
+
+@apikeys.command("revoke")
+@click.argument("prefix")
+def apikeys_revoke(prefix: str) -> None:
+    """Revoke the key with this prefix (e.g. ck_live_1a2b3c4d)."""
+    from service.usecases.manage_identities import revoke_api_key
+
+    if not revoke_api_key(_ctx(), prefix, actor="cli"):
+        raise click.ClickException(f"no active key {prefix}")
+    click.echo(f"revoked {prefix}")
+
+
+@click.group()
+def audit() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the chain; exit 1 and name the first broken event if any was edited or deleted."""
+    from service.usecases.verify_audit import verify_audit
+
+    report = verify_audit(_ctx())
+    if report.ok:
+        click.echo(f"audit chain intact: {report.checked} events")
+        return
+    click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.problem} "
+               f"({report.checked} events before it are intact)", err=True)
+    raise SystemExit(1)
