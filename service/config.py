@@ -93,7 +93,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_RECIPIENTS", "", "Comma-separated emails for the daily digest", "list"),
     Setting("SUPERVISOR_LEAD_EMAIL", "", "Who hears about SLA breaches", "str"),
     Setting(
-        "REG_ACK_DAYS", "15", "Statutory days to acknowledge a claim (10 CCR 2695.5); 0 = off", "int"
+        "REG_ACK_DAYS", "15", "Statutory days to acknowledge a claim (10 CCR 2695.5); 0 = off",
+        "int",
     ),
     Setting(
         "REG_DECIDE_DAYS", "40", "Statutory days to accept or deny (10 CCR 2695.7); 0 = off", "int"
