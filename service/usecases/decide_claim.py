@@ -96,6 +96,7 @@ def decide_claim(
             sla_hours=ctx.config.escalation_sla_hours,
             note=choice.note.strip(),
             source=source,
+            reviewed=True,
         )
         claim.assignee = None
         appeal = ids.open_appeal(session, claim.id)

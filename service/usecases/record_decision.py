@@ -33,6 +33,7 @@ def record_decision(
     sla_hours: int,
     note: str | None = None,
     source: str | None = None,
+    reviewed: bool = False,
 ) -> tuple[DecisionRow, list[int]]:
     """Returns the decision row and the outbox ids to dispatch after commit."""
     before = {"status": claim.status, "payable_amount": fmt(claim.payable_amount)}
@@ -56,7 +57,7 @@ def record_decision(
     claim.updated_at = now
     claim.version = (claim.version or 0) + 1
     session.flush()
-    outbox = _notifications(session, claim, row, now, request_id)
+    outbox = _notifications(session, claim, row, now, request_id, reviewed)
     repo.append_audit(
         session,
         actor=decided_by,
@@ -76,9 +77,17 @@ def record_decision(
 
 
 def _notifications(
-    session: Session, claim: ClaimRow, decision: DecisionRow, now: datetime, request_id: str | None
+    session: Session,
+    claim: ClaimRow,
+    decision: DecisionRow,
+    now: datetime,
+    request_id: str | None,
+    reviewed: bool,
 ) -> list[int]:
     payload = {"claim_id": claim.id, "decision_id": decision.id, "outcome": decision.outcome}
+    event = OUTCOME_EVENT[decision.outcome]
+    if reviewed and decision.outcome in ("approved", "rejected"):
+        event = "decision_after_review"  # a person looked again: say so, with the reasons
     rows = []
     if claim.claimant.get("email"):
         rows.append(
@@ -86,7 +95,7 @@ def _notifications(
                 session,
                 dedupe_key=f"claim:{claim.id}:decision:{decision.id}:email",
                 claim_id=claim.id,
-                event=OUTCOME_EVENT[decision.outcome],
+                event=event,
                 channel="email",
                 payload=payload,
                 request_id=request_id,

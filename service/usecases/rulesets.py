@@ -5,11 +5,17 @@ of them end up on the same version within RULES_WATCH_SECONDS. A new ruleset
 is parsed, checked and compiled completely before one atomic swap; a broken
 one is refused, the old one keeps deciding, and the refusal is kept for
 GET /v1/rulesets/active and logged.
+
+The watch never compiles on a request's time: a request that notices a change
+starts a short-lived background thread that loads and swaps, and goes on with
+the current rules; the only wait any request can see is the swap itself.
+`ensure_ruleset_stored` keeps each ruleset's full text once, by version, for audit.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +23,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from service.rules.engine import EngineFailure, RulesEngine, RulesetError, load_ruleset
+from sqlalchemy.orm import Session
+
+import service.db.analysis_tables  # noqa: F401 - registers the analysis tables on Base
+from service.db import repository as repo
+from service.rules.engine import (
+    EngineFailure,
+    RulesEngine,
+    Ruleset,
+    RulesetError,
+    load_ruleset,
+)
 
 log = logging.getLogger(__name__)
 Fingerprint = tuple[tuple[str, int, int], ...]
@@ -60,6 +76,8 @@ class RulesetManager:
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
         self.reloads = 0
+        self.stored: set[str] = set()  # versions known to be in the rulesets table
+        self._watcher: threading.Thread | None = None
 
     def engine(self) -> RulesEngine:
         """The engine to decide with; looks at the folder at most every watch_seconds."""
@@ -71,8 +89,25 @@ class RulesetManager:
                     self.loaded_at = datetime.now(UTC)
                     self._checked_at = time.monotonic()
         elif self.watch_seconds and time.monotonic() - self._checked_at >= self.watch_seconds:
-            self.reload(force=False, wait=False)
+            self._check_in_background()
         return self._engine
+
+    def _check_in_background(self) -> None:
+        """Look at the folder (and reload) on a short-lived thread, never on the request's."""
+        watcher = self._watcher
+        if watcher is not None and watcher.is_alive():
+            return
+        self._checked_at = time.monotonic()  # one thread per interval, however many callers
+        self._watcher = threading.Thread(
+            target=self._background_reload, name="rules-reload", daemon=True
+        )
+        self._watcher.start()
+
+    def _background_reload(self) -> None:
+        try:
+            self.reload(force=False, wait=False)
+        except Exception:  # noqa: BLE001 - a failed look must not kill anything; logged
+            log.exception("looking for edited rule files failed")
 
     def reload(self, force: bool = True, wait: bool = True) -> ReloadResult:
         """Load the folder again if it changed (or always, when forced)."""
@@ -127,4 +162,22 @@ class RulesetManager:
             "last_error": self.last_error,
             "last_error_at": self.last_error_at.isoformat() if self.last_error_at else None,
             "reloads": self.reloads,
+            "watch_seconds": self.watch_seconds,
+            "pid": os.getpid(),
         }
+
+
+def ensure_ruleset_stored(session: Session, ruleset: Ruleset, known: set[str]) -> None:
+    """Store the ruleset's full text once by version; `known` caches what is stored.
+
+    A version joins `known` only once it was found already stored (committed), so a
+    rolled-back first insert is retried by the next claim rather than forgotten.
+    """
+    if ruleset.version in known:
+        return
+    if repo.get_ruleset(session, ruleset.version) is not None:
+        known.add(ruleset.version)
+        return
+    repo.store_ruleset(
+        session, ruleset.version, ruleset.files, len(ruleset.rules), datetime.now(UTC)
+    )

@@ -119,7 +119,7 @@ def test_supervisor_decides_an_escalated_claim(app, client, server, page):
     with app.extensions["claims"].unit_of_work() as session:
         events = session.scalars(select(OutboxRow.event).where(OutboxRow.claim_id == claim_id)
                                  .order_by(OutboxRow.id)).all()
-    assert events[-1] == "approved"
+    assert events[-1] == "decision_after_review"
 
     page.goto(f"{server}/console/analyst")
     assert page.get_by_role("heading", name="Active ruleset").is_visible()

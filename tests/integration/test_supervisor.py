@@ -108,7 +108,7 @@ def test_approve_within_the_coverage_notifies_the_claimant(app, client, clock, s
     assert response.json["decision"]["decided_by"] == "sue"
     assert response.json["decision"]["note"] == "Receipt checked by phone"
     assert response.headers["ETag"] == f'"{response.json["version"]}"'
-    assert outbox_events(app, claim_id)[-1] == "approved"
+    assert outbox_events(app, claim_id)[-1] == "decision_after_review"
     assert client.get("/v1/escalations", headers=sup).json["items"] == []
 
 

@@ -1,0 +1,255 @@
+"""Backtest (what-if): replay stored decisions through a candidate ruleset, report what changes.
+
+What is replayed: each claim's latest decision made by the rules (decided_by
+"rules"), with the facts stored beside it exactly as the rules saw them then
+(facts_from_json of DecisionRow.facts; history, amounts and missing documents
+are not recomputed). --since/--until select on the claim's date of loss, both
+inclusive. A decision "changes" when its outcome, payable amount or set of
+reason codes differs.
+
+Rows are read in keyset pages of decision ids, as plain tuples, so memory
+stays flat however long the history. A history is cut into chunks of decision
+ids, (after_id, last_id]; each chunk gives a partial `Report`, and reports merge
+(`Report.merge`), so chunks can run on many workers and be combined by one job.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session, aliased
+
+from service.db.tables import ClaimRow, DecisionRow
+from service.domain.decision import NoRuleFired
+from service.domain.facts import facts_from_json
+from service.rules.engine import EngineFailure, Problem, RulesEngine, Ruleset, RulesetError
+from service.rules.engine import adjudicate, load_ruleset
+
+CHUNK_SIZE = 5_000  # decisions per chunk job
+PAGE = 1_000  # rows per query
+MAX_LISTED = 10_000  # changed claims listed in one report (all are counted)
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class Report:
+    total: int = 0
+    changed: int = 0
+    errors: int = 0
+    transitions: dict[str, dict[str, int]] = field(default_factory=dict)
+    payable_before: Decimal = ZERO
+    payable_after: Decimal = ZERO
+    changed_claims: list[dict[str, Any]] = field(default_factory=list)
+    error_claims: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, row: Any, new: Any) -> None:
+        """One stored decision (row) and the candidate's decision (or the exception raised)."""
+        self.total += 1
+        old_payable = row.payable_amount if row.payable_amount is not None else ZERO
+        self.payable_before += old_payable
+        if isinstance(new, Exception):
+            self.errors += 1
+            self.payable_after += old_payable
+            if len(self.error_claims) < 100:
+                self.error_claims.append({"claim_id": row.claim_id, "error": str(new)})
+            return
+        self.payable_after += new.payable_amount if new.payable_amount is not None else ZERO
+        by_old = self.transitions.setdefault(row.outcome, {})
+        by_old[new.outcome] = by_old.get(new.outcome, 0) + 1
+        old_codes = sorted(r.get("code", "") for r in row.reasons or [])
+        new_codes = sorted(r.code for r in new.reasons)
+        if (row.outcome, row.payable_amount, old_codes) == (
+            new.outcome, new.payable_amount, new_codes
+        ):
+            return
+        self.changed += 1
+        if len(self.changed_claims) < MAX_LISTED:
+            self.changed_claims.append({
+                "decision_id": row.id,
+                "claim_id": row.claim_id,
+                "old_outcome": row.outcome,
+                "new_outcome": new.outcome,
+                "old_payable": _money(row.payable_amount),
+                "new_payable": _money(new.payable_amount),
+                "old_reasons": old_codes,
+                "new_reasons": new_codes,
+            })
+
+    def merge(self, other: Report) -> Report:
+        """This report and a later chunk's, combined (chunks are merged in chunk order)."""
+        out = Report(
+            total=self.total + other.total,
+            changed=self.changed + other.changed,
+            errors=self.errors + other.errors,
+            payable_before=self.payable_before + other.payable_before,
+            payable_after=self.payable_after + other.payable_after,
+            changed_claims=(self.changed_claims + other.changed_claims)[:MAX_LISTED],
+            error_claims=(self.error_claims + other.error_claims)[:100],
+        )
+        for source in (self.transitions, other.transitions):
+            for old, row in source.items():
+                target = out.transitions.setdefault(old, {})
+                for new, count in row.items():
+                    target[new] = target.get(new, 0) + count
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "changed": self.changed,
+            "unchanged": self.total - self.changed - self.errors,
+            "errors": self.errors,
+            "transitions": self.transitions,
+            "payable_before": str(self.payable_before),
+            "payable_after": str(self.payable_after),
+            "payable_change": str(self.payable_after - self.payable_before),
+            "changed_claims": self.changed_claims,
+            "changed_claims_listed": len(self.changed_claims),
+            "error_claims": self.error_claims,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Report:
+        return cls(
+            total=data["total"],
+            changed=data["changed"],
+            errors=data["errors"],
+            transitions={k: dict(v) for k, v in data["transitions"].items()},
+            payable_before=Decimal(data["payable_before"]),
+            payable_after=Decimal(data["payable_after"]),
+            changed_claims=list(data["changed_claims"]),
+            error_claims=list(data["error_claims"]),
+        )
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- reading the stored history (data access) -------------------------------------
+
+
+def _replayable(since: date | None, until: date | None) -> Select[Any]:
+    """Each claim's latest rules decision, optionally by the claim's date of loss."""
+    later = aliased(DecisionRow)
+    newer = exists().where(
+        later.claim_id == DecisionRow.claim_id, later.decided_by == "rules",
+        later.id > DecisionRow.id,
+    )
+    query = select(
+        DecisionRow.id, DecisionRow.claim_id, DecisionRow.outcome, DecisionRow.payable_amount,
+        DecisionRow.reasons, DecisionRow.facts,
+    ).where(DecisionRow.decided_by == "rules", ~newer)
+    if since is not None or until is not None:
+        query = query.join(ClaimRow, ClaimRow.id == DecisionRow.claim_id)
+        if since is not None:
+            query = query.where(ClaimRow.date_of_loss >= since)
+        if until is not None:
+            query = query.where(ClaimRow.date_of_loss <= until)
+    return query
+
+
+def count_replayable(session: Session, since: date | None, until: date | None) -> int:
+    inner = _replayable(since, until).with_only_columns(DecisionRow.id).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def plan_chunks(
+    session: Session, since: date | None, until: date | None, size: int = CHUNK_SIZE
+) -> list[tuple[int, int]]:
+    """Cut the history into (after_id, last_id] ranges of about `size` decisions each."""
+    ids = _replayable(since, until).with_only_columns(DecisionRow.id).order_by(DecisionRow.id)
+    bounds: list[tuple[int, int]] = []
+    after = 0
+    while True:
+        last = session.scalar(ids.where(DecisionRow.id > after).offset(size - 1).limit(1))
+        if last is None:
+            inner = ids.where(DecisionRow.id > after).order_by(None).subquery()
+            last = session.scalar(select(func.max(inner.c.id)))
+            if last is not None:
+                bounds.append((after, int(last)))
+            return bounds
+        bounds.append((after, int(last)))
+        after = int(last)
+
+
+def stored_rows(
+    session: Session, since: date | None, until: date | None, after_id: int = 0,
+    last_id: int | None = None, page: int = PAGE,
+) -> Iterator[list[Any]]:
+    """Pages of stored decisions in id order, (after_id, last_id]; nothing kept between pages."""
+    query = _replayable(since, until).order_by(DecisionRow.id).limit(page)
+    if last_id is not None:
+        query = query.where(DecisionRow.id <= last_id)
+    cursor = after_id
+    while True:
+        rows = session.execute(query.where(DecisionRow.id > cursor)).all()
+        if not rows:
+            return
+        yield rows
+        cursor = rows[-1].id
+
+
+# --- replay -------------------------------------------------------------------------
+
+
+def replay(
+    engine: RulesEngine, pages: Iterator[list[Any]], progress: Callable[[int], None] | None = None
+) -> Report:
+    report = Report()
+    for rows in pages:
+        for row in rows:
+            try:
+                new: Any = adjudicate(engine, facts_from_json(row.facts))
+            except (EngineFailure, NoRuleFired, KeyError, TypeError, ValueError) as exc:
+                new = exc
+            report.add(row, new)
+        if progress is not None:
+            progress(len(rows))
+    return report
+
+
+def candidate_from_files(files: Mapping[str, Any]) -> Ruleset:
+    """Check and compile rule files sent as {"name.yaml": text}; RulesetError if broken."""
+    problems = [
+        Problem(str(name), 1, 1, "not a rule file name (name.yaml, letters, digits, _ - .)")
+        for name in files if not _safe_name(str(name))
+    ]
+    problems += [Problem(str(name), 1, 1, "the file's text must be a string")
+                 for name, text in files.items() if not isinstance(text, str)]
+    if not files:
+        problems.append(Problem("files", 1, 1, "no rule files sent"))
+    if problems:
+        raise RulesetError(problems)
+    with tempfile.TemporaryDirectory(prefix="candidate-") as tmp:
+        folder = Path(tmp)
+        for name, text in files.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        try:
+            return load_ruleset(folder)
+        except RulesetError as exc:
+            raise RulesetError([_relative(p, tmp) for p in exc.problems]) from None
+
+
+def _safe_name(name: str) -> bool:
+    path = PurePosixPath(name)
+    return (
+        path.suffix in (".yaml", ".yml") and not path.is_absolute() and len(name) <= 200
+        and path.parts[0] not in ("tests", "schema")
+        and all(p not in ("", ".", "..") and not p.startswith(".") and "\\" not in p
+                for p in path.parts)
+    )
+
+
+def _relative(problem: Problem, tmp: str) -> Problem:
+    file = problem.file.replace(tmp + "/", "").replace(tmp, "candidate")
+    return Problem(file, problem.line, problem.column, problem.message, problem.severity)
