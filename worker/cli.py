@@ -12,10 +12,12 @@ from worker.clock import SystemClock
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
-def worker(burst: bool) -> None:
+@click.option("--fork", is_flag=True,
+              help="Run each job in a forked work horse (rq.Worker): isolation, less speed.")
+def worker(burst: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (notifications, followups, reports)."""
     config = _logged(config_module.load())
-    runner.run_worker(config, burst=burst)
+    runner.run_worker(config, burst=burst, fork=fork)
 
 
 @click.command("scheduler")

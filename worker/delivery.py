@@ -10,6 +10,11 @@ State machine (outbox.status):
 `claim` is one conditional UPDATE, so of two copies of a job only one gets the
 row. No database transaction is open while talking to SMTP or HTTP. While a row
 is `sending`, next_attempt_at holds the end of its lease.
+
+A batch job (`deliver_many`) is the same attempt repeated row by row: each row is
+claimed just before its own send and recorded just after it, so a batch killed
+half-way leaves at most one row `sending` (back after its lease) and the rest
+untouched (`enqueued`, re-enqueued by the relay).
 """
 
 from __future__ import annotations
@@ -21,11 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters import smtp, webhooks
-from service.db.tables import OutboxRow
+from service.db.tables import ClaimRow, DecisionRow, OutboxRow
 from worker import messages
 from worker.clock import Clock, SystemClock
 
@@ -63,18 +68,47 @@ class Permanent(Exception):
     """No retry will fix it (4xx, bad address); the row goes dead at once."""
 
 
+_CLAIM = (
+    update(OutboxRow)
+    .where(OutboxRow.id == bindparam("outbox_id"),
+           OutboxRow.status.in_(("pending", "enqueued")))
+    .values(status=SENDING, attempts=OutboxRow.attempts + 1,
+            next_attempt_at=bindparam("lease_end"))
+)
+_FINISH_WHERE = (OutboxRow.id == bindparam("outbox_id"), OutboxRow.status == SENDING,
+                 OutboxRow.attempts == bindparam("attempt"))
+_FINISH_SENT = update(OutboxRow).where(*_FINISH_WHERE).values(
+    status="sent", last_error=None, sent_at=bindparam("when"))
+_FINISH_OTHER = update(OutboxRow).where(*_FINISH_WHERE).values(
+    status=bindparam("new_status"), last_error=bindparam("error"),
+    next_attempt_at=bindparam("when"))
+_NO_SYNC = {"synchronize_session": False}
+_CLAIM_AND_DECISION = (
+    select(ClaimRow, DecisionRow).where(ClaimRow.id == bindparam("claim_id"))
+    .outerjoin(DecisionRow, DecisionRow.id == bindparam("decision_id"))
+)
+
+
 def claim(sessions: sessionmaker[Session], outbox_id: int, now: datetime, lease: timedelta
           ) -> int | None:
     """Take the row for one attempt; returns the attempt number, or None if not ours."""
     with sessions.begin() as session:
-        result = session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == outbox_id, OutboxRow.status.in_(("pending", "enqueued")))
-            .values(status=SENDING, attempts=OutboxRow.attempts + 1, next_attempt_at=now + lease)
-        )
-        if result.rowcount != 1:
-            return None
-        return session.scalar(select(OutboxRow.attempts).where(OutboxRow.id == outbox_id))
+        row = _claim_in(session, outbox_id, now + lease)
+        return None if row is None else row.attempts
+
+
+def _claim_in(session: Session, outbox_id: int, lease_end: datetime) -> OutboxRow | None:
+    """The conditional UPDATE that makes a row ours, inside the caller's transaction;
+    returns the row as updated (one statement where the database has UPDATE … RETURNING)."""
+    params = {"outbox_id": outbox_id, "lease_end": lease_end}
+    if getattr(session.get_bind().dialect, "update_returning", False):
+        return session.scalars(
+            _CLAIM.returning(OutboxRow), params,
+            execution_options={**_NO_SYNC, "populate_existing": True},
+        ).first()
+    if session.execute(_CLAIM, params, execution_options=_NO_SYNC).rowcount != 1:
+        return None
+    return session.get(OutboxRow, outbox_id, populate_existing=True)
 
 
 def deliver(
@@ -84,45 +118,104 @@ def deliver(
     clock: Clock | None = None,
     rng: Callable[[], float] = random.random,
 ) -> str:
-    """One delivery attempt. Returns sent | retry | dead | skipped; never raises on send errors."""
+    """One delivery attempt. Returns sent | retry | dead | skipped; never raises on send
+    errors. An RQ job timeout during the send is recorded like any failed attempt, then
+    raised again so the job (and a batch) stops there."""
     clock = clock or SystemClock()
     policy = RetryPolicy.from_config(config)
-    attempt = claim(sessions, outbox_id, clock.now(), timedelta(seconds=policy.lease_seconds))
+    attempt, send = _claim_and_prepare(sessions, outbox_id, config, clock, policy)
     if attempt is None:
         log.info("outbox %s not claimable (already sent, sending or dead)", outbox_id)
         return "skipped"
     try:
-        send = _prepare(sessions, outbox_id, config, clock)
+        if isinstance(send, BaseException):
+            raise send
         send()
     except Permanent as exc:
         return _finish(sessions, outbox_id, attempt, clock.now(), "dead", str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none dropped
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if attempt >= policy.max_attempts:
-            return _finish(sessions, outbox_id, attempt, clock.now(), "dead", error)
-        due = clock.now() + policy.backoff(attempt, rng)
-        return _finish(sessions, outbox_id, attempt, due, "pending", error)
+            result = _finish(sessions, outbox_id, attempt, clock.now(), "dead", error)
+        else:
+            due = clock.now() + policy.backoff(attempt, rng)
+            result = _finish(sessions, outbox_id, attempt, due, "pending", error)
+        if _is_job_timeout(exc):
+            raise
+        return result
     return _finish(sessions, outbox_id, attempt, clock.now(), "sent", None)
 
 
-def _prepare(sessions: sessionmaker[Session], outbox_id: int, config: Any, clock: Clock
-             ) -> Callable[[], None]:
-    """Build the message in a short read, so no transaction is open while sending."""
-    with sessions() as session:
-        row = session.get(OutboxRow, outbox_id)
-        assert row is not None
+def deliver_many(
+    sessions: sessionmaker[Session],
+    outbox_ids: list[int],
+    config: Any,
+    clock: Clock | None = None,
+    rng: Callable[[], float] = random.random,
+    each: Callable[[int], Any] | None = None,
+) -> dict[int, str]:
+    """`deliver` each row in turn, each with its own claim, lease, attempt count and outcome,
+    exactly as if each had its own job; only the process (database engine, templates, SMTP
+    session) is shared. `each(outbox_id)`, if given, is a context manager entered around
+    each row (the job uses it for the row's request id)."""
+    results: dict[int, str] = {}
+    for outbox_id in dict.fromkeys(int(i) for i in outbox_ids):
+        if each is None:
+            results[outbox_id] = deliver(sessions, outbox_id, config, clock, rng)
+        else:
+            with each(outbox_id):
+                results[outbox_id] = deliver(sessions, outbox_id, config, clock, rng)
+    return results
+
+
+def _is_job_timeout(exc: BaseException) -> bool:
+    try:
+        from rq.timeouts import BaseTimeoutException
+    except ImportError:  # pragma: no cover - rq is installed wherever jobs run
+        return False
+    return isinstance(exc, BaseTimeoutException)
+
+
+def _claim_and_prepare(sessions: sessionmaker[Session], outbox_id: int, config: Any,
+                       clock: Clock, policy: RetryPolicy
+                       ) -> tuple[int | None, Callable[[], None] | BaseException]:
+    """Claim the row and build its message in one short transaction (nothing is sent while
+    it is open). A message that cannot be built comes back as the exception to record."""
+    lease_end = clock.now() + timedelta(seconds=policy.lease_seconds)
+    with sessions.begin() as session:
+        row = _claim_in(session, outbox_id, lease_end)
+        if row is None:
+            return None, Permanent("not claimed")
         try:
-            if row.channel == "email":
-                email = messages.build_email(session, row, config)
-                return lambda: _send_email(config, email)
-            if row.channel == "webhook":
-                ts = int(clock.now().timestamp())
-                url, headers, body = messages.build_webhook(
-                    session, row, lambda client: webhook_secret(config, client), ts)
-                return lambda: _post_webhook(config, url, headers, body)
-        except messages.Undeliverable as exc:
-            raise Permanent(str(exc)) from exc
-        raise Permanent(f"unknown channel {row.channel}")
+            return row.attempts, _prepare_in(session, row, config, clock)
+        except Exception as exc:  # noqa: BLE001 - recorded as this attempt's outcome
+            return row.attempts, exc
+
+
+def _prepare_in(session: Session, row: OutboxRow, config: Any, clock: Clock
+                ) -> Callable[[], None]:
+    """Build the message from the row and its claim; the caller sends it after commit."""
+    loaded = []  # held: the session's identity map keeps objects only while referenced
+    if row.claim_id:  # claim and decision in one query; the builders then find them loaded
+        decision_id = (row.payload or {}).get("decision_id")
+        if isinstance(decision_id, int):
+            loaded = session.execute(
+                _CLAIM_AND_DECISION, {"claim_id": row.claim_id, "decision_id": decision_id}
+            ).all()
+    try:
+        if row.channel == "email":
+            email = messages.build_email(session, row, config)
+            return lambda: _send_email(config, email)
+        if row.channel == "webhook":
+            ts = int(clock.now().timestamp())
+            url, headers, body = messages.build_webhook(
+                session, row, lambda client: webhook_secret(config, client), ts)
+            return lambda: _post_webhook(config, url, headers, body)
+    except messages.Undeliverable as exc:
+        raise Permanent(str(exc)) from exc
+    finally:
+        del loaded
+    raise Permanent(f"unknown channel {row.channel}")
 
 
 def _send_email(config: Any, email: smtp.Email) -> None:
@@ -160,18 +253,13 @@ def webhook_secret(config: Any, client_id: str) -> str:
 
 def _finish(sessions: sessionmaker[Session], outbox_id: int, attempt: int, when: datetime,
             status: str, error: str | None) -> str:
-    values: dict[str, Any] = {"status": status, "last_error": error}
-    if status == "sent":
-        values["sent_at"] = when
-    else:
-        values["next_attempt_at"] = when
-    with sessions.begin() as session:
-        done = session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == outbox_id, OutboxRow.status == SENDING,
-                   OutboxRow.attempts == attempt)
-            .values(**values)
-        ).rowcount
+    params: dict[str, Any] = {"outbox_id": outbox_id, "attempt": attempt, "when": when}
+    statement = _FINISH_SENT
+    if status != "sent":
+        statement = _FINISH_OTHER
+        params.update(new_status=status, error=error)
+    with sessions.kw["bind"].begin() as connection:  # Core: no ORM work for one UPDATE
+        done = connection.execute(statement, params).rowcount
     if not done:
         log.warning("outbox %s attempt %s lost its lease before finishing", outbox_id, attempt)
     level = logging.WARNING if status == "dead" else logging.INFO

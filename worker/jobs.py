@@ -51,6 +51,23 @@ def deliver_outbox(outbox_id: int) -> str:
     return delivery.deliver(sessions, int(outbox_id), config)
 
 
+def deliver_outbox_batch(outbox_ids: list[int]) -> dict[str, str]:
+    """Several rows in one job (the relay's and the dispatcher's batches). Each row is its
+    own attempt, as `deliver_outbox` would make it, under its own request id from
+    `job.meta["request_ids"]`."""
+    from rq import get_current_job
+
+    config, sessions = _context()
+    job = get_current_job()
+    request_ids = dict((getattr(job, "meta", None) or {}).get("request_ids") or {})
+
+    def scope(outbox_id: int) -> Any:
+        return request_id_scope(request_ids.get(str(outbox_id)))
+
+    results = delivery.deliver_many(sessions, list(outbox_ids), config, each=scope)
+    return {str(outbox_id): result for outbox_id, result in results.items()}
+
+
 @with_request_id
 def run_sweeps() -> dict[str, Any]:
     """One pass of every sweep (for running the sweep from RQ instead of the scheduler)."""

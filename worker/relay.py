@@ -4,8 +4,11 @@ Run by the scheduler's sweep (and safe to run from several places at once):
 1. rows stuck in `sending` past their lease (a worker died) go back to `pending`;
 2. rows `enqueued` for a while whose job Redis no longer holds (Redis wiped or
    restarted empty) are enqueued again;
-3. `pending` rows whose next_attempt_at has come are enqueued, job id
-   `outbox-<id>-<attempts>`, then marked `enqueued`.
+3. `pending` rows whose next_attempt_at has come are enqueued, then marked
+   `enqueued`: per queue, up to BATCH_SIZE rows per job
+   (`worker.jobs.deliver_outbox_batch`, job id `outbox-batch-<digest of the
+   (id, attempts) pairs>`; a lone row keeps `outbox-<id>-<attempts>`). Attempts a
+   live job already holds are not enqueued again (service.adapters.queue).
 When Redis is down nothing is marked and nothing raises: the rows stay due and
 the next sweep after Redis returns picks them up.
 """
@@ -71,22 +74,30 @@ def relay_outbox(sessions: sessionmaker[Session], connection: Any, config: Any, 
     release_expired(sessions, now)
     with sessions() as session:
         due = _due(session, now, batch)
-    moved = 0
+    by_queue: dict[str, list[tuple[int, int, str | None]]] = {}
     for outbox_id, attempts, event, request_id in due:
         name = queue_for(event, list(config.QUEUES))
+        by_queue.setdefault(name, []).append((outbox_id, attempts, request_id))
+    size = int(getattr(config, "DELIVERY_BATCH_SIZE", 0) or rq_adapter.BATCH_SIZE)
+    moved = 0
+    for name, rows in by_queue.items():
         try:
-            rq_adapter.enqueue_delivery(connection, name, outbox_id, attempts, request_id)
+            rq_adapter.enqueue_deliveries(
+                connection, name, [(i, a) for i, a, _ in rows],
+                {i: rid for i, _, rid in rows}, batch_size=size)
         except Exception as exc:  # noqa: BLE001 - Redis away: rows stay due
             log.warning("relay paused, Redis unavailable: %s", type(exc).__name__)
             break
         with sessions.begin() as session:
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == outbox_id, OutboxRow.status.in_(("pending", "enqueued")),
-                       OutboxRow.attempts == attempts)
-                .values(status="enqueued", enqueued_at=now)
-            )
-        moved += 1
+            for outbox_id, attempts, _ in rows:
+                session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == outbox_id,
+                           OutboxRow.status.in_(("pending", "enqueued")),
+                           OutboxRow.attempts == attempts)
+                    .values(status="enqueued", enqueued_at=now)
+                )
+        moved += len(rows)
     if moved:
         log.info("relayed %s outbox rows", moved)
     return moved

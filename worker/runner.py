@@ -17,17 +17,31 @@ from worker.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 
-def run_worker(config: Any, burst: bool = False, worker_class: Any = None) -> bool:
-    """Run an RQ worker on config.QUEUES, in priority order, JSON serializer."""
-    from rq import Worker
+def run_worker(config: Any, burst: bool = False, worker_class: Any = None,
+               fork: bool = False) -> bool:
+    """Run an RQ worker on config.QUEUES, in priority order, JSON serializer.
+
+    By default jobs run in the worker process itself (`rq.SimpleWorker`): no fork per
+    job, and the database engine, templates and SMTP session stay warm from one job to
+    the next. RQ's job timeout still holds (its SIGALRM death penalty works in-process)
+    and a worker that dies mid-delivery is recovered by the outbox lease and the relay
+    sweep, as with the forking worker. `fork=True` (`claims worker --fork`) runs each job
+    in a forked work horse (`rq.Worker`) instead, for isolation from jobs that crash the
+    interpreter or leak memory, at about half the delivery throughput (docs/performance.md)."""
+    from rq import SimpleWorker, Worker
     from rq.serializers import JSONSerializer
+
+    from service.adapters import smtp
 
     preload(config.DATABASE_URL)
     connection = rq_adapter.connect(config.REDIS_URL)
     queues = [rq_adapter.get_queue(connection, name) for name in config.QUEUES]
-    cls = worker_class or Worker
+    cls = worker_class or (Worker if fork else SimpleWorker)
     worker = cls(queues, connection=connection, serializer=JSONSerializer)
-    return bool(worker.work(burst=burst, logging_level=config.LOG_LEVEL))
+    try:
+        return bool(worker.work(burst=burst, logging_level=config.LOG_LEVEL))
+    finally:
+        smtp.close_connections()
 
 
 def preload(database_url: str | None = None) -> None:

@@ -5,21 +5,34 @@ Dispatching never raises: if Redis is down the rows stay `pending` in the
 database and the relay sweep (worker.relay) enqueues them when Redis is back.
 
 Jobs are enqueued by dotted path with JSON arguments (never pickle) and a
-deterministic id, `outbox-<row id>-<attempt>`: enqueuing the same delivery
-attempt twice while its job still waits or runs is a no-op.
+deterministic id: `outbox-<row id>-<attempt>` for one row, and for several rows
+one batch job `outbox-batch-<digest of the (row id, attempt) pairs>` running
+`worker.jobs.deliver_outbox_batch([ids])` (at most BATCH_SIZE rows). Each
+attempt in a batch also gets a pointer key `claims:outbox-job:<id>-<attempt>`
+naming its job, so "is this attempt already held by a live job?" has one answer
+whichever job holds it: enqueuing the same delivery attempt twice while its job
+still waits or runs is a no-op. Liveness is read as the job hash's `status`
+field, in one pipelined round trip for any number of rows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 DELIVER_JOB = "worker.jobs.deliver_outbox"
+DELIVER_BATCH_JOB = "worker.jobs.deliver_outbox_batch"
+BATCH_SIZE = 50  # rows per batch job: RQ's cost per job is shared by this many deliveries
 LIVE_STATUSES = {"queued", "started", "scheduled", "deferred"}
 DELIVERY_TIMEOUT = 180  # seconds an RQ job may run before RQ kills it
 RESULT_TTL = 3600
+FAILURE_TTL = 7 * 24 * 3600
+POINTER_PREFIX = "claims:outbox-job:"
+POINTER_TTL = FAILURE_TTL  # a pointer outlives any job that could still be waiting
 
 
 class Dispatcher(Protocol):
@@ -51,18 +64,84 @@ def delivery_job_id(outbox_id: int, attempt: int) -> str:
     return f"outbox-{outbox_id}-{attempt}"
 
 
+def batch_job_id(items: Iterable[tuple[int, int]]) -> str:
+    """Deterministic id of the batch job for these (row id, attempt) pairs, in any order."""
+    text = ",".join(f"{i}-{a}" for i, a in sorted(set(items)))
+    return "outbox-batch-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def pointer_key(outbox_id: int, attempt: int) -> str:
+    return f"{POINTER_PREFIX}{outbox_id}-{attempt}"
+
+
+def _statuses(connection: Any, job_ids: list[str]) -> list[str | None]:
+    """Each job's status as RQ stores it (the `status` field of its hash), one round trip."""
+    from rq.job import Job
+
+    pipe = connection.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(Job.key_for(job_id), "status")
+    return [value.decode() if isinstance(value, bytes) else value for value in pipe.execute()]
+
+
 def job_is_live(connection: Any, job_id: str) -> bool:
     """True when RQ still holds the job waiting or running."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job
-    from rq.serializers import JSONSerializer
+    return _statuses(connection, [job_id])[0] in LIVE_STATUSES
 
-    try:
-        job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
-    except NoSuchJobError:
-        return False
-    status = job.get_status(refresh=False)
-    return str(getattr(status, "value", status)) in LIVE_STATUSES
+
+def live_deliveries(connection: Any, items: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The (row id, attempt) pairs that a live job, single or batch, already holds."""
+    if not items:
+        return set()
+    pipe = connection.pipeline(transaction=False)
+    for outbox_id, attempt in items:
+        pipe.get(pointer_key(outbox_id, attempt))
+    pointers = pipe.execute()
+    job_ids = [p.decode() if isinstance(p, bytes) else p or delivery_job_id(*item)
+               for p, item in zip(pointers, items, strict=True)]
+    statuses = _statuses(connection, job_ids)
+    return {item for item, status in zip(items, statuses, strict=True)
+            if status in LIVE_STATUSES}
+
+
+def enqueue_deliveries(
+    connection: Any,
+    queue_name: str,
+    items: Iterable[tuple[int, int]],
+    request_ids: dict[int, str | None] | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> list[tuple[int, int]]:
+    """Enqueue these delivery attempts, `batch_size` rows per job, skipping any a live job
+    already holds; returns the pairs enqueued. Three pipelined round trips in all."""
+    wanted = list(dict.fromkeys((int(i), int(a)) for i, a in items))
+    live = live_deliveries(connection, wanted)
+    todo = [item for item in wanted if item not in live]
+    if not todo:
+        return []
+    request_ids = request_ids or {}
+    queue = get_queue(connection, queue_name)
+    pipe = connection.pipeline()
+    jobs = []
+    size = max(1, int(batch_size))
+    for start in range(0, len(todo), size):
+        chunk = todo[start:start + size]
+        ids = [outbox_id for outbox_id, _ in chunk]
+        if len(chunk) == 1:
+            job_id = delivery_job_id(*chunk[0])
+            func, args = DELIVER_JOB, (ids[0],)
+            meta: dict[str, Any] = {"request_id": request_ids.get(ids[0])}
+        else:
+            job_id = batch_job_id(chunk)
+            func, args = DELIVER_BATCH_JOB, (ids,)
+            meta = {"request_ids": {str(i): request_ids.get(i) for i in ids}}
+        for outbox_id, attempt in chunk:
+            pipe.set(pointer_key(outbox_id, attempt), job_id, ex=POINTER_TTL)
+        jobs.append(queue.prepare_data(
+            func, args, job_id=job_id, meta=meta, timeout=DELIVERY_TIMEOUT,
+            result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL))
+    queue.enqueue_many(jobs, pipeline=pipe)
+    pipe.execute()
+    return todo
 
 
 def enqueue_delivery(
@@ -73,19 +152,8 @@ def enqueue_delivery(
     request_id: str | None = None,
 ) -> bool:
     """Enqueue one delivery attempt; False when that attempt's job is already live."""
-    job_id = delivery_job_id(outbox_id, attempt)
-    if job_is_live(connection, job_id):
-        return False
-    get_queue(connection, queue_name).enqueue(
-        DELIVER_JOB,
-        outbox_id,
-        job_id=job_id,
-        meta={"request_id": request_id},
-        job_timeout=DELIVERY_TIMEOUT,
-        result_ttl=RESULT_TTL,
-        failure_ttl=7 * 24 * 3600,
-    )
-    return True
+    return bool(enqueue_deliveries(
+        connection, queue_name, [(outbox_id, attempt)], {outbox_id: request_id}))
 
 
 def enqueue_call(connection: Any, queue_name: str, func: str, *args: Any, job_id: str) -> None:
@@ -107,8 +175,9 @@ class RQDispatcher:
         try:
             if self._connection is None:
                 self._connection = connect(self.redis_url)
-            for outbox_id in outbox_ids:
-                enqueue_delivery(self._connection, self.queue_name, outbox_id, 0, request_id)
+            enqueue_deliveries(self._connection, self.queue_name,
+                               [(outbox_id, 0) for outbox_id in outbox_ids],
+                               dict.fromkeys(outbox_ids, request_id))
         except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request
             log.warning(
                 "outbox dispatch deferred to the relay sweep: %s", type(exc).__name__,

@@ -60,6 +60,7 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
         outbox_admin,
         policies,
         reports,
+        rulesets,
     )
     from service.api.auth import init_auth, install_security_scheme
     from service.api.parsing import install_body_checks
@@ -80,6 +81,7 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
         apikeys.blp,
         outbox_admin.blp,
         reports.blp,
+        rulesets.blp,
     ):
         api.register_blueprint(blueprint)
     install_console(app)

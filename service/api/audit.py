@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from service.api.auth import requires
 from service.api.parsing import Blueprint
-from service.api.schemas import StrictSchema
+from service.api.schemas import StrictSchema, sane_year
 from service.usecases.verify_audit import audit_page, verify_audit
 
 blp = Blueprint("audit", __name__, url_prefix="/v1/audit", description="Audit")
@@ -19,9 +19,9 @@ class AuditArgs(StrictSchema):
     claim_id = fields.String(validate=validate.Length(max=36))
     actor = fields.String(validate=validate.Length(max=120))
     action = fields.String(validate=validate.Length(max=64))
-    since = fields.AwareDateTime()
-    until = fields.AwareDateTime()
-    after_id = fields.Integer(validate=validate.Range(min=0))
+    since = fields.AwareDateTime(validate=sane_year)
+    until = fields.AwareDateTime(validate=sane_year)
+    after_id = fields.Integer(validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 
 

@@ -18,7 +18,6 @@ from service.api.schemas import (
     ClaimSchema,
     date_problems,
 )
-from service.rules.engine import EngineFailure
 from service.usecases import read_claims
 from service.usecases.submit_claim import (
     ExternalRefConflict,
@@ -77,13 +76,6 @@ def post_claim(data: dict[str, Any]) -> Any:
             409,
             "external_ref was already used for a different claim.",
             code="external_ref_conflict",
-        ) from None
-    except EngineFailure:
-        raise Problem(
-            503,
-            "The rules engine is unavailable; nothing was stored.",
-            code="engine_unavailable",
-            headers={"Retry-After": "5"},
         ) from None
     headers = {"Location": f"/v1/claims/{result.document['id']}"}
     if result.replayed:

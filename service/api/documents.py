@@ -12,7 +12,6 @@ from service.api.identity import current_actor, source_address, visible_client_i
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import ClaimOutSchema, DocumentSchema, StrictSchema
-from service.rules.engine import EngineFailure
 from service.usecases.add_documents import ClaimNotFound, add_documents
 
 blp = Blueprint("documents", __name__, url_prefix="/v1/claims", description="Documents")
@@ -42,11 +41,4 @@ def post_documents(data: dict[str, Any], claim_id: str) -> Any:
         )
     except ClaimNotFound:
         raise Problem(404, "No claim with this id.", code="not_found") from None
-    except EngineFailure:
-        raise Problem(
-            503,
-            "The rules engine is unavailable; nothing was stored.",
-            code="engine_unavailable",
-            headers={"Retry-After": "5"},
-        ) from None
     return result.document

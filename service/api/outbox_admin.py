@@ -75,7 +75,7 @@ def list_dead(args: dict[str, Any]) -> Any:
         return {"items": [_item(r) for r in rows], "total": int(total or 0)}
 
 
-@blp.route("/<int:outbox_id>/resend", methods=["POST"])
+@blp.route("/<int(max=9223372036854775807):outbox_id>/resend", methods=["POST"])
 @requires("admin")
 @blp.response(202, OutboxItemSchema)
 def resend(outbox_id: int) -> Any:

@@ -10,6 +10,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from service.rules.engine import EngineFailure
+
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 
@@ -115,6 +117,16 @@ def install_problem_handlers(app: Flask) -> None:
             503,
             "The database is unavailable; nothing was stored. Retry shortly.",
             code="database_unavailable",
+            headers={"Retry-After": "5"},
+        )
+
+    @app.errorhandler(EngineFailure)
+    def _engine_down(error: EngineFailure) -> Response:
+        log.error("rules engine failure: %s", error)
+        return problem_response(
+            503,
+            "The rules engine is unavailable; nothing was stored. Retry shortly.",
+            code="engine_unavailable",
             headers={"Retry-After": "5"},
         )
 

@@ -14,6 +14,15 @@ from service.domain.money import MoneyError, fmt, to_money
 CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="Must be a three-letter ISO 4217 code, e.g. USD.")
 CODE = validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="Use lower_snake_case, e.g. photos.")
 CLOCK_SKEW = timedelta(minutes=5)
+SANE_DATES = validate.Range(
+    min=date(1900, 1, 1), max=date(2999, 12, 31), error="Must be between 1900 and 2999."
+)
+
+
+def sane_year(moment: datetime) -> bool:
+    if not 1900 <= moment.year <= 2999:
+        raise ValidationError("Must be between 1900 and 2999.")
+    return True
 
 
 def date_problems(data: dict[str, Any], now: datetime) -> list[dict[str, str]]:
@@ -89,9 +98,11 @@ class ClaimSchema(StrictSchema):
     external_ref = fields.String(required=True, validate=validate.Length(min=1, max=128))
     policy_number = fields.String(required=True, validate=validate.Length(min=1, max=64))
     claim_type = fields.String(required=True, validate=validate.OneOf(CLAIM_TYPES))
-    date_of_loss = fields.Date(required=True)
+    date_of_loss = fields.Date(required=True, validate=SANE_DATES)
     reported_at = fields.AwareDateTime(
-        load_default=None, metadata={"description": "ISO 8601 with offset; default now"}
+        load_default=None,
+        validate=sane_year,
+        metadata={"description": "ISO 8601 with offset; default now"},
     )
     amount = Money(required=True, minimum=Decimal("0.01"))
     currency = fields.String(required=True, validate=CURRENCY)
@@ -124,8 +135,8 @@ class CoverageSchema(StrictSchema):
 class PolicySchema(StrictSchema):
     holder = fields.String(required=True, validate=validate.Length(min=1, max=200))
     status = fields.String(required=True, validate=validate.OneOf(POLICY_STATUSES))
-    effective_from = fields.Date(required=True)
-    effective_to = fields.Date(required=True)
+    effective_from = fields.Date(required=True, validate=SANE_DATES)
+    effective_to = fields.Date(required=True, validate=SANE_DATES)
     currency = fields.String(required=True, validate=CURRENCY)
     coverages = fields.List(
         fields.Nested(CoverageSchema), load_default=list, validate=validate.Length(max=50)
@@ -225,6 +236,6 @@ class ClaimQueryArgs(StrictSchema):
     status = fields.String(validate=validate.OneOf((*OUTCOMES, "received", "closed")))
     policy_number = fields.String(validate=validate.Length(max=64))
     claim_type = fields.String(validate=validate.OneOf(CLAIM_TYPES))
-    since = fields.AwareDateTime()
+    since = fields.AwareDateTime(validate=sane_year)
     cursor = fields.String(validate=validate.Length(max=200))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))

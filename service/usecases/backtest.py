@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -29,8 +30,15 @@ from sqlalchemy.orm import Session, aliased
 from service.db.tables import ClaimRow, DecisionRow
 from service.domain.decision import NoRuleFired
 from service.domain.facts import facts_from_json
-from service.rules.engine import EngineFailure, Problem, RulesEngine, Ruleset, RulesetError
-from service.rules.engine import adjudicate, load_ruleset
+from service.rules.engine import (
+    EngineFailure,
+    Problem,
+    RulesEngine,
+    Ruleset,
+    RulesetError,
+    adjudicate,
+    load_ruleset,
+)
 
 CHUNK_SIZE = 5_000  # decisions per chunk job
 PAGE = 1_000  # rows per query
@@ -181,16 +189,21 @@ def plan_chunks(
 
 
 def stored_rows(
-    session: Session, since: date | None, until: date | None, after_id: int = 0,
-    last_id: int | None = None, page: int = PAGE,
+    open_session: Callable[[], AbstractContextManager[Session]], since: date | None,
+    until: date | None, after_id: int = 0, last_id: int | None = None, page: int = PAGE,
 ) -> Iterator[list[Any]]:
-    """Pages of stored decisions in id order, (after_id, last_id]; nothing kept between pages."""
+    """Pages of stored decisions in id order, (after_id, last_id]; nothing kept between pages.
+
+    Each page is read in its own short transaction (on SQLite every transaction
+    takes the write lock, and intake must not wait for a backtest).
+    """
     query = _replayable(since, until).order_by(DecisionRow.id).limit(page)
     if last_id is not None:
         query = query.where(DecisionRow.id <= last_id)
     cursor = after_id
     while True:
-        rows = session.execute(query.where(DecisionRow.id > cursor)).all()
+        with open_session() as session:
+            rows = session.execute(query.where(DecisionRow.id > cursor)).all()
         if not rows:
             return
         yield rows
@@ -253,3 +266,169 @@ def _safe_name(name: str) -> bool:
 def _relative(problem: Problem, tmp: str) -> Problem:
     file = problem.file.replace(tmp + "/", "").replace(tmp, "candidate")
     return Problem(file, problem.line, problem.column, problem.message, problem.severity)
+
+
+# --- running a backtest as jobs: plan, chunks in parallel, one merge ----------------
+
+CHUNK_JOB = "worker.backtest_jobs.run_backtest_chunk"
+MERGE_JOB = "worker.backtest_jobs.merge_backtest"
+Enqueue = Callable[..., None]  # enqueue(dotted_path, *args, job_id=...)
+_candidates: dict[str, RulesEngine] = {}  # per process, by candidate version
+
+
+class BacktestNotFound(Exception):
+    pass
+
+
+class QueueUnavailable(Exception):
+    """The chunk jobs could not be enqueued (Redis down); the backtest is marked failed."""
+
+
+def start_backtest(
+    ctx: Any, files: Mapping[str, Any], since: date | None, until: date | None,
+    requested_by: str, enqueue: Enqueue, chunk_size: int = CHUNK_SIZE,
+) -> dict[str, Any]:
+    """Check the candidate (RulesetError), plan the chunks, enqueue one job per chunk."""
+    from uuid import uuid4
+
+    from service.db.analysis_tables import BacktestChunkRow, BacktestRow
+
+    candidate = candidate_from_files(files)
+    now = ctx.clock()
+    with ctx.unit_of_work() as session:
+        chunks = plan_chunks(session, since, until, chunk_size)
+    row = BacktestRow(
+        id=str(uuid4()), status="running" if chunks else "done",
+        params={"since": _iso(since), "until": _iso(until), "date_field": "date_of_loss",
+                "requested_by": requested_by},
+        candidate_version=candidate.version, candidate_files=dict(files),
+        chunks_total=len(chunks), chunks_done=0,
+        report=None if chunks else Report().to_json(), created_at=now,
+        finished_at=None if chunks else now,
+    )
+    with ctx.unit_of_work() as session:
+        session.add(row)
+        session.flush()
+        for n, (after_id, last_id) in enumerate(chunks):
+            session.add(BacktestChunkRow(backtest_id=row.id, chunk_no=n, after_id=after_id,
+                                         last_id=last_id, status="queued"))
+        session.commit()
+    try:
+        for n in range(len(chunks)):
+            enqueue(CHUNK_JOB, row.id, n, job_id=f"backtest-{row.id}-chunk-{n}")
+    except Exception as exc:  # noqa: BLE001 - Redis down: say so, and mark it failed
+        _fail(ctx, row.id, f"could not enqueue the chunk jobs: {type(exc).__name__}")
+        raise QueueUnavailable(str(exc)) from exc
+    return backtest_status(ctx, row.id)
+
+
+def run_chunk(ctx: Any, backtest_id: str, chunk_no: int, enqueue: Enqueue) -> dict[str, Any]:
+    """Replay one chunk and store its partial report (rewritten if it runs again)."""
+    from service.db.analysis_tables import BacktestChunkRow, BacktestRow
+
+    with ctx.unit_of_work() as session:
+        backtest = session.get(BacktestRow, backtest_id)
+        chunk = session.get(BacktestChunkRow, (backtest_id, chunk_no))
+        if backtest is None or chunk is None:
+            raise BacktestNotFound(f"{backtest_id}/{chunk_no}")
+        params, bounds = backtest.params, (chunk.after_id, chunk.last_id)
+        version, files = backtest.candidate_version, backtest.candidate_files
+    try:
+        engine = _candidate_engine(version, files)
+        since, until = _day(params.get("since")), _day(params.get("until"))
+        report = replay(engine, stored_rows(ctx.unit_of_work, since, until, *bounds))
+    except Exception as exc:
+        _fail(ctx, backtest_id, f"chunk {chunk_no} failed: {exc}", chunk_no)
+        raise
+    with ctx.unit_of_work() as session:
+        chunk = session.get(BacktestChunkRow, (backtest_id, chunk_no))
+        if chunk is None:  # deleted meanwhile
+            raise BacktestNotFound(f"{backtest_id}/{chunk_no}")
+        chunk.status, chunk.report, chunk.error = "done", report.to_json(), None
+        chunk.finished_at = ctx.clock()
+        session.commit()
+    done, total = _chunks_done(ctx, backtest_id)
+    if done == total:  # counted after our commit: the last chunk to finish always sees it
+        enqueue(MERGE_JOB, backtest_id, job_id=f"backtest-{backtest_id}-merge")
+    return {"backtest_id": backtest_id, "chunk_no": chunk_no, "total": report.total}
+
+
+def merge(ctx: Any, backtest_id: str) -> dict[str, Any]:
+    """Combine the chunk reports in chunk order; running it again gives the same report."""
+    from service.db.analysis_tables import BacktestChunkRow, BacktestRow
+
+    with ctx.unit_of_work() as session:
+        backtest = session.get(BacktestRow, backtest_id)
+        if backtest is None:
+            raise BacktestNotFound(backtest_id)
+        chunks = session.scalars(select(BacktestChunkRow).where(
+            BacktestChunkRow.backtest_id == backtest_id).order_by(BacktestChunkRow.chunk_no)).all()
+        done = [c for c in chunks if c.status == "done" and c.report is not None]
+        backtest.chunks_done = len(done)
+        if len(done) == len(chunks) and backtest.status != "failed":
+            report = Report()
+            for chunk in done:
+                report = report.merge(Report.from_json(chunk.report or {}))
+            backtest.report, backtest.status = report.to_json(), "done"
+            backtest.finished_at = ctx.clock()
+        session.commit()
+    return backtest_status(ctx, backtest_id)
+
+
+def backtest_status(ctx: Any, backtest_id: str) -> dict[str, Any]:
+    from service.db.analysis_tables import BacktestRow
+
+    with ctx.unit_of_work() as session:
+        row = session.get(BacktestRow, backtest_id)
+        if row is None:
+            raise BacktestNotFound(backtest_id)
+        status = {
+            "id": row.id, "status": row.status, "params": row.params,
+            "candidate_version": row.candidate_version, "chunks_total": row.chunks_total,
+            "chunks_done": row.chunks_done, "created_at": row.created_at.isoformat(),
+            "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+            "error": row.error, "report": row.report,
+            "message": "no stored claims in that range" if row.chunks_total == 0 else None,
+        }
+    if status["status"] == "running":
+        status["chunks_done"] = _chunks_done(ctx, backtest_id)[0]
+    return status
+
+
+def _chunks_done(ctx: Any, backtest_id: str) -> tuple[int, int]:
+    from service.db.analysis_tables import BacktestChunkRow
+
+    with ctx.unit_of_work() as session:
+        rows = session.execute(select(BacktestChunkRow.status, func.count()).where(
+            BacktestChunkRow.backtest_id == backtest_id).group_by(BacktestChunkRow.status)).all()
+    counts = {status: int(n) for status, n in rows}
+    return counts.get("done", 0), sum(counts.values())
+
+
+def _fail(ctx: Any, backtest_id: str, message: str, chunk_no: int | None = None) -> None:
+    from service.db.analysis_tables import BacktestChunkRow, BacktestRow
+
+    with ctx.unit_of_work() as session:
+        row = session.get(BacktestRow, backtest_id)
+        if row is not None:
+            row.status, row.error, row.finished_at = "failed", message, ctx.clock()
+        if chunk_no is not None:
+            chunk = session.get(BacktestChunkRow, (backtest_id, chunk_no))
+            if chunk is not None:
+                chunk.status, chunk.error = "failed", message
+        session.commit()
+
+
+def _candidate_engine(version: str, files: Mapping[str, Any]) -> RulesEngine:
+    engine = _candidates.get(version)
+    if engine is None:
+        engine = _candidates[version] = RulesEngine(candidate_from_files(files))
+    return engine
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None

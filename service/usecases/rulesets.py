@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -34,6 +35,7 @@ from service.rules.engine import (
     RulesetError,
     load_ruleset,
 )
+from service.rules.loader import rule_files
 
 log = logging.getLogger(__name__)
 Fingerprint = tuple[tuple[str, int, int], ...]
@@ -47,14 +49,18 @@ class ReloadResult:
 
 
 def fingerprint(folder: Path) -> Fingerprint:
-    """Cheap change detection: name, size and mtime of every rule file."""
+    """Cheap change detection: name, size and mtime of every rule file the loader reads."""
     entries = []
-    for path in sorted(folder.glob("*.y*ml")):
+    try:
+        paths = rule_files(folder) if folder.is_dir() else []
+    except OSError:
+        paths = []
+    for path in paths:
         try:
             stat = path.stat()
         except FileNotFoundError:
             continue
-        entries.append((path.name, stat.st_size, stat.st_mtime_ns))
+        entries.append((path.relative_to(folder).as_posix(), stat.st_size, stat.st_mtime_ns))
     return tuple(entries)
 
 
@@ -77,6 +83,7 @@ class RulesetManager:
         self.last_error_at: datetime | None = None
         self.reloads = 0
         self.stored: set[str] = set()  # versions known to be in the rulesets table
+        self._recent: dict[str, Ruleset] = {}  # the last few active rulesets, by version
         self._watcher: threading.Thread | None = None
 
     def engine(self) -> RulesEngine:
@@ -85,7 +92,7 @@ class RulesetManager:
             with self._lock:
                 if self._engine is None:
                     self._fingerprint = fingerprint(self.folder)
-                    self._engine = RulesEngine(load_ruleset(self.folder))
+                    self._engine = RulesEngine(self._remember(load_ruleset(self.folder)))
                     self.loaded_at = datetime.now(UTC)
                     self._checked_at = time.monotonic()
         elif self.watch_seconds and time.monotonic() - self._checked_at >= self.watch_seconds:
@@ -128,7 +135,7 @@ class RulesetManager:
                 self.last_error = None
                 return ReloadResult(False, candidate.version)
             try:
-                engine.swap(candidate)
+                engine.swap(self._remember(candidate))
             except EngineFailure as exc:
                 return self._refused(engine, f"engine refused the ruleset: {exc}")
             self.loaded_at = datetime.now(UTC)
@@ -139,6 +146,16 @@ class RulesetManager:
             return ReloadResult(True, candidate.version)
         finally:
             self._lock.release()
+
+    def _remember(self, ruleset: Ruleset) -> Ruleset:
+        self._recent[ruleset.version] = ruleset
+        while len(self._recent) > 4:
+            self._recent.pop(next(iter(self._recent)))
+        return ruleset
+
+    def ruleset_by_version(self, version: str) -> Ruleset | None:
+        """The active ruleset or one active a moment ago (a claim may straddle a swap)."""
+        return self._recent.get(version)
 
     def _refused(self, engine: RulesEngine, message: str) -> ReloadResult:
         self.last_error = message
@@ -167,17 +184,50 @@ class RulesetManager:
         }
 
 
-def ensure_ruleset_stored(session: Session, ruleset: Ruleset, known: set[str]) -> None:
-    """Store the ruleset's full text once by version; `known` caches what is stored.
+def ensure_ruleset_stored(session: Session, manager: RulesetManager, version: str) -> None:
+    """Store the full text of the ruleset `version` (that a decision names) once.
 
-    A version joins `known` only once it was found already stored (committed), so a
-    rolled-back first insert is retried by the next claim rather than forgotten.
+    Per-process cache: a version joins `manager.stored` only once it was found
+    already stored (committed), so a rolled-back first insert is retried by the
+    next claim rather than forgotten. The version is looked up among the
+    manager's recent rulesets, so a claim decided just before a swap stores the
+    ruleset that decided it, not the new one.
     """
-    if ruleset.version in known:
+    if version in manager.stored:
         return
-    if repo.get_ruleset(session, ruleset.version) is not None:
-        known.add(ruleset.version)
+    if repo.get_ruleset(session, version) is not None:
+        manager.stored.add(version)
         return
-    repo.store_ruleset(
-        session, ruleset.version, ruleset.files, len(ruleset.rules), datetime.now(UTC)
-    )
+    ruleset = manager.ruleset_by_version(version)
+    if ruleset is None:  # cannot happen for a decision of this process; nothing to store
+        log.warning("ruleset %s decided a claim but is not known here", version[:12])
+        return
+    repo.store_ruleset(session, version, ruleset.files, len(ruleset.rules), datetime.now(UTC))
+
+
+def stored_ruleset(ctx: Any, version: str) -> dict[str, Any] | None:
+    """A stored ruleset's full text, for audit (GET /v1/rulesets/<version>)."""
+    with ctx.unit_of_work() as session:
+        row = repo.get_ruleset(session, version)
+        if row is None:
+            return None
+        return {"version": row.version, "rule_count": row.rule_count,
+                "first_loaded_at": row.first_loaded_at.isoformat(), "files": row.files}
+
+
+def list_versions(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
+    """Stored rulesets, newest first, with how many decisions name each."""
+    from sqlalchemy import func, select
+
+    from service.db.tables import DecisionRow, RulesetRow
+
+    with ctx.unit_of_work() as session:
+        used = (select(DecisionRow.ruleset_version, func.count().label("n"))
+                .group_by(DecisionRow.ruleset_version).subquery())
+        rows = session.execute(
+            select(RulesetRow.version, RulesetRow.rule_count, RulesetRow.first_loaded_at, used.c.n)
+            .outerjoin(used, used.c.ruleset_version == RulesetRow.version)
+            .order_by(RulesetRow.first_loaded_at.desc()).limit(limit)
+        ).all()
+    return [{"version": v, "rule_count": c, "first_loaded_at": at.isoformat(),
+             "decisions": int(n or 0)} for v, c, at, n in rows]

@@ -27,6 +27,8 @@ from service.metrics import observe_decision
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
 from service.usecases.record_decision import record_decision
+from service.usecases.rulesets import ensure_ruleset_stored
+from service.usecases.shadow import record_shadow
 from service.usecases.views import claim_document
 
 ABANDONED_AFTER = timedelta(seconds=60)  # an in-flight key older than this was abandoned
@@ -120,9 +122,8 @@ def _store_and_decide(
         engine = ctx.engine
         facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
         decision = adjudicate(engine, facts)
-        repo.store_ruleset(
-            session, engine.ruleset.version, engine.ruleset.files, len(engine.ruleset.rules), now
-        )
+        record_shadow(ctx, session, claim_row, facts, decision)
+        ensure_ruleset_stored(session, ctx.rules, decision.ruleset_version)
         outbox_ids = _acknowledge(session, claim_row, now, request_id)
         decision_row, decided_ids = record_decision(
             session,

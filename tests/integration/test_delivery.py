@@ -25,6 +25,8 @@ from rq import SimpleWorker
 from sqlalchemy import select
 
 from service import config as config_module
+from service.adapters import queue as rq_adapter
+from service.adapters import smtp as smtp_adapter
 from service.adapters import webhooks
 from service.adapters.queue import RQDispatcher, connect, get_queue
 from service.db import worker_tables  # noqa: F401 - registers claim_flags
@@ -49,6 +51,7 @@ class SmtpSink:
 
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
+        self.peers: list[tuple[str, int]] = []  # client address per message: one per session
         self.hold_first_rcpt = False
         self.entered = threading.Event()
         self.release = threading.Event()
@@ -65,6 +68,7 @@ class SmtpSink:
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        self.peers.append(session.peer)
         return "250 Message accepted"
 
 
@@ -290,6 +294,99 @@ def test_claimant_language_and_rejection_reasons(cfg, sessions, smtp):
     assert "Su póliza no cubre este tipo de siniestro." in body
 
 
+# ---------------------------------------------------------------- batches and SMTP sessions
+def test_batch_job_run_twice_delivers_each_row_once(cfg, sessions, smtp, receiver):
+    ids = []
+    for _ in range(3):
+        claim_id, decision_id = add_claim(sessions, callback_url=receiver.url)
+        ids.append(add_outbox(sessions, claim_id, decision_id, "approved"))
+    claim_id, decision_id = add_claim(sessions, callback_url=receiver.url)
+    ids.append(add_outbox(sessions, claim_id, decision_id, "claim.decided", "webhook"))
+    conn = connect(cfg.REDIS_URL)
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 4
+    queue = get_queue(conn, "notifications")
+    [job_id] = queue.job_ids  # one job for the four rows
+    assert job_id == rq_adapter.batch_job_id((i, 0) for i in ids)
+    # RQ delivering it twice, and a lone job for one of its rows: nothing is sent twice
+    queue.enqueue("worker.jobs.deliver_outbox_batch", list(reversed(ids)), job_id="copy")
+    queue.enqueue("worker.jobs.deliver_outbox", ids[0], job_id="lone")
+    work(cfg)
+    assert len(smtp.messages) == 3 and len(receiver.calls) == 1
+    assert len(set(smtp.peers)) == 1  # one SMTP session for the whole batch
+    for outbox_id in ids:
+        done = row(sessions, outbox_id)
+        assert (done.status, done.attempts) == ("sent", 1)
+    results = [queue.fetch_job(i).return_value() for i in (job_id, "copy", "lone")]
+    assert results[0] == dict.fromkeys(map(str, ids), "sent")
+    assert results[1] == dict.fromkeys(map(str, reversed(ids)), "skipped")
+    assert results[2] == "skipped"
+    prefixes = sorted(m["Message-ID"].split(".")[0] for m in smtp.messages)
+    assert prefixes == sorted(f"<outbox-{i}" for i in ids[:3])  # each row's own Message-ID
+
+
+def test_rows_held_by_a_live_batch_job_are_not_enqueued_again(cfg, sessions, smtp):
+    ids = []
+    for _ in range(2):
+        claim_id, decision_id = add_claim(sessions)
+        ids.append(add_outbox(sessions, claim_id, decision_id, "approved"))
+    conn = connect(cfg.REDIS_URL)
+    RQDispatcher(cfg.REDIS_URL).dispatch_outbox(ids, "req")  # one batch job
+    queue = get_queue(conn, "notifications")
+    assert queue.count == 1
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 2  # pending: marked
+    assert relay.relay_outbox(sessions, conn, cfg, later(0.1)) == 2  # stale: checked, live
+    assert queue.count == 1
+    conn.flushdb()  # Redis forgets the job and its pointers
+    assert relay.relay_outbox(sessions, conn, cfg, later(0.2)) == 2
+    assert queue.count == 1
+    work(cfg)
+    assert {row(sessions, i).status for i in ids} == {"sent"} and len(smtp.messages) == 2
+
+
+def test_job_timeout_stops_a_batch_in_process_and_loses_nothing(cfg, sessions, smtp,
+                                                               monkeypatch):
+    monkeypatch.setattr(rq_adapter, "DELIVERY_TIMEOUT", 1)
+    ids = []
+    for _ in range(3):
+        claim_id, decision_id = add_claim(sessions)
+        ids.append(add_outbox(sessions, claim_id, decision_id, "approved"))
+    conn = connect(cfg.REDIS_URL)
+    smtp.hold_first_rcpt = True  # the first send hangs past the job timeout
+    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 3
+    work(cfg)  # in-process worker: RQ's SIGALRM death penalty interrupts the send
+    first = row(sessions, ids[0])
+    assert (first.status, first.attempts) == ("pending", 1)
+    assert "JobTimeoutException" in first.last_error
+    assert [row(sessions, i).status for i in ids[1:]] == ["enqueued", "enqueued"]
+    smtp.release.set()
+    assert relay.relay_outbox(sessions, conn, cfg, later()) == 3  # failed job: not live
+    work(cfg)
+    assert [(row(sessions, i).status, row(sessions, i).attempts) for i in ids] == [
+        ("sent", 2), ("sent", 1), ("sent", 1)]
+    assert len(smtp.messages) == 3
+
+
+def test_smtp_session_is_reused_and_reopened_after_a_drop(cfg, smtp):
+    sender = smtp_adapter.SmtpSender.from_config(cfg)
+    mail = smtp_adapter.Email(to=("ana@example.com",), subject="Olá", text="x\n", html="<p>x</p>",
+                              message_id="<outbox-1.k@example.com>", language="pt")
+    try:
+        sender.send(mail)
+        sender.send(mail)
+        assert len(set(smtp.peers)) == 1
+        smtp_adapter._cache.session.client.sock.shutdown(socket.SHUT_RDWR)  # dropped while idle
+        smtp_adapter._cache.session.used -= smtp_adapter.IDLE_CHECK + 1
+        sender.send(mail)  # NOOP fails, a fresh session sends it
+        assert len(smtp.peers) == 3 and len(set(smtp.peers)) == 2
+        sender.send(mail, reuse=False)
+        assert len(set(smtp.peers)) == 3
+    finally:
+        smtp_adapter.close_connections()
+    assert smtp_adapter._cache.session is None
+    assert smtp.messages[0]["Subject"] == "Olá" and smtp.messages[0]["Content-Language"] == "pt"
+    assert smtp.messages[0]["Message-ID"] == "<outbox-1.k@example.com>"
+
+
 # ---------------------------------------------------------------- faults
 @pytest.fixture
 def private_redis(tmp_path):
@@ -370,13 +467,14 @@ def children(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_worker_killed_mid_delivery_delivers_exactly_once(cfg, sessions, smtp, env):
+@pytest.mark.parametrize("fork", [False, True], ids=["in-process", "fork"])
+def test_worker_killed_mid_delivery_delivers_exactly_once(cfg, sessions, smtp, env, fork):
     claim_id, decision_id = add_claim(sessions)
     outbox_id = add_outbox(sessions, claim_id, decision_id, "approved")
     smtp.hold_first_rcpt = True
     RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id])
     code = "from service import config; from worker.runner import run_worker; " \
-           "run_worker(config.load(), burst=True)"
+           f"run_worker(config.load(), burst=True, fork={fork})"
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env},
                             start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -384,7 +482,7 @@ def test_worker_killed_mid_delivery_delivers_exactly_once(cfg, sessions, smtp, e
         assert smtp.entered.wait(60), "worker never reached the SMTP server"
         assert row(sessions, outbox_id).status == "sending"
         horses = children(proc.pid)  # RQ's work horse runs in its own session
-        assert horses, "no work horse found"
+        assert bool(horses) == fork, "a work horse exactly when forking"
         for pid in [proc.pid, *horses]:
             os.kill(pid, signal.SIGKILL)
         proc.wait(10)

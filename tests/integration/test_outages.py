@@ -52,3 +52,27 @@ def test_database_unreachable_is_503_with_retry_after(tmp_path, clock):
     assert "Traceback" not in response.get_data(as_text=True)
     assert client.get("/v1/claims").status_code == 503
     assert client.get("/healthz").status_code == 200
+
+
+def test_engine_failure_is_503_and_stores_nothing(client, context, monkeypatch):
+    from sqlalchemy import func
+
+    from service.db.tables import ClaimRow
+    from service.rules.engine import EngineFailure
+
+    put_policies(client, ["P-DEV"])
+    engine = context.engine
+
+    def broken(facts):
+        raise EngineFailure("code 303")
+
+    monkeypatch.setattr(engine, "evaluate_with_ruleset", broken)
+    response = client.post("/v1/claims", json=claim(), headers={"Idempotency-Key": "k-503"})
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "engine_unavailable"
+    assert response.headers["Retry-After"] == "5"
+    with context.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(ClaimRow)) == 0
+    monkeypatch.undo()
+    retried = client.post("/v1/claims", json=claim(), headers={"Idempotency-Key": "k-503"})
+    assert retried.status_code == 201  # the key was released, the retry goes through
