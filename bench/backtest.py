@@ -34,45 +34,42 @@ GOAL_PER_SECOND = 5000
 
 
 def replay(database_url: str, page: int, trace_memory: bool) -> dict:
-    from sqlalchemy import create_engine, select
+    """The real backtest path (service/usecases/backtest.py): stored_rows pages + replay."""
+    from contextlib import contextmanager
 
-    from service.db.tables import DecisionRow
-    from service.domain.facts import facts_from_json
-    from service.rules.engine import RulesEngine, adjudicate, load_ruleset
+    from service.db.session import dispose_all, session_factory
+    from service.rules.engine import RulesEngine, load_ruleset
+    from service.usecases import backtest
 
     engine = RulesEngine(load_ruleset(RULES_DIR))
-    db = create_engine(database_url)
-    changed = total = 0
+    sessions = session_factory(database_url)
     read_seconds = 0.0
+
+    @contextmanager
+    def open_session():  # type: ignore[no-untyped-def]
+        nonlocal read_seconds
+        t0 = time.perf_counter()
+        session = sessions()
+        try:
+            yield session
+        finally:
+            session.close()
+            read_seconds += time.perf_counter() - t0
+
     if trace_memory:
         tracemalloc.start()
     started = time.perf_counter()
     cpu_started = time.process_time()
-    last_id = 0
-    with db.connect() as conn:
-        while True:
-            t0 = time.perf_counter()
-            rows = conn.execute(
-                select(DecisionRow.id, DecisionRow.facts, DecisionRow.outcome)
-                .where(DecisionRow.id > last_id).order_by(DecisionRow.id).limit(page)
-            ).all()
-            read_seconds += time.perf_counter() - t0
-            if not rows:
-                break
-            for row_id, stored, outcome in rows:
-                decision = adjudicate(engine, facts_from_json(stored))
-                changed += decision.outcome != outcome
-                total += 1
-                last_id = row_id
+    report = backtest.replay(engine, backtest.stored_rows(open_session, None, None, page=page))
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     peak = tracemalloc.get_traced_memory()[1] if trace_memory else 0
     if trace_memory:
         tracemalloc.stop()
     engine.close()
-    db.dispose()
-    return {"claims": total, "seconds": seconds, "cpu": cpu, "read": read_seconds,
-            "changed": changed, "traced_peak": peak}
+    dispose_all()
+    return {"claims": report.total, "seconds": seconds, "cpu": cpu, "read": read_seconds,
+            "changed": report.changed, "traced_peak": peak}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         [[plain["claims"], plain["seconds"], rate, plain["cpu"], plain["read"],
           plain["changed"], f"{rss_before / 1024:.0f} → {rss_after / 1024:.0f}",
           traced["traced_peak"] / 2**20]],
-        "replay: facts_from_json + adjudicate over every stored decision",
+        "replay: service.usecases.backtest (stored_rows pages + replay) over every stored decision",
     )
     print(f"  (max RSS at start of the script: {rss_start / 1024:.0f} MiB; replay pages "
           f"through the rows, so memory stays flat as the history grows)\n")
