@@ -68,8 +68,14 @@ def replay(database_url: str, page: int, trace_memory: bool) -> dict:
         tracemalloc.stop()
     engine.close()
     dispose_all()
-    return {"claims": report.total, "seconds": seconds, "cpu": cpu, "read": read_seconds,
-            "changed": report.changed, "traced_peak": peak}
+    return {
+        "claims": report.total,
+        "seconds": seconds,
+        "cpu": cpu,
+        "read": read_seconds,
+        "changed": report.changed,
+        "traced_peak": peak,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", type=int, default=0, help="default: claims / 4")
     parser.add_argument("--page", type=int, default=2000, help="rows read per query")
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--database-url", default="",
-                        help="replay an existing database instead of generating one")
+    parser.add_argument(
+        "--database-url", default="", help="replay an existing database instead of generating one"
+    )
     args = parser.parse_args(argv)
 
     from service.config import load
@@ -93,38 +100,77 @@ def main(argv: list[str] | None = None) -> int:
         stored = None
         if not args.database_url:
             upgrade(url)
-            ctx = build_context(load({"DATABASE_URL": url, "INSTANCE_DIR": tmp,
-                                      "LOG_FORMAT": "text"}))
-            policies, claims = generate(args.policies or max(1, args.claims // 4), args.claims,
-                                        args.seed, TODAY)
+            ctx = build_context(
+                load({"DATABASE_URL": url, "INSTANCE_DIR": tmp, "LOG_FORMAT": "text"})
+            )
+            policies, claims = generate(
+                args.policies or max(1, args.claims // 4), args.claims, args.seed, TODAY
+            )
             stored = store_decided_bulk(ctx, policies, claims)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         plain = replay(url, args.page, trace_memory=False)
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         traced = replay(url, args.page, trace_memory=True)
 
-    print_conditions("backtest: replay of stored facts", conditions(
-        claims=f"{plain['claims']:,} stored claims (seed {args.seed}), page {args.page}",
-        database=args.database_url or "scratch SQLite file",
-        store=(f"{stored['claims']:,} claims stored decided in {stored['claims_seconds']:.1f} s "
-               f"({stored['claims_per_second']:,.0f}/s, bulk path)") if stored else "existing",
-    ))
+    print_conditions(
+        "backtest: replay of stored facts",
+        conditions(
+            claims=f"{plain['claims']:,} stored claims (seed {args.seed}), page {args.page}",
+            database=args.database_url or "scratch SQLite file",
+            store=(
+                f"{stored['claims']:,} claims stored decided in {stored['claims_seconds']:.1f} s "
+                f"({stored['claims_per_second']:,.0f}/s, bulk path)"
+            )
+            if stored
+            else "existing",
+        ),
+    )
     rate = plain["claims"] / plain["seconds"]
     print_table(
-        ["claims", "seconds", "claims/s", "CPU s", "of which DB read s", "changed",
-         "max RSS MiB (before → after)", "tracemalloc peak MiB"],
-        [[plain["claims"], plain["seconds"], rate, plain["cpu"], plain["read"],
-          plain["changed"], f"{rss_before / 1024:.0f} → {rss_after / 1024:.0f}",
-          traced["traced_peak"] / 2**20]],
+        [
+            "claims",
+            "seconds",
+            "claims/s",
+            "CPU s",
+            "of which DB read s",
+            "changed",
+            "max RSS MiB (before → after)",
+            "tracemalloc peak MiB",
+        ],
+        [
+            [
+                plain["claims"],
+                plain["seconds"],
+                rate,
+                plain["cpu"],
+                plain["read"],
+                plain["changed"],
+                f"{rss_before / 1024:.0f} → {rss_after / 1024:.0f}",
+                traced["traced_peak"] / 2**20,
+            ]
+        ],
         "replay: service.usecases.backtest (stored_rows pages + replay) over every stored decision",
     )
-    print(f"  (max RSS at start of the script: {rss_start / 1024:.0f} MiB; replay pages "
-          f"through the rows, so memory stays flat as the history grows)\n")
-    print_table(["goal", "measured", "met"],
-                [["backtest ≥ 5,000 claims/s", f"{rate:,.0f}/s",
-                  "yes" if rate >= GOAL_PER_SECOND else "NO"],
-                 ["same outcomes on the same rules", f"{plain['changed']} changed",
-                  "yes" if plain["changed"] == 0 else "NO"]], "goals")
+    print(
+        f"  (max RSS at start of the script: {rss_start / 1024:.0f} MiB; replay pages "
+        f"through the rows, so memory stays flat as the history grows)\n"
+    )
+    print_table(
+        ["goal", "measured", "met"],
+        [
+            [
+                "backtest ≥ 5,000 claims/s",
+                f"{rate:,.0f}/s",
+                "yes" if rate >= GOAL_PER_SECOND else "NO",
+            ],
+            [
+                "same outcomes on the same rules",
+                f"{plain['changed']} changed",
+                "yes" if plain["changed"] == 0 else "NO",
+            ],
+        ],
+        "goals",
+    )
     return 0
 
 

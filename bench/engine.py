@@ -53,8 +53,9 @@ GOAL_US = 100.0  # default ruleset and 200 rules
 GOAL_FLOOR_RATIO = 5.0  # within 5x of plain Python at 200 rules
 
 
-def measure(label: str, ruleset_dir: Path, facts: list[dict], repeats: int,
-            zen_factory, with_interp: bool) -> dict:
+def measure(
+    label: str, ruleset_dir: Path, facts: list[dict], repeats: int, zen_factory, with_interp: bool
+) -> dict:
     from service.rules.compiler import evaluate_python
     from service.rules.engine import RulesEngine, adjudicate, load_ruleset
 
@@ -82,10 +83,15 @@ def measure(label: str, ruleset_dir: Path, facts: list[dict], repeats: int,
             for f in facts:
                 fn(f)
             return len(facts)
+
         return loop
 
-    results = {"label": label, "rules": len(rules), "shards": len(ruleset.compiled.shards),
-               "fired": fired / min(len(facts), 500)}
+    results = {
+        "label": label,
+        "rules": len(rules),
+        "shards": len(ruleset.compiled.shards),
+        "fired": fired / min(len(facts), 500),
+    }
     results["durable"] = median_rate(run(engine.evaluate), repeats)[0] * 1e6
     if with_interp:
         results["adjudicate"] = median_rate(run(lambda f: adjudicate(engine, f)), repeats)[0] * 1e6
@@ -101,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--claims", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--sizes", default="10,100,200,1000",
-                        help="synthetic rule counts (comma-separated)")
+    parser.add_argument(
+        "--sizes", default="10,100,200,1000", help="synthetic rule counts (comma-separated)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--wall", action="store_true", help="time with wall clock, not CPU time")
     args = parser.parse_args(argv)
@@ -111,44 +118,92 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
 
     facts = generated_facts(args.claims, args.seed)
-    print_conditions("engine: µs per claim", conditions(
-        clock="wall clock" if args.wall else "process CPU time (time.process_time)",
-        claims=f"{len(facts):,} generated claims (seed {args.seed}), "
-               f"{args.repeats} repeats, median",
-        rulesets=f"shipped rules/ and synthetic {', '.join(map(str, sizes))} rules",
-    ))
+    print_conditions(
+        "engine: µs per claim",
+        conditions(
+            clock="wall clock" if args.wall else "process CPU time (time.process_time)",
+            claims=f"{len(facts):,} generated claims (seed {args.seed}), "
+            f"{args.repeats} repeats, median",
+            rulesets=f"shipped rules/ and synthetic {', '.join(map(str, sizes))} rules",
+        ),
+    )
     rows = [measure("default (rules/)", RULES_DIR, facts, args.repeats, zen_ruleset, True)]
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
             rules = synthetic_rules(size)
             folder = write_synthetic_ruleset(Path(tmp) / f"syn{size}", rules)
-            rows.append(measure(f"synthetic {size}", folder, facts, args.repeats,
-                                lambda _r, props, rules=rules: zen_synthetic(rules, props), False))
+            rows.append(
+                measure(
+                    f"synthetic {size}",
+                    folder,
+                    facts,
+                    args.repeats,
+                    lambda _r, props, rules=rules: zen_synthetic(rules, props),
+                    False,
+                )
+            )
 
     print_table(
-        ["ruleset", "rules", "shards", "fired/claim", "durable µs", "adjudicate µs", "zen µs",
-         "python µs", "interp. µs", "durable/zen", "durable/python"],
-        [[r["label"], r["rules"], r["shards"], r["fired"], r["durable"],
-          r.get("adjudicate", "-"), r["zen"], r["python"], r.get("interp", "-"),
-          ratio(r["durable"], r["zen"]), ratio(r["durable"], r["python"])] for r in rows],
+        [
+            "ruleset",
+            "rules",
+            "shards",
+            "fired/claim",
+            "durable µs",
+            "adjudicate µs",
+            "zen µs",
+            "python µs",
+            "interp. µs",
+            "durable/zen",
+            "durable/python",
+        ],
+        [
+            [
+                r["label"],
+                r["rules"],
+                r["shards"],
+                r["fired"],
+                r["durable"],
+                r.get("adjudicate", "-"),
+                r["zen"],
+                r["python"],
+                r.get("interp", "-"),
+                ratio(r["durable"], r["zen"]),
+                ratio(r["durable"], r["python"]),
+            ]
+            for r in rows
+        ],
         "µs per claim (median; lower is better; ratios < 1× mean durable is faster)",
     )
     goals = []
     default = rows[0]
-    goals.append(("default ruleset < 100 µs/claim", f"{default['durable']:.1f} µs",
-                  default["durable"] < GOAL_US))
+    goals.append(
+        (
+            "default ruleset < 100 µs/claim",
+            f"{default['durable']:.1f} µs",
+            default["durable"] < GOAL_US,
+        )
+    )
     at200 = next((r for r in rows if r["label"] == "synthetic 200"), None)
     if at200:
-        goals.append(("200 rules < 100 µs/claim", f"{at200['durable']:.1f} µs",
-                      at200["durable"] < GOAL_US))
+        goals.append(
+            ("200 rules < 100 µs/claim", f"{at200['durable']:.1f} µs", at200["durable"] < GOAL_US)
+        )
         floor = at200["durable"] / at200["python"]
-        goals.append(("200 rules within 5× of plain Python", f"{floor:.1f}×",
-                      floor <= GOAL_FLOOR_RATIO))
+        goals.append(
+            ("200 rules within 5× of plain Python", f"{floor:.1f}×", floor <= GOAL_FLOOR_RATIO)
+        )
     slower = [r["label"] for r in rows if r["durable"] >= r["zen"]]
-    goals.append(("faster than zen-engine at every size",
-                  "yes" if not slower else "slower at " + ", ".join(slower), not slower))
-    print_table(["goal", "measured", "met"],
-                [[g, m, "yes" if ok else "NO"] for g, m, ok in goals], "goals")
+    goals.append(
+        (
+            "faster than zen-engine at every size",
+            "yes" if not slower else "slower at " + ", ".join(slower),
+            not slower,
+        )
+    )
+    print_table(
+        ["goal", "measured", "met"], [[g, m, "yes" if ok else "NO"] for g, m, ok in goals], "goals"
+    )
     return 0
 
 

@@ -46,7 +46,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 25.0
 
-FLOOR_APP = '''
+FLOOR_APP = """
 import uuid
 from flask import Flask, jsonify, request
 
@@ -63,9 +63,9 @@ def post_claim():
 @app.get("/healthz")
 def healthz():
     return {"status": "ok"}
-'''
+"""
 
-LUA = r'''
+LUA = r"""
 local templates = {}
 local counter = 0
 local threads = {}
@@ -116,7 +116,7 @@ done = function(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write,
     summary.errors.timeout, table.concat(parts, ", ")))
 end
-'''
+"""
 
 
 def free_port() -> int:
@@ -148,33 +148,64 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def run_wrk(port: int, args: argparse.Namespace, claims_file: Path, lua: Path,
-            key: str, label: str) -> dict:
-    env = dict(os.environ, BENCH_CLAIMS=str(claims_file), BENCH_API_KEY=key,
-               BENCH_RUN=f"{label}-{uuid.uuid4().hex[:8]}")
-    base = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "--latency",
-            "-s", str(lua), f"http://127.0.0.1:{port}/v1/claims"]
+def run_wrk(
+    port: int, args: argparse.Namespace, claims_file: Path, lua: Path, key: str, label: str
+) -> dict:
+    env = dict(
+        os.environ,
+        BENCH_CLAIMS=str(claims_file),
+        BENCH_API_KEY=key,
+        BENCH_RUN=f"{label}-{uuid.uuid4().hex[:8]}",
+    )
+    base = [
+        "wrk",
+        "-t",
+        str(args.threads),
+        "-c",
+        str(args.connections),
+        "--latency",
+        "-s",
+        str(lua),
+        f"http://127.0.0.1:{port}/v1/claims",
+    ]
     if args.warmup > 0:
-        subprocess.run([*base[:1], "-d", f"{args.warmup}s", *base[1:]], env=env,
-                       capture_output=True, check=False)
+        subprocess.run(
+            [*base[:1], "-d", f"{args.warmup}s", *base[1:]],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
     env["BENCH_RUN"] = f"{label}-{uuid.uuid4().hex[:8]}"
-    out = subprocess.run([base[0], "-d", f"{args.duration}s", "--timeout", "10s", *base[1:]],
-                         env=env, capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [base[0], "-d", f"{args.duration}s", "--timeout", "10s", *base[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
             result = json.loads(line.split(" ", 1)[1])
             seconds = result["duration_us"] / 1e6
             result["rps"] = result["requests"] / seconds
-            result["ok_rps"] = sum(n for code, n in result["statuses"].items()
-                                   if code.startswith("2")) / seconds
+            result["ok_rps"] = (
+                sum(n for code, n in result["statuses"].items() if code.startswith("2")) / seconds
+            )
             return result
     raise RuntimeError(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
 
 
 def server_env(database_url: str, instance: Path) -> dict[str, str]:
-    return dict(os.environ, DATABASE_URL=database_url, INSTANCE_DIR=str(instance),
-                REDIS_URL=REDIS_URL, LOG_LEVEL="WARNING", LOG_FORMAT="text",
-                RATE_LIMIT="100000000/minute", PYTHONUNBUFFERED="1")
+    return dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        INSTANCE_DIR=str(instance),
+        REDIS_URL=REDIS_URL,
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="text",
+        RATE_LIMIT="100000000/minute",
+        PYTHONUNBUFFERED="1",
+    )
 
 
 def count_claims(database_url: str) -> int:
@@ -188,20 +219,42 @@ def count_claims(database_url: str) -> int:
         engine.dispose()
 
 
-def bench_api(label: str, database_url: str, args: argparse.Namespace, workdir: Path,
-              policies_file: Path, claims_file: Path, lua: Path) -> dict:
+def bench_api(
+    label: str,
+    database_url: str,
+    args: argparse.Namespace,
+    workdir: Path,
+    policies_file: Path,
+    claims_file: Path,
+    lua: Path,
+) -> dict:
     instance = workdir / f"instance-{label}"
     env = server_env(database_url, instance)
-    subprocess.run([str(BIN / "claims"), "db", "upgrade"], env=env, check=True,
-                   capture_output=True)
-    subprocess.run([str(BIN / "claims"), "policies", "import", str(policies_file)], env=env,
-                   check=True, capture_output=True)
+    subprocess.run([str(BIN / "claims"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "claims"), "policies", "import", str(policies_file)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     key = make_api_key(env)
     port = free_port()
-    proc = subprocess.Popen([str(BIN / "claims"), "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--workers", str(args.workers)], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=open(workdir / f"{label}.log", "w"))  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            str(BIN / "claims"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / f"{label}.log", "w"),
+    )  # noqa: SIM115
     try:
         wait_ready(port, proc)
         before = count_claims(database_url)
@@ -218,10 +271,25 @@ def bench_api(label: str, database_url: str, args: argparse.Namespace, workdir: 
 def bench_floor(args: argparse.Namespace, workdir: Path, claims_file: Path, lua: Path) -> dict:
     (workdir / "floor_app.py").write_text(FLOOR_APP)
     port = free_port()
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "--chdir", str(workdir), "-w",
-                             str(args.workers), "-k", "sync", "--keep-alive", "5", "-b",
-                             f"127.0.0.1:{port}", "floor_app:app"], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "--chdir",
+            str(workdir),
+            "-w",
+            str(args.workers),
+            "-k",
+            "sync",
+            "--keep-alive",
+            "5",
+            "-b",
+            f"127.0.0.1:{port}",
+            "floor_app:app",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(port, proc)
         result = run_wrk(port, args, claims_file, lua, "", "floor")
@@ -264,14 +332,18 @@ def main(argv: list[str] | None = None) -> int:
         print("bench/http.py: wrk is not installed (apt-get install -y wrk); skipped")
         return 0
     targets = args.targets.split(",")
-    print_conditions("http: POST /v1/claims under gunicorn", conditions(
-        load=f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s "
-             f"(+{args.warmup}s warm-up), unique external_ref per request",
-        server=f"gunicorn, {args.workers} sync workers, for every target",
-        claims=f"{args.templates:,} generated claim bodies over {args.policies} policies",
-        wrk=subprocess.run(["wrk", "-v"], capture_output=True, text=True,
-                           check=False).stdout.splitlines()[0:1],
-    ))
+    print_conditions(
+        "http: POST /v1/claims under gunicorn",
+        conditions(
+            load=f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s "
+            f"(+{args.warmup}s warm-up), unique external_ref per request",
+            server=f"gunicorn, {args.workers} sync workers, for every target",
+            claims=f"{args.templates:,} generated claim bodies over {args.policies} policies",
+            wrk=subprocess.run(
+                ["wrk", "-v"], capture_output=True, text=True, check=False
+            ).stdout.splitlines()[0:1],
+        ),
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         workdir = Path(tmp)
@@ -281,21 +353,55 @@ def main(argv: list[str] | None = None) -> int:
         if "floor" in targets:
             rows.append(bench_floor(args, workdir, claims_file, lua))
         if "sqlite" in targets:
-            rows.append(bench_api("API + SQLite", f"sqlite:///{workdir / 'claims.db'}", args,
-                                  workdir, policies_file, claims_file, lua))
+            rows.append(
+                bench_api(
+                    "API + SQLite",
+                    f"sqlite:///{workdir / 'claims.db'}",
+                    args,
+                    workdir,
+                    policies_file,
+                    claims_file,
+                    lua,
+                )
+            )
         if "postgres" in targets:
             rows.append(bench_postgres(args, workdir, policies_file, claims_file, lua))
         _cleanup_redis()
     floor = next((r for r in rows if r["label"].startswith("minimal")), None)
     print_table(
-        ["target", "auth", "2xx/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "2xx", "4xx",
-         "5xx", "sock err", "vs floor", "rows ok"],
-        [[r["label"], r["auth"], r["ok_rps"], r["p50_us"] / 1000, r["p90_us"] / 1000,
-          r["p99_us"] / 1000, r["max_us"] / 1000, _count(r, "2"), _count(r, "4"),
-          _count(r, "5"), r["socket_errors"] + r["timeouts"],
-          f"{r['ok_rps'] / floor['ok_rps']:.2f}×" if floor and floor["ok_rps"] else "-",
-          "yes" if r["rows_ok"] else "NO"]
-         for r in rows],
+        [
+            "target",
+            "auth",
+            "2xx/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "2xx",
+            "4xx",
+            "5xx",
+            "sock err",
+            "vs floor",
+            "rows ok",
+        ],
+        [
+            [
+                r["label"],
+                r["auth"],
+                r["ok_rps"],
+                r["p50_us"] / 1000,
+                r["p90_us"] / 1000,
+                r["p99_us"] / 1000,
+                r["max_us"] / 1000,
+                _count(r, "2"),
+                _count(r, "4"),
+                _count(r, "5"),
+                r["socket_errors"] + r["timeouts"],
+                f"{r['ok_rps'] / floor['ok_rps']:.2f}×" if floor and floor["ok_rps"] else "-",
+                "yes" if r["rows_ok"] else "NO",
+            ]
+            for r in rows
+        ],
         f"POST /v1/claims, {args.connections} connections, {args.duration} s",
     )
     goals = []
@@ -304,15 +410,31 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if floor:
             share = r["ok_rps"] / floor["ok_rps"] if floor["ok_rps"] else 0.0
-            goals.append((f"{r['label']}: ≥ 0.5× floor throughput (2xx/s)", f"{share:.2f}×",
-                          share >= GOAL_RATIO))
-        goals.append((f"{r['label']}: p99 < 25 ms", f"{r['p99_us'] / 1000:.1f} ms",
-                      r["p99_us"] / 1000 < GOAL_P99_MS))
+            goals.append(
+                (
+                    f"{r['label']}: ≥ 0.5× floor throughput (2xx/s)",
+                    f"{share:.2f}×",
+                    share >= GOAL_RATIO,
+                )
+            )
+        goals.append(
+            (
+                f"{r['label']}: p99 < 25 ms",
+                f"{r['p99_us'] / 1000:.1f} ms",
+                r["p99_us"] / 1000 < GOAL_P99_MS,
+            )
+        )
         goals.append((f"{r['label']}: zero 5xx", str(_count(r, "5")), _count(r, "5") == 0))
-        goals.append((f"{r['label']}: every answer 2xx", f"{_count(r, '2')}/{r['requests']}",
-                      _count(r, "2") == r["requests"]))
-    print_table(["goal", "measured", "met"],
-                [[g, m, "yes" if ok else "NO"] for g, m, ok in goals], "goals")
+        goals.append(
+            (
+                f"{r['label']}: every answer 2xx",
+                f"{_count(r, '2')}/{r['requests']}",
+                _count(r, "2") == r["requests"],
+            )
+        )
+    print_table(
+        ["goal", "measured", "met"], [[g, m, "yes" if ok else "NO"] for g, m, ok in goals], "goals"
+    )
     return 0
 
 
@@ -320,8 +442,9 @@ def _count(result: dict, first_digit: str) -> int:
     return sum(n for code, n in result["statuses"].items() if code.startswith(first_digit))
 
 
-def bench_postgres(args: argparse.Namespace, workdir: Path, policies_file: Path,
-                   claims_file: Path, lua: Path) -> dict:
+def bench_postgres(
+    args: argparse.Namespace, workdir: Path, policies_file: Path, claims_file: Path, lua: Path
+) -> dict:
     import psycopg
 
     name = f"claims_bench_{uuid.uuid4().hex[:8]}"
@@ -330,10 +453,21 @@ def bench_postgres(args: argparse.Namespace, workdir: Path, policies_file: Path,
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.Error as exc:
         print(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}; skipped")
-        return {"label": "API + PostgreSQL (skipped)", "auth": "-", "rps": 0.0, "ok_rps": 0.0,
-                "requests": 0, "p50_us": 0,
-                "p90_us": 0, "p99_us": 0, "max_us": 0, "statuses": {}, "socket_errors": 0,
-                "timeouts": 0, "rows_ok": True}
+        return {
+            "label": "API + PostgreSQL (skipped)",
+            "auth": "-",
+            "rps": 0.0,
+            "ok_rps": 0.0,
+            "requests": 0,
+            "p50_us": 0,
+            "p90_us": 0,
+            "p99_us": 0,
+            "max_us": 0,
+            "statuses": {},
+            "socket_errors": 0,
+            "timeouts": 0,
+            "rows_ok": True,
+        }
     base = PG_ADMIN.rsplit("/", 1)[0].split("://", 1)[1]
     url = f"postgresql+psycopg://{base}/{name}"
     try:
@@ -351,7 +485,7 @@ def _cleanup_redis() -> None:
         client = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
         keys = list(client.scan_iter("rq:*", count=1000))
         for start in range(0, len(keys), 1000):
-            client.delete(*keys[start:start + 1000])
+            client.delete(*keys[start : start + 1000])
     except Exception as exc:  # noqa: BLE001 - cleanup is best effort
         print(f"(could not clean Redis {REDIS_URL}: {exc})")
 

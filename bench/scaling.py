@@ -47,8 +47,9 @@ def engine_scaling(sizes: list[int], facts: list[dict], repeats: int) -> list[li
     base = None
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:
-            ruleset = load_ruleset(write_synthetic_ruleset(Path(tmp) / str(size),
-                                                           synthetic_rules(size)))
+            ruleset = load_ruleset(
+                write_synthetic_ruleset(Path(tmp) / str(size), synthetic_rules(size))
+            )
             engine = RulesEngine(ruleset)
 
             def loop(engine=engine) -> int:
@@ -60,8 +61,9 @@ def engine_scaling(sizes: list[int], facts: list[dict], repeats: int) -> list[li
             us = median_rate(loop, repeats)[0] * 1e6
             engine.close()
             base = base or us
-            rows.append([size, len(ruleset.compiled.shards), us, f"{us / base:.2f}×",
-                         f"{us / size:.3f}"])
+            rows.append(
+                [size, len(ruleset.compiled.shards), us, f"{us / base:.2f}×", f"{us / size:.3f}"]
+            )
     return rows
 
 
@@ -83,8 +85,9 @@ def history_scaling(levels: list[int], probes: int, seed: int) -> tuple[list[lis
         for level in levels:
             url = f"sqlite:///{Path(tmp) / f'h{level}.db'}"
             upgrade(url)
-            ctx = build_context(load({"DATABASE_URL": url, "INSTANCE_DIR": tmp,
-                                      "LOG_FORMAT": "text"}))
+            ctx = build_context(
+                load({"DATABASE_URL": url, "INSTANCE_DIR": tmp, "LOG_FORMAT": "text"})
+            )
             policies, claims = generate(1, level + probes, seed, TODAY)
             policy = policies[0]
             # Earlier claims: all on the one policy (unknown numbers re-pointed at it).
@@ -111,22 +114,38 @@ def history_scaling(levels: list[int], probes: int, seed: int) -> tuple[list[lis
                 if level == levels[-1]:
                     loss = TODAY - timedelta(days=30)
                     for label, sql in (
-                        ("12-month count", "SELECT count(*) FROM claims WHERE policy_number = :p "
-                         "AND date_of_loss >= :a AND date_of_loss <= :b"),
-                        ("aggregate used", "SELECT coalesce(sum(payable_amount), 0) FROM claims "
-                         "WHERE policy_number = :p AND claim_type = 'device_damage' AND "
-                         "status = 'approved' AND date_of_loss >= :a AND date_of_loss < :b"),
-                        ("duplicate", "SELECT id FROM claims WHERE policy_number = :p AND "
-                         "claim_type = 'device_damage' AND date_of_loss = :b AND amount = 10 "
-                         "LIMIT 1"),
+                        (
+                            "12-month count",
+                            "SELECT count(*) FROM claims WHERE policy_number = :p "
+                            "AND date_of_loss >= :a AND date_of_loss <= :b",
+                        ),
+                        (
+                            "aggregate used",
+                            "SELECT coalesce(sum(payable_amount), 0) FROM claims "
+                            "WHERE policy_number = :p AND claim_type = 'device_damage' AND "
+                            "status = 'approved' AND date_of_loss >= :a AND date_of_loss < :b",
+                        ),
+                        (
+                            "duplicate",
+                            "SELECT id FROM claims WHERE policy_number = :p AND "
+                            "claim_type = 'device_damage' AND date_of_loss = :b AND amount = 10 "
+                            "LIMIT 1",
+                        ),
                     ):
                         plan = session.execute(
                             text("EXPLAIN QUERY PLAN " + sql),
                             {"p": policy["number"], "a": loss - timedelta(days=365), "b": loss},
                         ).all()
                         plans.append(f"{label}: " + "; ".join(str(r[-1]) for r in plan))
-            rows.append([level, count, median_ms, f"{median_ms / base:.2f}×",
-                         statistics.quantiles(timings, n=10)[-1] * 1000])
+            rows.append(
+                [
+                    level,
+                    count,
+                    median_ms,
+                    f"{median_ms / base:.2f}×",
+                    statistics.quantiles(timings, n=10)[-1] * 1000,
+                ]
+            )
     return rows, plans
 
 
@@ -135,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10,50,100,200,500,1000")
     parser.add_argument("--claims", type=int, default=1000, help="claims per engine size")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--history", default="1,100,1000,10000",
-                        help="earlier claims on the policy")
+    parser.add_argument(
+        "--history", default="1,100,1000,10000", help="earlier claims on the policy"
+    )
     parser.add_argument("--probes", type=int, default=100, help="claims timed per level")
     parser.add_argument("--seed", type=int, default=9)
     args = parser.parse_args(argv)
@@ -144,17 +164,25 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(s) for s in args.history.split(",") if s]
 
     facts = generated_facts(args.claims, args.seed)
-    print_conditions("scaling", conditions(
-        engine=f"{len(facts):,} claims per size, {args.repeats} repeats, CPU time, median",
-        history=f"{args.probes} claims submitted through submit_claim per level, SQLite file, "
-                "wall clock, median",
-    ))
-    print_table(["rules", "shards", "µs/claim", "vs smallest", "µs per rule"],
-                engine_scaling(sizes, facts, args.repeats),
-                "engine time vs rule count (RulesEngine.evaluate)")
+    print_conditions(
+        "scaling",
+        conditions(
+            engine=f"{len(facts):,} claims per size, {args.repeats} repeats, CPU time, median",
+            history=f"{args.probes} claims submitted through submit_claim per level, SQLite file, "
+            "wall clock, median",
+        ),
+    )
+    print_table(
+        ["rules", "shards", "µs/claim", "vs smallest", "µs per rule"],
+        engine_scaling(sizes, facts, args.repeats),
+        "engine time vs rule count (RulesEngine.evaluate)",
+    )
     rows, plans = history_scaling(levels, args.probes, args.seed)
-    print_table(["earlier claims", "claims on policy", "ms/claim (median)", "vs 1",
-                 "p90 ms"], rows, "submit_claim cost vs earlier claims on the same policy")
+    print_table(
+        ["earlier claims", "claims on policy", "ms/claim (median)", "vs 1", "p90 ms"],
+        rows,
+        "submit_claim cost vs earlier claims on the same policy",
+    )
     print("query plans at the largest history (SQLite):")
     for plan in plans:
         print(f"  {plan}")

@@ -90,27 +90,51 @@ def seed(database_url: str, messages: int) -> list[int]:
     with sessions.begin() as s:
         for i in range(messages):
             claim_id = str(uuid.uuid4())
-            s.add(ClaimRow(
-                id=claim_id, client_id="bench", external_ref=f"BENCH-{claim_id[:8]}",
-                policy_number="P-BENCH", claim_type="device_damage",
-                date_of_loss=date(2026, 1, 5), reported_at=now, amount=Decimal("120.00"),
-                currency="EUR", description="", preferred_language=("en", "es", "zh")[i % 3],
-                claimant={"name": "Ana Bench", "email": f"ana{i}@example.com"},
-                callback_url=None, payload={}, status="approved", version=1,
-                created_at=now, updated_at=now,
-            ))
+            s.add(
+                ClaimRow(
+                    id=claim_id,
+                    client_id="bench",
+                    external_ref=f"BENCH-{claim_id[:8]}",
+                    policy_number="P-BENCH",
+                    claim_type="device_damage",
+                    date_of_loss=date(2026, 1, 5),
+                    reported_at=now,
+                    amount=Decimal("120.00"),
+                    currency="EUR",
+                    description="",
+                    preferred_language=("en", "es", "zh")[i % 3],
+                    claimant={"name": "Ana Bench", "email": f"ana{i}@example.com"},
+                    callback_url=None,
+                    payload={},
+                    status="approved",
+                    version=1,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             decision = DecisionRow(
-                claim_id=claim_id, outcome="approved", payable_amount=Decimal("70.00"),
-                reasons=[], missing_documents=[], trace=[], facts={}, decided_by="rules",
+                claim_id=claim_id,
+                outcome="approved",
+                payable_amount=Decimal("70.00"),
+                reasons=[],
+                missing_documents=[],
+                trace=[],
+                facts={},
+                decided_by="rules",
                 decided_at=now,
             )
             s.add(decision)
             s.flush()
             row = OutboxRow(
-                dedupe_key=f"claim:{claim_id}:decision:{decision.id}:email", claim_id=claim_id,
-                event="approved", channel="email",
-                payload={"claim_id": claim_id, "decision_id": decision.id}, status="pending",
-                attempts=0, next_attempt_at=now, created_at=now,
+                dedupe_key=f"claim:{claim_id}:decision:{decision.id}:email",
+                claim_id=claim_id,
+                event="approved",
+                channel="email",
+                payload={"claim_id": claim_id, "decision_id": decision.id},
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
             )
             s.add(row)
             s.flush()
@@ -140,16 +164,23 @@ def drain(config: object, fork: bool, profile: str = "") -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=1000, help="jobs / rows per measurement")
-    parser.add_argument("--workers", default="default,fork",
-                        help="default (`claims worker`, in-process) and/or fork "
-                             "(`claims worker --fork`)")
-    parser.add_argument("--jobs", default="batch",
-                        help="batch (relay: up to BATCH_SIZE rows per job) and/or single "
-                             "(one job per row)")
+    parser.add_argument(
+        "--workers",
+        default="default,fork",
+        help="default (`claims worker`, in-process) and/or fork (`claims worker --fork`)",
+    )
+    parser.add_argument(
+        "--jobs",
+        default="batch",
+        help="batch (relay: up to BATCH_SIZE rows per job) and/or single (one job per row)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="runs per cell; median shown")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp folder")
-    parser.add_argument("--profile", default="",
-                        help="write a pyinstrument profile of the first delivery drain here")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="write a pyinstrument profile of the first delivery drain here",
+    )
     args = parser.parse_args()
 
     from redis import Redis
@@ -185,13 +216,22 @@ def main() -> None:
                 for kind in kinds:
                     noop_rates, rates, sent_counts, enqueue_rates = [], [], [], []
                     for run in range(args.repeats):
-                        db = args.database_url or \
-                            f"sqlite:///{Path(tmp) / f'bench-{name}-{kind}-{run}.db'}"
-                        os.environ.update({
-                            "DATABASE_URL": db, "REDIS_URL": redis_url, "QUEUES": QUEUE,
-                            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
-                            "INSTANCE_DIR": tmp, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "text",
-                        })
+                        db = (
+                            args.database_url
+                            or f"sqlite:///{Path(tmp) / f'bench-{name}-{kind}-{run}.db'}"
+                        )
+                        os.environ.update(
+                            {
+                                "DATABASE_URL": db,
+                                "REDIS_URL": redis_url,
+                                "QUEUES": QUEUE,
+                                "SMTP_HOST": "127.0.0.1",
+                                "SMTP_PORT": str(port),
+                                "INSTANCE_DIR": tmp,
+                                "LOG_LEVEL": "WARNING",
+                                "LOG_FORMAT": "text",
+                            }
+                        )
                         config = config_module.load()
                         queue = rq_adapter.get_queue(conn, QUEUE)
                         queue.empty()
@@ -204,8 +244,13 @@ def main() -> None:
                         before = count.value
                         started = time.perf_counter()
                         if kind == "batch":  # what the scheduler's sweep does
-                            relay.relay_outbox(session_factory(db), conn, config,
-                                               datetime.now(UTC), batch=args.messages)
+                            relay.relay_outbox(
+                                session_factory(db),
+                                conn,
+                                config,
+                                datetime.now(UTC),
+                                batch=args.messages,
+                            )
                         else:
                             for outbox_id in ids:
                                 rq_adapter.enqueue_delivery(conn, QUEUE, outbox_id, 0, "bench")
@@ -215,15 +260,27 @@ def main() -> None:
                         profile = ""
                         rates.append((count.value - before) / elapsed)
                         with session_factory(db)() as s:
-                            sent_counts.append(s.query(OutboxRow).filter(
-                                OutboxRow.status == "sent", OutboxRow.id.in_(ids)).count())
+                            sent_counts.append(
+                                s.query(OutboxRow)
+                                .filter(OutboxRow.status == "sent", OutboxRow.id.in_(ids))
+                                .count()
+                            )
                         dispose_all()
                     noop_rate, rate = statistics.median(noop_rates), statistics.median(rates)
                     relay_rates.append(f"{name}/{kind} {statistics.median(enqueue_rates):,.0f}")
-                    rows.append([label[name], kind, args.messages, noop_rate, rate,
-                                 f"{min(rates):,.0f}–{max(rates):,.0f}",
-                                 f"{min(sent_counts):,}", ratio(rate, noop_rate),
-                                 "yes" if rate >= GOAL else "no"])
+                    rows.append(
+                        [
+                            label[name],
+                            kind,
+                            args.messages,
+                            noop_rate,
+                            rate,
+                            f"{min(rates):,.0f}–{max(rates):,.0f}",
+                            f"{min(sent_counts):,}",
+                            ratio(rate, noop_rate),
+                            "yes" if rate >= GOAL else "no",
+                        ]
+                    )
     finally:
         stop.set()
         sink.join(10)
@@ -233,17 +290,32 @@ def main() -> None:
             conn.delete(key)
 
     info = conditions(
-        rq=version_of("rq"), redis=conn.info().get("redis_version"),
-        aiosmtpd=version_of("aiosmtpd"), messages=args.messages,
+        rq=version_of("rq"),
+        redis=conn.info().get("redis_version"),
+        aiosmtpd=version_of("aiosmtpd"),
+        messages=args.messages,
         batch_size=f"{rq_adapter.BATCH_SIZE} rows per job (relay)",
         database="SQLite (temp file)" if not args.database_url else "given URL",
-        redis_url=redis_url, repeats=f"{args.repeats} (median shown)",
+        redis_url=redis_url,
+        repeats=f"{args.repeats} (median shown)",
         clock="wall (time.perf_counter)",
         enqueue_rows_per_s=", ".join(relay_rates),
     )
     print_conditions("Worker: delivered notifications/s per worker process", info)
-    print_table(["worker", "jobs", "rows", "no-op jobs/s", "delivered/s", "delivered/s range",
-                 "rows sent (min)", "delivered/no-op", f">= {GOAL:.0f}/s"], rows)
+    print_table(
+        [
+            "worker",
+            "jobs",
+            "rows",
+            "no-op jobs/s",
+            "delivered/s",
+            "delivered/s range",
+            "rows sent (min)",
+            "delivered/no-op",
+            f">= {GOAL:.0f}/s",
+        ],
+        rows,
+    )
     if args.profile:
         print(f"\nprofile of the first delivery drain: {args.profile}")
 

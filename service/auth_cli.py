@@ -34,8 +34,10 @@ def users_create(username: str, role: str, email: str | None, password: str | No
     """Create a console user; the password is stored as an argon2id hash."""
     from service.usecases.manage_identities import create_user
 
-    password = password or os.environ.get("CLAIMS_PASSWORD") or click.prompt(
-        "Password", hide_input=True, confirmation_prompt=True
+    password = (
+        password
+        or os.environ.get("CLAIMS_PASSWORD")
+        or click.prompt("Password", hide_input=True, confirmation_prompt=True)
     )
     try:
         create_user(_ctx(), username, password, role, email=email, actor="cli")
@@ -121,6 +123,9 @@ def audit_verify() -> None:
     if report.ok:
         click.echo(f"audit chain intact: {report.checked} events")
         return
-    click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.problem} "
-               f"({report.checked} events before it are intact)", err=True)
+    click.echo(
+        f"audit chain BROKEN at event {report.broken_id}: {report.problem} "
+        f"({report.checked} events before it are intact)",
+        err=True,
+    )
     raise SystemExit(1)

@@ -74,6 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
         "RETRY_BASE_SECONDS", "30", "First retry delay; doubles each try, with jitter", "float"
     ),
     Setting("RETRY_CAP_SECONDS", "3600", "Longest delay between two delivery tries", "float"),
+    Setting("DELIVERY_BATCH_SIZE", "50", "Outbox rows delivered per worker job", "int"),
     Setting(
         "DELIVERY_LEASE_SECONDS", "300", "How long a worker owns a message it is sending", "int"
     ),
@@ -93,7 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIGEST_RECIPIENTS", "", "Comma-separated emails for the daily digest", "list"),
     Setting("SUPERVISOR_LEAD_EMAIL", "", "Who hears about SLA breaches", "str"),
     Setting(
-        "REG_ACK_DAYS", "15", "Statutory days to acknowledge a claim (10 CCR 2695.5); 0 = off",
+        "REG_ACK_DAYS",
+        "15",
+        "Statutory days to acknowledge a claim (10 CCR 2695.5); 0 = off",
         "int",
     ),
     Setting(

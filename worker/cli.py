@@ -12,8 +12,11 @@ from worker.clock import SystemClock
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
-@click.option("--fork", is_flag=True,
-              help="Run each job in a forked work horse (rq.Worker): isolation, less speed.")
+@click.option(
+    "--fork",
+    is_flag=True,
+    help="Run each job in a forked work horse (rq.Worker): isolation, less speed.",
+)
 def worker(burst: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (notifications, followups, reports)."""
     config = _logged(config_module.load())
@@ -54,8 +57,10 @@ def outbox_dead(limit: int) -> None:
     with session_factory(config.DATABASE_URL)() as session:
         rows = delivery.list_dead(session, limit)
         for row in rows:
-            click.echo(f"{row.id}\t{row.event}\t{row.channel}\tclaim={row.claim_id}\t"
-                       f"attempts={row.attempts}\t{row.last_error or ''}")
+            click.echo(
+                f"{row.id}\t{row.event}\t{row.channel}\tclaim={row.claim_id}\t"
+                f"attempts={row.attempts}\t{row.last_error or ''}"
+            )
         if not rows:
             click.echo("no dead messages")
 

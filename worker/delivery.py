@@ -70,27 +70,39 @@ class Permanent(Exception):
 
 _CLAIM = (
     update(OutboxRow)
-    .where(OutboxRow.id == bindparam("outbox_id"),
-           OutboxRow.status.in_(("pending", "enqueued")))
-    .values(status=SENDING, attempts=OutboxRow.attempts + 1,
-            next_attempt_at=bindparam("lease_end"))
+    .where(OutboxRow.id == bindparam("outbox_id"), OutboxRow.status.in_(("pending", "enqueued")))
+    .values(status=SENDING, attempts=OutboxRow.attempts + 1, next_attempt_at=bindparam("lease_end"))
 )
-_FINISH_WHERE = (OutboxRow.id == bindparam("outbox_id"), OutboxRow.status == SENDING,
-                 OutboxRow.attempts == bindparam("attempt"))
-_FINISH_SENT = update(OutboxRow).where(*_FINISH_WHERE).values(
-    status="sent", last_error=None, sent_at=bindparam("when"))
-_FINISH_OTHER = update(OutboxRow).where(*_FINISH_WHERE).values(
-    status=bindparam("new_status"), last_error=bindparam("error"),
-    next_attempt_at=bindparam("when"))
+_FINISH_WHERE = (
+    OutboxRow.id == bindparam("outbox_id"),
+    OutboxRow.status == SENDING,
+    OutboxRow.attempts == bindparam("attempt"),
+)
+_FINISH_SENT = (
+    update(OutboxRow)
+    .where(*_FINISH_WHERE)
+    .values(status="sent", last_error=None, sent_at=bindparam("when"))
+)
+_FINISH_OTHER = (
+    update(OutboxRow)
+    .where(*_FINISH_WHERE)
+    .values(
+        status=bindparam("new_status"),
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("when"),
+    )
+)
 _NO_SYNC = {"synchronize_session": False}
 _CLAIM_AND_DECISION = (
-    select(ClaimRow, DecisionRow).where(ClaimRow.id == bindparam("claim_id"))
+    select(ClaimRow, DecisionRow)
+    .where(ClaimRow.id == bindparam("claim_id"))
     .outerjoin(DecisionRow, DecisionRow.id == bindparam("decision_id"))
 )
 
 
-def claim(sessions: sessionmaker[Session], outbox_id: int, now: datetime, lease: timedelta
-          ) -> int | None:
+def claim(
+    sessions: sessionmaker[Session], outbox_id: int, now: datetime, lease: timedelta
+) -> int | None:
     """Take the row for one attempt; returns the attempt number, or None if not ours."""
     with sessions.begin() as session:
         row = _claim_in(session, outbox_id, now + lease)
@@ -103,7 +115,8 @@ def _claim_in(session: Session, outbox_id: int, lease_end: datetime) -> OutboxRo
     params = {"outbox_id": outbox_id, "lease_end": lease_end}
     if getattr(session.get_bind().dialect, "update_returning", False):
         return session.scalars(
-            _CLAIM.returning(OutboxRow), params,
+            _CLAIM.returning(OutboxRow),
+            params,
             execution_options={**_NO_SYNC, "populate_existing": True},
         ).first()
     if session.execute(_CLAIM, params, execution_options=_NO_SYNC).rowcount != 1:
@@ -176,9 +189,9 @@ def _is_job_timeout(exc: BaseException) -> bool:
     return isinstance(exc, BaseTimeoutException)
 
 
-def _claim_and_prepare(sessions: sessionmaker[Session], outbox_id: int, config: Any,
-                       clock: Clock, policy: RetryPolicy
-                       ) -> tuple[int | None, Callable[[], None] | BaseException]:
+def _claim_and_prepare(
+    sessions: sessionmaker[Session], outbox_id: int, config: Any, clock: Clock, policy: RetryPolicy
+) -> tuple[int | None, Callable[[], None] | BaseException]:
     """Claim the row and build its message in one short transaction (nothing is sent while
     it is open). A message that cannot be built comes back as the exception to record."""
     lease_end = clock.now() + timedelta(seconds=policy.lease_seconds)
@@ -192,8 +205,7 @@ def _claim_and_prepare(sessions: sessionmaker[Session], outbox_id: int, config: 
             return row.attempts, exc
 
 
-def _prepare_in(session: Session, row: OutboxRow, config: Any, clock: Clock
-                ) -> Callable[[], None]:
+def _prepare_in(session: Session, row: OutboxRow, config: Any, clock: Clock) -> Callable[[], None]:
     """Build the message from the row and its claim; the caller sends it after commit."""
     loaded = []  # held: the session's identity map keeps objects only while referenced
     if row.claim_id:  # claim and decision in one query; the builders then find them loaded
@@ -209,7 +221,8 @@ def _prepare_in(session: Session, row: OutboxRow, config: Any, clock: Clock
         if row.channel == "webhook":
             ts = int(clock.now().timestamp())
             url, headers, body = messages.build_webhook(
-                session, row, lambda client: webhook_secret(config, client), ts)
+                session, row, lambda client: webhook_secret(config, client), ts
+            )
             return lambda: _post_webhook(config, url, headers, body)
     except messages.Undeliverable as exc:
         raise Permanent(str(exc)) from exc
@@ -229,7 +242,8 @@ def _send_email(config: Any, email: smtp.Email) -> None:
 
 def _post_webhook(config: Any, url: str, headers: dict[str, str], body: str) -> None:
     error = webhooks.check_callback_url(
-        url, config.CALLBACK_ALLOW_PRIVATE, config.CALLBACK_ALLOWLIST)
+        url, config.CALLBACK_ALLOW_PRIVATE, config.CALLBACK_ALLOWLIST
+    )
     if error and "does not resolve" in error:
         raise Transient(error)
     if error:
@@ -251,8 +265,14 @@ def webhook_secret(config: Any, client_id: str) -> str:
     return str(config.WEBHOOK_SECRET)
 
 
-def _finish(sessions: sessionmaker[Session], outbox_id: int, attempt: int, when: datetime,
-            status: str, error: str | None) -> str:
+def _finish(
+    sessions: sessionmaker[Session],
+    outbox_id: int,
+    attempt: int,
+    when: datetime,
+    status: str,
+    error: str | None,
+) -> str:
     params: dict[str, Any] = {"outbox_id": outbox_id, "attempt": attempt, "when": when}
     statement = _FINISH_SENT
     if status != "sent":
@@ -263,15 +283,23 @@ def _finish(sessions: sessionmaker[Session], outbox_id: int, attempt: int, when:
     if not done:
         log.warning("outbox %s attempt %s lost its lease before finishing", outbox_id, attempt)
     level = logging.WARNING if status == "dead" else logging.INFO
-    log.log(level, "outbox %s attempt %s -> %s%s", outbox_id, attempt, status,
-            f" ({error})" if error else "")
+    log.log(
+        level,
+        "outbox %s attempt %s -> %s%s",
+        outbox_id,
+        attempt,
+        status,
+        f" ({error})" if error else "",
+    )
     return "retry" if status == "pending" else status
 
 
 def list_dead(session: Session, limit: int = 100) -> list[OutboxRow]:
-    return list(session.scalars(
-        select(OutboxRow).where(OutboxRow.status == "dead").order_by(OutboxRow.id).limit(limit)
-    ))
+    return list(
+        session.scalars(
+            select(OutboxRow).where(OutboxRow.status == "dead").order_by(OutboxRow.id).limit(limit)
+        )
+    )
 
 
 def resend(sessions: sessionmaker[Session], outbox_id: int, now: datetime) -> bool:
@@ -282,8 +310,11 @@ def resend(sessions: sessionmaker[Session], outbox_id: int, now: datetime) -> bo
 
 def resend_in(session: Session, outbox_id: int, now: datetime) -> bool:
     """`resend` inside the caller's transaction (so an audit event can join it)."""
-    return session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id == outbox_id, OutboxRow.status == "dead")
-        .values(status="pending", attempts=0, next_attempt_at=now, enqueued_at=None)
-    ).rowcount == 1
+    return (
+        session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == outbox_id, OutboxRow.status == "dead")
+            .values(status="pending", attempts=0, next_attempt_at=now, enqueued_at=None)
+        ).rowcount
+        == 1
+    )

@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 
 def latest_decision(session: Session, claim_id: str) -> DecisionRow | None:
     return session.scalars(
-        select(DecisionRow).where(DecisionRow.claim_id == claim_id)
-        .order_by(DecisionRow.id.desc()).limit(1)
+        select(DecisionRow)
+        .where(DecisionRow.claim_id == claim_id)
+        .order_by(DecisionRow.id.desc())
+        .limit(1)
     ).first()
 
 
@@ -57,13 +59,15 @@ def sweep_followups(sessions: sessionmaker[Session], config: Any, now: datetime)
             day = max(due)  # a late sweep sends the latest reminder only
             key = f"claim:{claim_id}:decision:{decision.id}:reminder:{day}:email"
             payload = {"claim_id": claim_id, "decision_id": decision.id, "day": day}
-            counts["reminders"] += add_once(session, key, "reminder", "email", payload, now,
-                                            claim_id)
+            counts["reminders"] += add_once(
+                session, key, "reminder", "email", payload, now, claim_id
+            )
     return counts
 
 
-def _abandon(session: Session, claim: ClaimRow, decision: DecisionRow, config: Any,
-             now: datetime) -> int:
+def _abandon(
+    session: Session, claim: ClaimRow, decision: DecisionRow, config: Any, now: datetime
+) -> int:
     """Escalate or close a claim whose documents never came; audited, claimant told."""
     action = config.ABANDON_ACTION
     status = "escalated" if action == "escalate" else "closed"
@@ -72,48 +76,85 @@ def _abandon(session: Session, claim: ClaimRow, decision: DecisionRow, config: A
         values["sla_due_at"] = now + timedelta(hours=int(config.ESCALATION_SLA_HOURS))
     version = claim.version
     moved = session.execute(
-        update(ClaimRow).where(ClaimRow.id == claim.id, ClaimRow.status == "pending_info")
+        update(ClaimRow)
+        .where(ClaimRow.id == claim.id, ClaimRow.status == "pending_info")
         .values(**values)
     ).rowcount
     if not moved:
         return 0
-    log.info("claim %s %s after %s days without documents", claim.id, status,
-             config.ABANDON_AFTER_DAYS)
+    log.info(
+        "claim %s %s after %s days without documents", claim.id, status, config.ABANDON_AFTER_DAYS
+    )
     reason = {
-        "code": "documents_not_received", "carc": "16", "rule": "followups.abandon",
+        "code": "documents_not_received",
+        "carc": "16",
+        "rule": "followups.abandon",
         "action": action,
         "message": "Requested documents were not received within "
         f"{config.ABANDON_AFTER_DAYS} days.",
     }
     before = {"status": "pending_info", "decision_id": decision.id, "version": version}
     if status == "closed":
-        append_audit(session, actor="followups", action="claim.closed_abandoned", at=now,
-                     claim_id=claim.id, source="sweep", before=before,
-                     after={"status": "closed", "reason_codes": [reason["code"]],
-                            "abandon_after_days": int(config.ABANDON_AFTER_DAYS)})
-        payload = {"claim_id": claim.id, "decision_id": decision.id, "outcome": "closed",
-                   "reason": reason}
+        append_audit(
+            session,
+            actor="followups",
+            action="claim.closed_abandoned",
+            at=now,
+            claim_id=claim.id,
+            source="sweep",
+            before=before,
+            after={
+                "status": "closed",
+                "reason_codes": [reason["code"]],
+                "abandon_after_days": int(config.ABANDON_AFTER_DAYS),
+            },
+        )
+        payload = {
+            "claim_id": claim.id,
+            "decision_id": decision.id,
+            "outcome": "closed",
+            "reason": reason,
+        }
         prefix = f"claim:{claim.id}:decision:{decision.id}:closed_abandoned"
         if (claim.claimant or {}).get("email"):
-            add_once(session, f"{prefix}:email", "closed_abandoned", "email", payload, now,
-                     claim.id)
+            add_once(
+                session, f"{prefix}:email", "closed_abandoned", "email", payload, now, claim.id
+            )
         if claim.callback_url:
-            add_once(session, f"{prefix}:webhook", "claim.closed", "webhook", payload, now,
-                     claim.id)
+            add_once(
+                session, f"{prefix}:webhook", "claim.closed", "webhook", payload, now, claim.id
+            )
         return 1
     escalation = DecisionRow(
-        claim_id=claim.id, outcome="escalated", payable_amount=None, reasons=[reason],
-        missing_documents=list(decision.missing_documents or []), trace=[], facts={},
-        ruleset_version=decision.ruleset_version, decided_by="followups", note=None,
+        claim_id=claim.id,
+        outcome="escalated",
+        payable_amount=None,
+        reasons=[reason],
+        missing_documents=list(decision.missing_documents or []),
+        trace=[],
+        facts={},
+        ruleset_version=decision.ruleset_version,
+        decided_by="followups",
+        note=None,
         decided_at=now,
     )
     session.add(escalation)
     session.flush()
-    append_audit(session, actor="followups", action="claim.escalated_abandoned", at=now,
-                 claim_id=claim.id, source="sweep", before=before,
-                 after={"status": "escalated", "decision_id": escalation.id,
-                        "reason_codes": [reason["code"]],
-                        "sla_due_at": values["sla_due_at"].isoformat()})
+    append_audit(
+        session,
+        actor="followups",
+        action="claim.escalated_abandoned",
+        at=now,
+        claim_id=claim.id,
+        source="sweep",
+        before=before,
+        after={
+            "status": "escalated",
+            "decision_id": escalation.id,
+            "reason_codes": [reason["code"]],
+            "sla_due_at": values["sla_due_at"].isoformat(),
+        },
+    )
     payload = {"claim_id": claim.id, "decision_id": escalation.id, "outcome": "escalated"}
     prefix = f"claim:{claim.id}:decision:{escalation.id}"
     if (claim.claimant or {}).get("email"):
@@ -147,10 +188,17 @@ def _clear_overdue(sessions: sessionmaker[Session], now: datetime) -> int:
     with sessions.begin() as session:
         open_claims = select(ClaimRow.id).where(ClaimRow.status == "escalated")
         flags = session.execute(
-            select(ClaimFlagRow.id, ClaimFlagRow.claim_id, ClaimFlagRow.decision_id,
-                   ClaimFlagRow.due_at)
-            .where(ClaimFlagRow.flag == "overdue", ClaimFlagRow.cleared_at.is_(None),
-                   ClaimFlagRow.claim_id.not_in(open_claims))
+            select(
+                ClaimFlagRow.id,
+                ClaimFlagRow.claim_id,
+                ClaimFlagRow.decision_id,
+                ClaimFlagRow.due_at,
+            )
+            .where(
+                ClaimFlagRow.flag == "overdue",
+                ClaimFlagRow.cleared_at.is_(None),
+                ClaimFlagRow.claim_id.not_in(open_claims),
+            )
             .order_by(ClaimFlagRow.id)
         ).all()
         for flag in flags:
@@ -162,40 +210,87 @@ def _clear_overdue(sessions: sessionmaker[Session], now: datetime) -> int:
             if not done:
                 continue
             status = session.scalar(select(ClaimRow.status).where(ClaimRow.id == flag.claim_id))
-            append_audit(session, actor="sla", action="claim.overdue_cleared", at=now,
-                         claim_id=flag.claim_id, source="sweep",
-                         before={"overdue": True, "decision_id": flag.decision_id,
-                                 "due_at": flag.due_at.isoformat()},
-                         after={"overdue": False, "status": status})
+            append_audit(
+                session,
+                actor="sla",
+                action="claim.overdue_cleared",
+                at=now,
+                claim_id=flag.claim_id,
+                source="sweep",
+                before={
+                    "overdue": True,
+                    "decision_id": flag.decision_id,
+                    "due_at": flag.due_at.isoformat(),
+                },
+                after={"overdue": False, "status": status},
+            )
             cleared += 1
     return cleared
 
 
-def _flag_overdue(session: Session, claim: ClaimRow, decision: DecisionRow, due: datetime,
-                  config: Any, now: datetime) -> int:
-    exists = session.scalar(select(ClaimFlagRow.id).where(
-        ClaimFlagRow.claim_id == claim.id, ClaimFlagRow.flag == "overdue",
-        ClaimFlagRow.decision_id == decision.id))
+def _flag_overdue(
+    session: Session,
+    claim: ClaimRow,
+    decision: DecisionRow,
+    due: datetime,
+    config: Any,
+    now: datetime,
+) -> int:
+    exists = session.scalar(
+        select(ClaimFlagRow.id).where(
+            ClaimFlagRow.claim_id == claim.id,
+            ClaimFlagRow.flag == "overdue",
+            ClaimFlagRow.decision_id == decision.id,
+        )
+    )
     if exists:
         return 0
     try:
         with session.begin_nested():
-            session.add(ClaimFlagRow(claim_id=claim.id, flag="overdue", decision_id=decision.id,
-                                     due_at=due, raised_at=now))
+            session.add(
+                ClaimFlagRow(
+                    claim_id=claim.id,
+                    flag="overdue",
+                    decision_id=decision.id,
+                    due_at=due,
+                    raised_at=now,
+                )
+            )
     except IntegrityError:
         return 0
     log.warning("claim %s escalated and undecided past its SLA (due %s)", claim.id, due)
-    append_audit(session, actor="sla", action="claim.flagged_overdue", at=now,
-                 claim_id=claim.id, source="sweep",
-                 before={"overdue": False, "status": claim.status},
-                 after={"overdue": True, "decision_id": decision.id, "due_at": due.isoformat(),
-                        "sla_hours": int(config.ESCALATION_SLA_HOURS)})
+    append_audit(
+        session,
+        actor="sla",
+        action="claim.flagged_overdue",
+        at=now,
+        claim_id=claim.id,
+        source="sweep",
+        before={"overdue": False, "status": claim.status},
+        after={
+            "overdue": True,
+            "decision_id": decision.id,
+            "due_at": due.isoformat(),
+            "sla_hours": int(config.ESCALATION_SLA_HOURS),
+        },
+    )
     if config.SUPERVISOR_LEAD_EMAIL:
-        payload = {"claim_id": claim.id, "decision_id": decision.id,
-                   "hours": int(config.ESCALATION_SLA_HOURS),
-                   "escalated_at": decision.decided_at.isoformat(), "due_at": due.isoformat()}
-        add_once(session, f"claim:{claim.id}:decision:{decision.id}:sla_breach:email",
-                 "sla_breach", "email", payload, now, claim.id)
+        payload = {
+            "claim_id": claim.id,
+            "decision_id": decision.id,
+            "hours": int(config.ESCALATION_SLA_HOURS),
+            "escalated_at": decision.decided_at.isoformat(),
+            "due_at": due.isoformat(),
+        }
+        add_once(
+            session,
+            f"claim:{claim.id}:decision:{decision.id}:sla_breach:email",
+            "sla_breach",
+            "email",
+            payload,
+            now,
+            claim.id,
+        )
     else:
         log.warning("SUPERVISOR_LEAD_EMAIL is empty: SLA breach of %s flagged only", claim.id)
     return 1
@@ -203,5 +298,10 @@ def _flag_overdue(session: Session, claim: ClaimRow, decision: DecisionRow, due:
 
 def overdue_claim_ids(session: Session) -> list[str]:
     """For the supervisors' queue: claims flagged overdue and not cleared."""
-    return list(session.scalars(select(ClaimFlagRow.claim_id).where(
-        ClaimFlagRow.flag == "overdue", ClaimFlagRow.cleared_at.is_(None))))
+    return list(
+        session.scalars(
+            select(ClaimFlagRow.claim_id).where(
+                ClaimFlagRow.flag == "overdue", ClaimFlagRow.cleared_at.is_(None)
+            )
+        )
+    )

@@ -43,12 +43,19 @@ def build_email(session: Session, row: OutboxRow, config: Any) -> Email:
     language = claim.preferred_language or (claim.claimant or {}).get("preferred_language")
     context = claimant_context(session, claim, row, config, language or "en")
     out = render.render(row.event, language, context)
-    return Email(to=(to,), subject=out.subject, text=out.text, html=out.html,
-                 message_id=message_id(row, domain), language=out.language)
+    return Email(
+        to=(to,),
+        subject=out.subject,
+        text=out.text,
+        html=out.html,
+        message_id=message_id(row, domain),
+        language=out.language,
+    )
 
 
-def claimant_context(session: Session, claim: ClaimRow, row: OutboxRow, config: Any,
-                     language: str) -> dict[str, Any]:
+def claimant_context(
+    session: Session, claim: ClaimRow, row: OutboxRow, config: Any, language: str
+) -> dict[str, Any]:
     decision = _decision(session, claim, row)
     payload = row.payload or {}
     reasons = list(decision.reasons or []) if decision else []
@@ -66,8 +73,9 @@ def claimant_context(session: Session, claim: ClaimRow, row: OutboxRow, config: 
         "payable_amount": payable,
         "outcome": decision.outcome if decision else claim.status,
         "reasons": render.reason_words(reasons, language),
-        "missing_documents": [str(d.get("type", d)) if isinstance(d, dict) else str(d)
-                              for d in missing],
+        "missing_documents": [
+            str(d.get("type", d)) if isinstance(d, dict) else str(d) for d in missing
+        ],
         "day": payload.get("day"),
         "answer_days": getattr(config, "APPEAL_ANSWER_DAYS", 3),
         "abandon_days": getattr(config, "ABANDON_AFTER_DAYS", 10),
@@ -77,8 +85,9 @@ def claimant_context(session: Session, claim: ClaimRow, row: OutboxRow, config: 
     }
 
 
-def _staff_email(session: Session, row: OutboxRow, to: list[str], domain: str, config: Any
-                 ) -> Email:
+def _staff_email(
+    session: Session, row: OutboxRow, to: list[str], domain: str, config: Any
+) -> Email:
     to = [a for a in to if a]
     if not to:
         raise Undeliverable(f"no recipients configured for {row.event}")
@@ -88,15 +97,26 @@ def _staff_email(session: Session, row: OutboxRow, to: list[str], domain: str, c
         context = digest_context(session, date.fromisoformat(row.payload["day"]), config)
     else:
         claim = _claim(session, row)
-        context = dict(row.payload or {}, ref=claim.external_ref, claim_id=claim.id,
-                       assignee=claim.assignee, status=claim.status)
+        context = dict(
+            row.payload or {},
+            ref=claim.external_ref,
+            claim_id=claim.id,
+            assignee=claim.assignee,
+            status=claim.status,
+        )
     out = render.render(row.event, "en", context)
-    return Email(to=tuple(to), subject=out.subject, text=out.text, html=out.html,
-                 message_id=message_id(row, domain))
+    return Email(
+        to=tuple(to),
+        subject=out.subject,
+        text=out.text,
+        html=out.html,
+        message_id=message_id(row, domain),
+    )
 
 
-def build_webhook(session: Session, row: OutboxRow, secret_for: Any, timestamp: int
-                  ) -> tuple[str, dict[str, str], str]:
+def build_webhook(
+    session: Session, row: OutboxRow, secret_for: Any, timestamp: int
+) -> tuple[str, dict[str, str], str]:
     claim = _claim(session, row)
     if not claim.callback_url:
         raise Undeliverable(f"claim {claim.id} has no callback_url")
@@ -113,17 +133,22 @@ def build_webhook(session: Session, row: OutboxRow, secret_for: Any, timestamp: 
         "decision_id": decision.id if decision else None,
         "outcome": decision.outcome if decision else payload.get("outcome"),
         "payable_amount": str(decision.payable_amount)
-        if decision and decision.payable_amount is not None else None,
+        if decision and decision.payable_amount is not None
+        else None,
         "currency": claim.currency,
         "reasons": [{k: r.get(k) for k in ("code", "carc", "message")} for r in reasons],
     }
     body = json.dumps(
         {"type": row.event, "timestamp": row.created_at.isoformat(), "data": data},
-        sort_keys=True, separators=(",", ":"),
+        sort_keys=True,
+        separators=(",", ":"),
     )
     msg_id = f"msg_outbox_{row.id}"  # the same on every retry and re-send
-    return claim.callback_url, signed_headers(secret_for(claim.client_id), msg_id, timestamp,
-                                              body), body
+    return (
+        claim.callback_url,
+        signed_headers(secret_for(claim.client_id), msg_id, timestamp, body),
+        body,
+    )
 
 
 def _claim(session: Session, row: OutboxRow) -> ClaimRow:
@@ -138,6 +163,8 @@ def _decision(session: Session, claim: ClaimRow, row: OutboxRow) -> DecisionRow 
     if decision_id is not None:
         return session.get(DecisionRow, decision_id)
     return session.scalars(
-        select(DecisionRow).where(DecisionRow.claim_id == claim.id)
-        .order_by(DecisionRow.id.desc()).limit(1)
+        select(DecisionRow)
+        .where(DecisionRow.claim_id == claim.id)
+        .order_by(DecisionRow.id.desc())
+        .limit(1)
     ).first()

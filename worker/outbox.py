@@ -12,18 +12,33 @@ from sqlalchemy.orm import Session
 from service.db.tables import OutboxRow
 
 
-def add_once(session: Session, dedupe_key: str, event: str, channel: str,
-             payload: dict[str, Any], now: datetime, claim_id: str | None = None) -> bool:
+def add_once(
+    session: Session,
+    dedupe_key: str,
+    event: str,
+    channel: str,
+    payload: dict[str, Any],
+    now: datetime,
+    claim_id: str | None = None,
+) -> bool:
     """Insert the row unless its dedupe key exists; True when this call inserted it."""
     if session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe_key == dedupe_key)):
         return False
     try:
         with session.begin_nested():
-            session.add(OutboxRow(
-                dedupe_key=dedupe_key, claim_id=claim_id, event=event, channel=channel,
-                payload=payload, status="pending", attempts=0, next_attempt_at=now,
-                created_at=now,
-            ))
+            session.add(
+                OutboxRow(
+                    dedupe_key=dedupe_key,
+                    claim_id=claim_id,
+                    event=event,
+                    channel=channel,
+                    payload=payload,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
     except IntegrityError:
         return False  # another sweep got there first
     return True

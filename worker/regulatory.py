@@ -50,10 +50,16 @@ class ClockState:
     stage: str  # ok | near | past
 
     def as_dict(self) -> dict[str, Any]:
-        return {"claim_id": self.claim_id, "clock": self.clock, "label": LABELS[self.clock],
-                "stage": self.stage, "due_at": self.due_at.isoformat(),
-                "started_at": self.started_at.isoformat(), "limit_days": self.limit_days,
-                "percent": int(self.used * 100)}
+        return {
+            "claim_id": self.claim_id,
+            "clock": self.clock,
+            "label": LABELS[self.clock],
+            "stage": self.stage,
+            "due_at": self.due_at.isoformat(),
+            "started_at": self.started_at.isoformat(),
+            "limit_days": self.limit_days,
+            "percent": int(self.used * 100),
+        }
 
 
 def clock_start(claim: ClaimRow) -> datetime:
@@ -66,8 +72,9 @@ def warn_at(config: Any) -> float:
     return value if 0 < value <= 1 else 0.8
 
 
-def claim_clocks(claim: ClaimRow, acknowledged: bool, now: datetime, config: Any
-                 ) -> list[ClockState]:
+def claim_clocks(
+    claim: ClaimRow, acknowledged: bool, now: datetime, config: Any
+) -> list[ClockState]:
     """The running deadlines of one claim (none once it is decided)."""
     if claim.status not in OPEN:
         return []
@@ -92,7 +99,8 @@ def claim_clocks(claim: ClaimRow, acknowledged: bool, now: datetime, config: Any
 def acknowledged_ids(session: Session, claim_ids: list[str] | None = None) -> set[str]:
     """Claims whose acknowledgment message has been delivered."""
     query = select(OutboxRow.claim_id).where(
-        OutboxRow.event == "acknowledgment", OutboxRow.status == "sent")
+        OutboxRow.event == "acknowledgment", OutboxRow.status == "sent"
+    )
     if claim_ids is not None:
         query = query.where(OutboxRow.claim_id.in_(claim_ids))
     return {c for c in session.scalars(query) if c}
@@ -102,14 +110,14 @@ def near_or_past(session: Session, config: Any, now: datetime) -> list[dict[str,
     """Every open claim's clock at or past the warning point, most urgent first (digest)."""
     claims = list(session.scalars(select(ClaimRow).where(ClaimRow.status.in_(OPEN))))
     acked = acknowledged_ids(session)
-    states = [s for c in claims for s in claim_clocks(c, c.id in acked, now, config)
-              if s.stage != "ok"]
+    states = [
+        s for c in claims for s in claim_clocks(c, c.id in acked, now, config) if s.stage != "ok"
+    ]
     states.sort(key=lambda s: (s.due_at, s.claim_id, s.clock))
     return [s.as_dict() for s in states]
 
 
-def sweep_regulatory(sessions: sessionmaker[Session], config: Any, now: datetime
-                     ) -> dict[str, int]:
+def sweep_regulatory(sessions: sessionmaker[Session], config: Any, now: datetime) -> dict[str, int]:
     """Warnings to the supervisors' lead and status letters to claimants, each once."""
     counts = {"warnings": 0, "status_letters": 0}
     with sessions() as session:
@@ -126,15 +134,24 @@ def sweep_regulatory(sessions: sessionmaker[Session], config: Any, now: datetime
                 if state.stage == "ok":
                     continue
                 if not lead:
-                    log.warning("SUPERVISOR_LEAD_EMAIL is empty: %s clock of %s is %s",
-                                state.clock, claim_id, state.stage)
+                    log.warning(
+                        "SUPERVISOR_LEAD_EMAIL is empty: %s clock of %s is %s",
+                        state.clock,
+                        claim_id,
+                        state.stage,
+                    )
                     continue
                 payload = dict(state.as_dict(), clock_label=LABELS[state.clock])
                 key = f"claim:{claim_id}:reg:{state.clock}:{state.stage}:email"
                 if add_once(session, key, "regulatory_clock", "email", payload, now, claim_id):
                     counts["warnings"] += 1
-                    log.warning("claim %s: statutory clock %s %s (due %s)", claim_id,
-                                state.clock, state.stage, state.due_at.isoformat())
+                    log.warning(
+                        "claim %s: statutory clock %s %s (due %s)",
+                        claim_id,
+                        state.clock,
+                        state.stage,
+                        state.due_at.isoformat(),
+                    )
             counts["status_letters"] += _status_letter(session, claim, every, now)
     return counts
 
@@ -145,7 +162,11 @@ def _status_letter(session: Session, claim: ClaimRow, every: int, now: datetime)
     letter = (now - clock_start(claim)) // timedelta(days=every)
     if letter < 1:
         return 0
-    payload = {"claim_id": claim.id, "letter": letter, "days_open": letter * every,
-               "every_days": every}
+    payload = {
+        "claim_id": claim.id,
+        "letter": letter,
+        "days_open": letter * every,
+        "every_days": every,
+    }
     key = f"claim:{claim.id}:status:{letter}:email"  # a late sweep sends the latest only
     return int(add_once(session, key, "status_update", "email", payload, now, claim.id))

@@ -29,8 +29,12 @@ from worker.delivery import SENDING
 log = logging.getLogger(__name__)
 STALE_ENQUEUED = timedelta(minutes=2)
 QUEUE_BY_EVENT = {
-    "reminder": "followups", "sla_breach": "followups", "status_update": "followups",
-    "regulatory_clock": "followups", "appeal_reminder": "followups", "daily_digest": "reports",
+    "reminder": "followups",
+    "sla_breach": "followups",
+    "status_update": "followups",
+    "regulatory_clock": "followups",
+    "appeal_reminder": "followups",
+    "daily_digest": "reports",
 }
 
 
@@ -46,8 +50,11 @@ def release_expired(sessions: sessionmaker[Session], now: datetime) -> int:
         count = session.execute(
             update(OutboxRow)
             .where(OutboxRow.status == SENDING, OutboxRow.next_attempt_at < now)
-            .values(status="pending", next_attempt_at=now,
-                    last_error="lease expired: worker stopped mid-delivery")
+            .values(
+                status="pending",
+                next_attempt_at=now,
+                last_error="lease expired: worker stopped mid-delivery",
+            )
         ).rowcount
     if count:
         log.warning("released %s outbox rows whose worker died mid-delivery", count)
@@ -56,20 +63,28 @@ def release_expired(sessions: sessionmaker[Session], now: datetime) -> int:
 
 def _due(session: Session, now: datetime, batch: int) -> list[tuple[int, int, str, str | None]]:
     rows = session.execute(
-        select(OutboxRow.id, OutboxRow.attempts, OutboxRow.event, OutboxRow.request_id,
-               OutboxRow.status)
-        .where(or_(
-            (OutboxRow.status == "pending") & (OutboxRow.next_attempt_at <= now),
-            (OutboxRow.status == "enqueued") & (OutboxRow.enqueued_at < now - STALE_ENQUEUED),
-        ))
+        select(
+            OutboxRow.id,
+            OutboxRow.attempts,
+            OutboxRow.event,
+            OutboxRow.request_id,
+            OutboxRow.status,
+        )
+        .where(
+            or_(
+                (OutboxRow.status == "pending") & (OutboxRow.next_attempt_at <= now),
+                (OutboxRow.status == "enqueued") & (OutboxRow.enqueued_at < now - STALE_ENQUEUED),
+            )
+        )
         .order_by(OutboxRow.next_attempt_at, OutboxRow.id)
         .limit(batch)
     ).all()
     return [(r.id, r.attempts, r.event, r.request_id) for r in rows]
 
 
-def relay_outbox(sessions: sessionmaker[Session], connection: Any, config: Any, now: datetime,
-                 batch: int = 500) -> int:
+def relay_outbox(
+    sessions: sessionmaker[Session], connection: Any, config: Any, now: datetime, batch: int = 500
+) -> int:
     """Enqueue what is due; returns how many rows were handed to RQ."""
     release_expired(sessions, now)
     with sessions() as session:
@@ -83,8 +98,12 @@ def relay_outbox(sessions: sessionmaker[Session], connection: Any, config: Any, 
     for name, rows in by_queue.items():
         try:
             rq_adapter.enqueue_deliveries(
-                connection, name, [(i, a) for i, a, _ in rows],
-                {i: rid for i, _, rid in rows}, batch_size=size)
+                connection,
+                name,
+                [(i, a) for i, a, _ in rows],
+                {i: rid for i, _, rid in rows},
+                batch_size=size,
+            )
         except Exception as exc:  # noqa: BLE001 - Redis away: rows stay due
             log.warning("relay paused, Redis unavailable: %s", type(exc).__name__)
             break
@@ -92,9 +111,11 @@ def relay_outbox(sessions: sessionmaker[Session], connection: Any, config: Any, 
             for outbox_id, attempts, _ in rows:
                 session.execute(
                     update(OutboxRow)
-                    .where(OutboxRow.id == outbox_id,
-                           OutboxRow.status.in_(("pending", "enqueued")),
-                           OutboxRow.attempts == attempts)
+                    .where(
+                        OutboxRow.id == outbox_id,
+                        OutboxRow.status.in_(("pending", "enqueued")),
+                        OutboxRow.attempts == attempts,
+                    )
                     .values(status="enqueued", enqueued_at=now)
                 )
         moved += len(rows)

@@ -76,16 +76,22 @@ def reason_words(reasons: list[dict[str, Any]], language: str) -> list[str]:
     return [text for text in out if text]
 
 
-def render(event: str, language: str | None, context: dict[str, Any], root: Path = TEMPLATES
-           ) -> Rendered:
+def render(
+    event: str, language: str | None, context: dict[str, Any], root: Path = TEMPLATES
+) -> Rendered:
     env = environment(str(root))
     wanted = language or FALLBACK
     try:
         template = env.get_template(f"{wanted}/{event}.j2")
         used = wanted
     except TemplateNotFound:
-        log.warning("no %s template for %s; falling back to %s", wanted, event, FALLBACK,
-                    extra={"event": event, "language": wanted})
+        log.warning(
+            "no %s template for %s; falling back to %s",
+            wanted,
+            event,
+            FALLBACK,
+            extra={"event": event, "language": wanted},
+        )
         template = env.get_template(f"{FALLBACK}/{event}.j2")
         used = FALLBACK
     ctx = template.new_context(dict(context, lang=used))

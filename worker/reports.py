@@ -28,19 +28,43 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 def digest_context(session: Session, day: date, config: Any = None) -> dict[str, Any]:
     start, end = _day_bounds(day)
-    new = session.scalar(select(func.count()).select_from(ClaimRow).where(
-        ClaimRow.created_at >= start, ClaimRow.created_at < end)) or 0
-    outcomes = Counter(session.scalars(select(DecisionRow.outcome).where(
-        DecisionRow.decided_at >= start, DecisionRow.decided_at < end)))
-    by_status = dict(session.execute(
-        select(ClaimRow.status, func.count()).group_by(ClaimRow.status)).tuples().all())
-    breaches = session.execute(select(ClaimFlagRow.claim_id, ClaimFlagRow.due_at).where(
-        ClaimFlagRow.flag == "overdue", ClaimFlagRow.cleared_at.is_(None))).all()
+    new = (
+        session.scalar(
+            select(func.count())
+            .select_from(ClaimRow)
+            .where(ClaimRow.created_at >= start, ClaimRow.created_at < end)
+        )
+        or 0
+    )
+    outcomes = Counter(
+        session.scalars(
+            select(DecisionRow.outcome).where(
+                DecisionRow.decided_at >= start, DecisionRow.decided_at < end
+            )
+        )
+    )
+    by_status = dict(
+        session.execute(select(ClaimRow.status, func.count()).group_by(ClaimRow.status))
+        .tuples()
+        .all()
+    )
+    breaches = session.execute(
+        select(ClaimFlagRow.claim_id, ClaimFlagRow.due_at).where(
+            ClaimFlagRow.flag == "overdue", ClaimFlagRow.cleared_at.is_(None)
+        )
+    ).all()
     oldest = session.execute(
         select(ClaimRow.id, ClaimRow.status, ClaimRow.created_at)
-        .where(ClaimRow.status.in_(OPEN)).order_by(ClaimRow.created_at).limit(10)).all()
-    dead = session.scalar(select(func.count()).select_from(OutboxRow).where(
-        OutboxRow.status == "dead")) or 0
+        .where(ClaimRow.status.in_(OPEN))
+        .order_by(ClaimRow.created_at)
+        .limit(10)
+    ).all()
+    dead = (
+        session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "dead")
+        )
+        or 0
+    )
     clocks: list[dict[str, Any]] = []
     if config is not None:  # statutory clocks as at the end of the day
         from worker.regulatory import near_or_past
@@ -48,13 +72,18 @@ def digest_context(session: Session, day: date, config: Any = None) -> dict[str,
         clocks = near_or_past(session, config, end)
     return {
         "day": day.isoformat(),
-        "counts": {"new": new, "decided": sum(outcomes.values()),
-                   "pending_info": by_status.get("pending_info", 0),
-                   "escalated": by_status.get("escalated", 0)},
+        "counts": {
+            "new": new,
+            "decided": sum(outcomes.values()),
+            "pending_info": by_status.get("pending_info", 0),
+            "escalated": by_status.get("escalated", 0),
+        },
         "outcomes": dict(sorted(outcomes.items())),
         "breaches": [{"claim_id": b.claim_id, "due_at": b.due_at.isoformat()} for b in breaches],
-        "oldest": [{"claim_id": c.id, "status": c.status, "created_at": c.created_at.isoformat()}
-                   for c in oldest],
+        "oldest": [
+            {"claim_id": c.id, "status": c.status, "created_at": c.created_at.isoformat()}
+            for c in oldest
+        ],
         "dead": dead,
         "clocks": clocks[:CLOCKS_LISTED],
         "clocks_total": len(clocks),
@@ -62,18 +91,37 @@ def digest_context(session: Session, day: date, config: Any = None) -> dict[str,
     }
 
 
-def schedule_daily_digest(sessions: sessionmaker[Session], config: Any, day: date,
-                          now: datetime) -> bool:
+def schedule_daily_digest(
+    sessions: sessionmaker[Session], config: Any, day: date, now: datetime
+) -> bool:
     """Queue the digest of `day` once (dedupe key digest:<day>:email)."""
     if not config.DIGEST_RECIPIENTS:
         return False
     with sessions.begin() as session:
-        return add_once(session, f"digest:{day.isoformat()}:email", "daily_digest", "email",
-                        {"day": day.isoformat()}, now)
+        return add_once(
+            session,
+            f"digest:{day.isoformat()}:email",
+            "daily_digest",
+            "email",
+            {"day": day.isoformat()},
+            now,
+        )
 
 
-COLUMNS = ("record", "claim_id", "external_ref", "policy_number", "claim_type", "date_of_loss",
-           "reported_at", "decided_at", "currency", "claimed_amount", "payable_amount", "claims")
+COLUMNS = (
+    "record",
+    "claim_id",
+    "external_ref",
+    "policy_number",
+    "claim_type",
+    "date_of_loss",
+    "reported_at",
+    "decided_at",
+    "currency",
+    "claimed_amount",
+    "payable_amount",
+    "claims",
+)
 
 
 def month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -88,8 +136,12 @@ def bordereau_csv(session: Session, month: str) -> str:
     rows = session.execute(
         select(ClaimRow, DecisionRow)
         .join(DecisionRow, DecisionRow.claim_id == ClaimRow.id)
-        .where(ClaimRow.status == "approved", DecisionRow.outcome == "approved",
-               DecisionRow.decided_at >= start, DecisionRow.decided_at < end)
+        .where(
+            ClaimRow.status == "approved",
+            DecisionRow.outcome == "approved",
+            DecisionRow.decided_at >= start,
+            DecisionRow.decided_at < end,
+        )
         .order_by(ClaimRow.policy_number, ClaimRow.claim_type, DecisionRow.decided_at)
     ).all()
     out = io.StringIO()
@@ -102,23 +154,63 @@ def bordereau_csv(session: Session, month: str) -> str:
             continue
         seen.add(claim.id)
         payable = decision.payable_amount or Decimal(0)
-        writer.writerow(("claim", claim.id, claim.external_ref, claim.policy_number,
-                         claim.claim_type, claim.date_of_loss.isoformat(),
-                         claim.reported_at.isoformat(), decision.decided_at.isoformat(),
-                         claim.currency, f"{claim.amount:.2f}", f"{payable:.2f}", 1))
+        writer.writerow(
+            (
+                "claim",
+                claim.id,
+                claim.external_ref,
+                claim.policy_number,
+                claim.claim_type,
+                claim.date_of_loss.isoformat(),
+                claim.reported_at.isoformat(),
+                decision.decided_at.isoformat(),
+                claim.currency,
+                f"{claim.amount:.2f}",
+                f"{payable:.2f}",
+                1,
+            )
+        )
         total = totals[(claim.policy_number, claim.claim_type, claim.currency)]
         total[0] += claim.amount
         total[1] += payable
         total[2] += 1
     grand: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
     for (policy, claim_type, currency), (claimed, payable, n) in sorted(totals.items()):
-        writer.writerow(("total", "", "", policy, claim_type, "", "", "", currency,
-                         f"{claimed:.2f}", f"{payable:.2f}", n))
+        writer.writerow(
+            (
+                "total",
+                "",
+                "",
+                policy,
+                claim_type,
+                "",
+                "",
+                "",
+                currency,
+                f"{claimed:.2f}",
+                f"{payable:.2f}",
+                n,
+            )
+        )
         g = grand[currency]
         g[0], g[1], g[2] = g[0] + claimed, g[1] + payable, g[2] + n
     for currency, (claimed, payable, n) in sorted(grand.items()):
-        writer.writerow(("grand_total", "", "", "", "", "", "", "", currency,
-                         f"{claimed:.2f}", f"{payable:.2f}", n))
+        writer.writerow(
+            (
+                "grand_total",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                currency,
+                f"{claimed:.2f}",
+                f"{payable:.2f}",
+                n,
+            )
+        )
     return out.getvalue()
 
 
@@ -126,8 +218,9 @@ def report_path(config: Any, month: str) -> Path:
     return Path(config.INSTANCE_DIR) / "reports" / f"bordereau-{month}.csv"
 
 
-def write_bordereau(sessions: sessionmaker[Session], config: Any, month: str,
-                    overwrite: bool = True) -> Path:
+def write_bordereau(
+    sessions: sessionmaker[Session], config: Any, month: str, overwrite: bool = True
+) -> Path:
     """Write INSTANCE_DIR/reports/bordereau-YYYY-MM.csv (atomically) and return its path."""
     path = report_path(config, month)
     if path.exists() and not overwrite:

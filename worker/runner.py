@@ -17,8 +17,9 @@ from worker.clock import Clock, SystemClock
 log = logging.getLogger(__name__)
 
 
-def run_worker(config: Any, burst: bool = False, worker_class: Any = None,
-               fork: bool = False) -> bool:
+def run_worker(
+    config: Any, burst: bool = False, worker_class: Any = None, fork: bool = False
+) -> bool:
     """Run an RQ worker on config.QUEUES, in priority order, JSON serializer.
 
     By default jobs run in the worker process itself (`rq.SimpleWorker`): no fork per
@@ -82,10 +83,15 @@ def sweep_once(config: Any, clock: Clock | None = None, connection: Any = None) 
         "sla": lambda: followups.sweep_sla(sessions, config, now),
         "regulatory": lambda: regulatory.sweep_regulatory(sessions, config, now),
         "appeals": lambda: _appeal_reminders(config, now),
-        "digest": lambda: now.hour >= digest_hour and reports.schedule_daily_digest(
-            sessions, config, (now - timedelta(days=1)).date(), now),
-        "bordereau": lambda: str(reports.write_bordereau(
-            sessions, config, reports.previous_month(now), overwrite=False)),
+        "digest": lambda: (
+            now.hour >= digest_hour
+            and reports.schedule_daily_digest(
+                sessions, config, (now - timedelta(days=1)).date(), now
+            )
+        ),
+        "bordereau": lambda: str(
+            reports.write_bordereau(sessions, config, reports.previous_month(now), overwrite=False)
+        ),
         "relay": lambda: relay.relay_outbox(sessions, connection, config, now),
     }
     result: dict[str, Any] = {}
@@ -109,8 +115,13 @@ def _appeal_reminders(config: Any, now: Any) -> int:
     return len(appeal_claim.queue_appeal_reminders(ctx, now))
 
 
-def run_scheduler(config: Any, clock: Clock | None = None, interval: float | None = None,
-                  stop: threading.Event | None = None, iterations: int | None = None) -> None:
+def run_scheduler(
+    config: Any,
+    clock: Clock | None = None,
+    interval: float | None = None,
+    stop: threading.Event | None = None,
+    iterations: int | None = None,
+) -> None:
     """Run sweep_once every `interval` s (SWEEP_INTERVAL_SECONDS, default 30) until stopped."""
     interval = float(interval or getattr(config, "SWEEP_INTERVAL_SECONDS", 30))
     stop = stop or threading.Event()

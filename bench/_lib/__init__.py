@@ -53,8 +53,7 @@ def version_of(package: str) -> str:
 def conditions(**extra: Any) -> dict[str, Any]:
     info: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), "
-                   f"{cpu_model()}",
+        "machine": f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}",
         "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "python": platform.python_version(),
         "durable_rules": version_of("durable_rules"),
@@ -74,8 +73,10 @@ def print_conditions(title: str, info: Mapping[str, Any]) -> None:
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> None:
     text_rows = [[_cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in text_rows)) if text_rows else len(h)
+        for i, h in enumerate(headers)
+    ]
     if title:
         print(f"### {title}\n")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
@@ -131,11 +132,17 @@ def make_api_key(env: Mapping[str, str], role: str = "intake", name: str = "benc
     import subprocess
 
     claims = Path(sys.executable).parent / "claims"
-    help_text = subprocess.run([str(claims), "--help"], env=dict(env), capture_output=True,
-                               text=True, check=False).stdout
+    help_text = subprocess.run(
+        [str(claims), "--help"], env=dict(env), capture_output=True, text=True, check=False
+    ).stdout
     if "apikeys" in help_text:
-        out = subprocess.run([str(claims), "apikeys", "create", "--role", role, "--name", name],
-                             env=dict(env), capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [str(claims), "apikeys", "create", "--role", role, "--name", name],
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip().splitlines()[-1].strip()
     try:
@@ -173,15 +180,22 @@ def generated_facts(claims: int, seed: int = 7) -> list[dict[str, Any]]:
 
 # --- synthetic rulesets written in the project's own YAML rule model ----------------------
 
-SYNTHETIC_TYPES = ("device_damage", "device_theft", "water_damage", "fire_damage",
-                   "medical_reimbursement")
+SYNTHETIC_TYPES = (
+    "device_damage",
+    "device_theft",
+    "water_damage",
+    "fire_damage",
+    "medical_reimbursement",
+)
 
 
 def synthetic_rules(count: int, seed: int = 11) -> list[tuple[str, str, int]]:
     """(rule id, claim type, amount threshold): `claim_type == T and amount > t`."""
     rng = random.Random(seed)
-    return [(f"SYN_{i:04d}", SYNTHETIC_TYPES[i % len(SYNTHETIC_TYPES)], rng.randint(0, 20000))
-            for i in range(count)]
+    return [
+        (f"SYN_{i:04d}", SYNTHETIC_TYPES[i % len(SYNTHETIC_TYPES)], rng.randint(0, 20000))
+        for i in range(count)
+    ]
 
 
 def write_synthetic_ruleset(folder: Path, rules: list[tuple[str, str, int]]) -> Path:
@@ -213,8 +227,10 @@ def python_predicates(rules: Sequence[Any]) -> Callable[[Mapping[str, Any]], lis
     """The rule model compiled to Python closures over the flattened facts (the floor)."""
     from service.domain.facts import flatten
 
-    compiled = [(rule.id, eval(f"lambda f: {_py(rule)}", {"Decimal": Decimal}))  # noqa: S307
-                for rule in rules]
+    compiled = [
+        (rule.id, eval(f"lambda f: {_py(rule)}", {"Decimal": Decimal}))  # noqa: S307
+        for rule in rules
+    ]
 
     def evaluate(facts: Mapping[str, Any]) -> list[str]:
         flat = flatten(facts)
@@ -226,11 +242,15 @@ def python_predicates(rules: Sequence[Any]) -> Callable[[Mapping[str, Any]], lis
 def _py(rule: Any) -> str:
     parts = [_py_cond(rule.when)]
     if rule.valid_from is not None:
-        parts.append(f"(f.get('claim.date_of_loss') is not None and "
-                     f"f['claim.date_of_loss'] >= {rule.valid_from!r})")
+        parts.append(
+            f"(f.get('claim.date_of_loss') is not None and "
+            f"f['claim.date_of_loss'] >= {rule.valid_from!r})"
+        )
     if rule.valid_to is not None:
-        parts.append(f"(f.get('claim.date_of_loss') is not None and "
-                     f"f['claim.date_of_loss'] <= {rule.valid_to!r})")
+        parts.append(
+            f"(f.get('claim.date_of_loss') is not None and "
+            f"f['claim.date_of_loss'] <= {rule.valid_to!r})"
+        )
     return " and ".join(parts).replace("datetime.date", "__import__('datetime').date")
 
 
@@ -252,8 +272,7 @@ def _py_cond(cond: Any) -> str:
     if cond.op in ("in", "not_in"):
         negate = "not " if cond.op == "not_in" else ""
         return f"((v := {get}) is not None and v {negate}in {other})"
-    return (f"((v := {get}) is not None and (o := {other}) is not None "
-            f"and v {_PY_OPS[cond.op]} o)")
+    return f"((v := {get}) is not None and (o := {other}) is not None and v {_PY_OPS[cond.op]} o)"
 
 
 def _py_value(value: Any) -> Any:
@@ -286,13 +305,19 @@ def _graph(inputs: list[dict], rows: list[dict]) -> str:
     content = {
         "nodes": [
             {"id": "in", "type": "inputNode", "name": "Request", "position": {"x": 0, "y": 0}},
-            {"id": "table", "type": "decisionTableNode", "name": "rules",
-             "position": {"x": 200, "y": 0},
-             "content": {"hitPolicy": "collect", "inputs": inputs,
-                         "outputs": [{"id": "out_rule", "name": "Rule", "field": "rule"}],
-                         "rules": rows}},
-            {"id": "out", "type": "outputNode", "name": "Response",
-             "position": {"x": 400, "y": 0}},
+            {
+                "id": "table",
+                "type": "decisionTableNode",
+                "name": "rules",
+                "position": {"x": 200, "y": 0},
+                "content": {
+                    "hitPolicy": "collect",
+                    "inputs": inputs,
+                    "outputs": [{"id": "out_rule", "name": "Rule", "field": "rule"}],
+                    "rules": rows,
+                },
+            },
+            {"id": "out", "type": "outputNode", "name": "Response", "position": {"x": 400, "y": 0}},
         ],
         "edges": [
             {"id": "e1", "sourceId": "in", "targetId": "table", "type": "edge"},
@@ -302,31 +327,44 @@ def _graph(inputs: list[dict], rows: list[dict]) -> str:
     return json.dumps(content)
 
 
-def zen_synthetic(rules: list[tuple[str, str, int]], properties: frozenset[str] | None = None
-                  ) -> Callable[[Mapping[str, Any]], list[str]]:
+def zen_synthetic(
+    rules: list[tuple[str, str, int]], properties: frozenset[str] | None = None
+) -> Callable[[Mapping[str, Any]], list[str]]:
     """The synthetic rules as an idiomatic decision table: typed columns, collect policy."""
     import zen
 
-    inputs = [{"id": "in_type", "name": "Claim type", "field": "claim.claim_type"},
-              {"id": "in_amount", "name": "Amount", "field": "claim.amount"}]
-    rows = [{"_id": rule_id, "in_type": json.dumps(claim_type), "in_amount": f"> {threshold}",
-             "out_rule": json.dumps(rule_id)} for rule_id, claim_type, threshold in rules]
+    inputs = [
+        {"id": "in_type", "name": "Claim type", "field": "claim.claim_type"},
+        {"id": "in_amount", "name": "Amount", "field": "claim.amount"},
+    ]
+    rows = [
+        {
+            "_id": rule_id,
+            "in_type": json.dumps(claim_type),
+            "in_amount": f"> {threshold}",
+            "out_rule": json.dumps(rule_id),
+        }
+        for rule_id, claim_type, threshold in rules
+    ]
     return _zen_evaluator(zen.ZenEngine().create_decision(_graph(inputs, rows)), properties)
 
 
-def zen_ruleset(rules: Sequence[Any], properties: frozenset[str] | None = None
-                ) -> Callable[[Mapping[str, Any]], list[str]]:
+def zen_ruleset(
+    rules: Sequence[Any], properties: frozenset[str] | None = None
+) -> Callable[[Mapping[str, Any]], list[str]]:
     """Any rule model as a decision table with one expression column (collect policy)."""
     import zen
 
     inputs = [{"id": "in_expr", "name": "Condition"}]
-    rows = [{"_id": rule.id, "in_expr": _zen(rule), "out_rule": json.dumps(rule.id)}
-            for rule in rules]
+    rows = [
+        {"_id": rule.id, "in_expr": _zen(rule), "out_rule": json.dumps(rule.id)} for rule in rules
+    ]
     return _zen_evaluator(zen.ZenEngine().create_decision(_graph(inputs, rows)), properties)
 
 
-def _zen_evaluator(decision: Any, properties: frozenset[str] | None
-                   ) -> Callable[[Mapping[str, Any]], list[str]]:
+def _zen_evaluator(
+    decision: Any, properties: frozenset[str] | None
+) -> Callable[[Mapping[str, Any]], list[str]]:
     """Like the durable path, zen is given only the facts its rules read."""
     from service.rules.compiler import engine_fact
 
@@ -354,11 +392,13 @@ def _zen(rule: Any) -> str:
 
     parts = [_zen_cond(rule.when)]
     if rule.valid_from is not None:
-        parts.append(f"(claim.date_of_loss != null and "
-                     f"claim.date_of_loss >= {date_number(rule.valid_from)})")
+        parts.append(
+            f"(claim.date_of_loss != null and claim.date_of_loss >= {date_number(rule.valid_from)})"
+        )
     if rule.valid_to is not None:
-        parts.append(f"(claim.date_of_loss != null and "
-                     f"claim.date_of_loss <= {date_number(rule.valid_to)})")
+        parts.append(
+            f"(claim.date_of_loss != null and claim.date_of_loss <= {date_number(rule.valid_to)})"
+        )
     return " and ".join(parts)
 
 

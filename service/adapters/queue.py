@@ -97,11 +97,12 @@ def live_deliveries(connection: Any, items: list[tuple[int, int]]) -> set[tuple[
     for outbox_id, attempt in items:
         pipe.get(pointer_key(outbox_id, attempt))
     pointers = pipe.execute()
-    job_ids = [p.decode() if isinstance(p, bytes) else p or delivery_job_id(*item)
-               for p, item in zip(pointers, items, strict=True)]
+    job_ids = [
+        p.decode() if isinstance(p, bytes) else p or delivery_job_id(*item)
+        for p, item in zip(pointers, items, strict=True)
+    ]
     statuses = _statuses(connection, job_ids)
-    return {item for item, status in zip(items, statuses, strict=True)
-            if status in LIVE_STATUSES}
+    return {item for item, status in zip(items, statuses, strict=True) if status in LIVE_STATUSES}
 
 
 def enqueue_deliveries(
@@ -124,7 +125,7 @@ def enqueue_deliveries(
     jobs = []
     size = max(1, int(batch_size))
     for start in range(0, len(todo), size):
-        chunk = todo[start:start + size]
+        chunk = todo[start : start + size]
         ids = [outbox_id for outbox_id, _ in chunk]
         if len(chunk) == 1:
             job_id = delivery_job_id(*chunk[0])
@@ -136,9 +137,17 @@ def enqueue_deliveries(
             meta = {"request_ids": {str(i): request_ids.get(i) for i in ids}}
         for outbox_id, attempt in chunk:
             pipe.set(pointer_key(outbox_id, attempt), job_id, ex=POINTER_TTL)
-        jobs.append(queue.prepare_data(
-            func, args, job_id=job_id, meta=meta, timeout=DELIVERY_TIMEOUT,
-            result_ttl=RESULT_TTL, failure_ttl=FAILURE_TTL))
+        jobs.append(
+            queue.prepare_data(
+                func,
+                args,
+                job_id=job_id,
+                meta=meta,
+                timeout=DELIVERY_TIMEOUT,
+                result_ttl=RESULT_TTL,
+                failure_ttl=FAILURE_TTL,
+            )
+        )
     queue.enqueue_many(jobs, pipeline=pipe)
     pipe.execute()
     return todo
@@ -152,8 +161,9 @@ def enqueue_delivery(
     request_id: str | None = None,
 ) -> bool:
     """Enqueue one delivery attempt; False when that attempt's job is already live."""
-    return bool(enqueue_deliveries(
-        connection, queue_name, [(outbox_id, attempt)], {outbox_id: request_id}))
+    return bool(
+        enqueue_deliveries(connection, queue_name, [(outbox_id, attempt)], {outbox_id: request_id})
+    )
 
 
 def enqueue_call(connection: Any, queue_name: str, func: str, *args: Any, job_id: str) -> None:
@@ -175,11 +185,15 @@ class RQDispatcher:
         try:
             if self._connection is None:
                 self._connection = connect(self.redis_url)
-            enqueue_deliveries(self._connection, self.queue_name,
-                               [(outbox_id, 0) for outbox_id in outbox_ids],
-                               dict.fromkeys(outbox_ids, request_id))
+            enqueue_deliveries(
+                self._connection,
+                self.queue_name,
+                [(outbox_id, 0) for outbox_id in outbox_ids],
+                dict.fromkeys(outbox_ids, request_id),
+            )
         except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request
             log.warning(
-                "outbox dispatch deferred to the relay sweep: %s", type(exc).__name__,
+                "outbox dispatch deferred to the relay sweep: %s",
+                type(exc).__name__,
                 extra={"request_id": request_id, "outbox_ids": outbox_ids},
             )

@@ -155,7 +155,7 @@ _WIRE = _WirePolicy(linesep="\r\n")
 
 
 def _address(value: str) -> str:
-    """"Name <addr>" with only the display name encoded, never the address."""
+    """ "Name <addr>" with only the display name encoded, never the address."""
     name, addr = parseaddr(value)
     return formataddr((name, addr), charset="utf-8") if name else addr
 

@@ -26,8 +26,15 @@ from service.usecases.manage_identities import ROLES, Identity
 
 log = logging.getLogger(__name__)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-PUBLIC_ENDPOINTS = {"health.healthz", "health.readyz", "metrics", "static", "console.login",
-                    "console.static", "api-docs.openapi_json"}
+PUBLIC_ENDPOINTS = {
+    "health.healthz",
+    "health.readyz",
+    "metrics",
+    "static",
+    "console.login",
+    "console.static",
+    "api-docs.openapi_json",
+}
 LIMITER = "claims_limiter"
 
 
@@ -42,9 +49,7 @@ def requires(*roles: str, audit_view: bool = False) -> Callable[[Callable[..., A
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             identity = authenticate()
             if identity.role not in roles:
-                raise Problem(
-                    403, f"The role {identity.role!r} may not do this.", code="forbidden"
-                )
+                raise Problem(403, f"The role {identity.role!r} may not do this.", code="forbidden")
             result = view(*args, **kwargs)
             if audit_view and identity.role != "intake":
                 _audit_view(identity, kwargs.get("claim_id"), result)
@@ -70,13 +75,21 @@ def authenticate() -> Identity:
         if scheme.lower() == "bearer" and token.strip():
             identity = identities.authenticate_key(ctx, token.strip())
         if identity is None:
-            failure = Problem(401, "The API key is missing, malformed, unknown or revoked.",
-                              code="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+            failure = Problem(
+                401,
+                "The API key is missing, malformed, unknown or revoked.",
+                code="unauthenticated",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     else:
         identity = _session_identity(ctx)
         if identity is None:
-            failure = Problem(401, "Send an API key (Authorization: Bearer ...) or log in.",
-                              code="unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+            failure = Problem(
+                401,
+                "Send an API key (Authorization: Bearer ...) or log in.",
+                code="unauthenticated",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
     g.rate_key = _rate_key(identity)
     _check_rate_limit()
     if failure is not None or identity is None:
@@ -129,8 +142,12 @@ def _check_rate_limit() -> None:
     except Exception as exc:  # noqa: BLE001 - fail open: intake must work without Redis
         log.warning("rate limit store unreachable (%s); request let through", type(exc).__name__)
         return
-    raise Problem(429, f"Rate limit of {item} exceeded; retry after {wait} s.",
-                  code="rate_limited", headers={"Retry-After": str(wait)})
+    raise Problem(
+        429,
+        f"Rate limit of {item} exceeded; retry after {wait} s.",
+        code="rate_limited",
+        headers={"Retry-After": str(wait)},
+    )
 
 
 # --- console sessions and CSRF ------------------------------------------------------
@@ -155,8 +172,11 @@ def _check_csrf() -> None:
     sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token") or ""
     expected = session.get("csrf")
     if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
-        raise Problem(400, "The form is missing its CSRF token or it is stale; reload the page.",
-                      code="csrf_failed")
+        raise Problem(
+            400,
+            "The form is missing its CSRF token or it is stale; reload the page.",
+            code="csrf_failed",
+        )
 
 
 def check_login_csrf() -> None:
@@ -175,9 +195,15 @@ def _audit_view(identity: Identity, claim_id: str | None, result: Any) -> None:
 
     ctx = current_app.extensions["claims"]
     with ctx.unit_of_work() as db:
-        repo.append_audit(db, actor=identity.name, action="claim.viewed", at=ctx.clock(),
-                          claim_id=claim_id, source=request.remote_addr,
-                          after={"via": identity.kind, "role": identity.role})
+        repo.append_audit(
+            db,
+            actor=identity.name,
+            action="claim.viewed",
+            at=ctx.clock(),
+            claim_id=claim_id,
+            source=request.remote_addr,
+            after={"via": identity.kind, "role": identity.role},
+        )
         db.commit()
 
 

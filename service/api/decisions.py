@@ -35,7 +35,9 @@ class DecisionSchema(StrictSchema):
         metadata={"description": "reject only: rule codes or carc_<number>"},
     )
     documents = fields.List(
-        fields.String(validate=CODE), load_default=list, validate=validate.Length(max=20),
+        fields.String(validate=CODE),
+        load_default=list,
+        validate=validate.Length(max=20),
         metadata={"description": "request_info only: document types"},
     )
 
@@ -61,12 +63,18 @@ class AppealOutSchema(Schema):
 def expected_version() -> int:
     header = request.headers.get("If-Match")
     if not header:
-        raise Problem(428, "Send If-Match with the ETag from GET /v1/claims/<id>.",
-                      code="precondition_required")
+        raise Problem(
+            428,
+            "Send If-Match with the ETag from GET /v1/claims/<id>.",
+            code="precondition_required",
+        )
     match = ETAG.match(header)
     if not match:
-        raise Problem(412, "If-Match must be one ETag from GET /v1/claims/<id>, not a list or *.",
-                      code="stale_version")
+        raise Problem(
+            412,
+            "If-Match must be one ETag from GET /v1/claims/<id>, not a list or *.",
+            code="stale_version",
+        )
     return int(match.group(1))
 
 
@@ -88,8 +96,13 @@ def post_decision(data: dict[str, Any], claim_id: str) -> Any:
     )
     try:
         document = decide_claim(
-            current_app.extensions["claims"], claim_id, choice, expected_version=version,
-            decided_by=current_actor(), request_id=g.get("request_id"), source=source_address(),
+            current_app.extensions["claims"],
+            claim_id,
+            choice,
+            expected_version=version,
+            decided_by=current_actor(),
+            request_id=g.get("request_id"),
+            source=source_address(),
         )
     except DecisionRefused as exc:
         raise refused(exc) from None
@@ -104,9 +117,13 @@ def post_appeal(data: dict[str, Any], claim_id: str) -> Any:
     """Contest a rejected or partly paid decision; answered within APPEAL_ANSWER_DAYS days."""
     try:
         result = appeal_claim(
-            current_app.extensions["claims"], claim_id, data["reason"],
-            client_id=visible_client_id(), actor=current_actor(),
-            request_id=g.get("request_id"), source=source_address(),
+            current_app.extensions["claims"],
+            claim_id,
+            data["reason"],
+            client_id=visible_client_id(),
+            actor=current_actor(),
+            request_id=g.get("request_id"),
+            source=source_address(),
         )
     except DecisionRefused as exc:
         raise refused(exc) from None

@@ -99,8 +99,9 @@ def assign(data: dict[str, Any], claim_id: str) -> Any:
     if assignee != current_actor() and not admin:
         raise Problem(403, "Only an admin may assign a claim to someone else.", code="forbidden")
     try:
-        result = assign_claim(_ctx(), claim_id, assignee, actor=current_actor(), force=admin,
-                              source=source_address())
+        result = assign_claim(
+            _ctx(), claim_id, assignee, actor=current_actor(), force=admin, source=source_address()
+        )
     except DecisionRefused as exc:
         raise refused(exc) from None
     return result, 200, {"ETag": f'"{result["version"]}"'}
@@ -114,8 +115,14 @@ def unassign(claim_id: str) -> Any:
     from flask import g
 
     try:
-        result = assign_claim(_ctx(), claim_id, None, actor=current_actor(),
-                              force=g.identity.role == "admin", source=source_address())
+        result = assign_claim(
+            _ctx(),
+            claim_id,
+            None,
+            actor=current_actor(),
+            force=g.identity.role == "admin",
+            source=source_address(),
+        )
     except DecisionRefused as exc:
         raise refused(exc) from None
     return result, 200, {"ETag": f'"{result["version"]}"'}

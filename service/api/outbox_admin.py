@@ -94,11 +94,19 @@ def resend(outbox_id: int) -> Any:
             raise Problem(404, "No outbox message with this id.", code="not_found")
         before = {"status": row.status, "attempts": row.attempts, "last_error": row.last_error}
         if not resend_in(session, outbox_id, now):
-            raise Problem(409, f"Only dead messages can be re-sent; this one is {row.status}.",
-                          code="not_dead", status_now=row.status)
+            raise Problem(
+                409,
+                f"Only dead messages can be re-sent; this one is {row.status}.",
+                code="not_dead",
+                status_now=row.status,
+            )
         repo.append_audit(
-            session, actor=current_actor(), action="outbox.resent", at=now,
-            claim_id=row.claim_id, source=source_address(),
+            session,
+            actor=current_actor(),
+            action="outbox.resent",
+            at=now,
+            claim_id=row.claim_id,
+            source=source_address(),
             before=dict(before, outbox_id=outbox_id, event=row.event, channel=row.channel),
             after={"status": "pending", "attempts": 0},
         )

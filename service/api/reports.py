@@ -48,20 +48,28 @@ def list_bordereaux() -> Any:
         if not match:
             continue
         stat = path.stat()
-        items.append({
-            "month": match.group(1),
-            "bytes": stat.st_size,
-            "written_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
-            "href": f"/v1/reports/bordereau/{match.group(1)}",
-        })
+        items.append(
+            {
+                "month": match.group(1),
+                "bytes": stat.st_size,
+                "written_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
+                "href": f"/v1/reports/bordereau/{match.group(1)}",
+            }
+        )
     return {"items": items}
 
 
 @blp.route("/bordereau/<month>", methods=["GET"])
 @requires("finance", "admin")
-@blp.doc(responses={"200": {"description": "The bordereau as CSV",
-                            "content": {"text/csv": {"schema": {"type": "string"}}}},
-                    "422": {"description": "Not a month (YYYY-MM), or one that has not begun"}})
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The bordereau as CSV",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        "422": {"description": "Not a month (YYYY-MM), or one that has not begun"},
+    }
+)
 def get_bordereau(month: str) -> Any:
     """The bordereau of a month as CSV: approved claims, totals per policy and type.
 
@@ -72,13 +80,21 @@ def get_bordereau(month: str) -> Any:
 
     ctx = current_app.extensions["claims"]
     if not MONTH.match(month):
-        raise Problem(422, "The month must be written YYYY-MM, e.g. 2026-03.", code="bad_month",
-                      errors=[{"field": "month", "message": "Expected YYYY-MM."}])
+        raise Problem(
+            422,
+            "The month must be written YYYY-MM, e.g. 2026-03.",
+            code="bad_month",
+            errors=[{"field": "month", "message": "Expected YYYY-MM."}],
+        )
     start, end = reports.month_bounds(month)
     now = ctx.clock()
     if start > now:
-        raise Problem(422, f"{month} has not begun; there is nothing to report yet.",
-                      code="bad_month", errors=[{"field": "month", "message": "In the future."}])
+        raise Problem(
+            422,
+            f"{month} has not begun; there is nothing to report yet.",
+            code="bad_month",
+            errors=[{"field": "month", "message": "In the future."}],
+        )
     partial = end > now
     if partial:
         with ctx.unit_of_work() as session:

@@ -30,8 +30,9 @@ from service.usecases.decide_claim import (
 )
 from service.usecases.read_queue import escalation_queue, operations_stats
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static")
+bp = Blueprint(
+    "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
+)
 SUPERVISORS = ("supervisor", "admin")
 STAFF = ("supervisor", "analyst", "finance", "admin")
 
@@ -58,12 +59,17 @@ def login() -> Any:
         return render_template("console/login.html", next=request.args.get("next", ""))
     check_login_csrf()
     identity = manage_identities.login(
-        _ctx(), request.form.get("username", "")[:64], request.form.get("password", ""),
+        _ctx(),
+        request.form.get("username", "")[:64],
+        request.form.get("password", ""),
         request.remote_addr,
     )
     if identity is None:
-        return render_template("console/login.html", error="Wrong username or password.",
-                               next=request.form.get("next", "")), 401
+        return render_template(
+            "console/login.html",
+            error="Wrong username or password.",
+            next=request.form.get("next", ""),
+        ), 401
     start_session(identity)
     target = request.form.get("next", "")
     if not target.startswith("/console/") or target.startswith("//"):
@@ -82,8 +88,15 @@ def logout() -> Any:
 @requires(*STAFF)
 def home() -> Any:
     role = authenticate().role
-    return redirect(url_for("console.queue" if role in SUPERVISORS else
-                            "console.analyst" if role == "analyst" else "console.operations"))
+    return redirect(
+        url_for(
+            "console.queue"
+            if role in SUPERVISORS
+            else "console.analyst"
+            if role == "analyst"
+            else "console.operations"
+        )
+    )
 
 
 @bp.route("/queue")
@@ -120,9 +133,13 @@ def _claim_page(claim_id: str, error: str | None = None, status: int = 200) -> A
 
     limit = payable_limit(facts) if facts else None
     return render_template(
-        "console/claim.html", claim=document, facts=flatten(facts) if facts else {},
+        "console/claim.html",
+        claim=document,
+        facts=flatten(facts) if facts else {},
         policy=manage_policies.policy_document(policy) if policy else None,
-        limit=limit, codes=known_reason_codes(_ctx()), error=error,
+        limit=limit,
+        codes=known_reason_codes(_ctx()),
+        error=error,
     ), status
 
 
@@ -131,8 +148,13 @@ def _claim_page(claim_id: str, error: str | None = None, status: int = 200) -> A
 def assign(claim_id: str) -> Any:
     unassign = request.form.get("action") == "unassign"
     try:
-        assign_claim(_ctx(), claim_id, None if unassign else g.actor, actor=g.actor,
-                     source=request.remote_addr)
+        assign_claim(
+            _ctx(),
+            claim_id,
+            None if unassign else g.actor,
+            actor=g.actor,
+            source=request.remote_addr,
+        )
     except DecisionRefused as exc:
         return _claim_page(claim_id, exc.detail, exc.status)
     return redirect(url_for("console.claim", claim_id=claim_id))
@@ -155,8 +177,15 @@ def decide(claim_id: str) -> Any:
         documents=tuple(d.strip() for d in form.get("documents", "").split(",") if d.strip()),
     )
     try:
-        decide_claim(_ctx(), claim_id, choice, expected_version=version, decided_by=g.actor,
-                     request_id=g.get("request_id"), source=request.remote_addr)
+        decide_claim(
+            _ctx(),
+            claim_id,
+            choice,
+            expected_version=version,
+            decided_by=g.actor,
+            request_id=g.get("request_id"),
+            source=request.remote_addr,
+        )
     except DecisionRefused as exc:
         return _claim_page(claim_id, exc.detail, exc.status)
     flash(f"Claim {claim_id} decided: {choice.outcome}.")

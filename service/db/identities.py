@@ -44,8 +44,9 @@ def claim_for_update(session: Session, claim_id: str, client_id: str | None) -> 
     if client_id is not None:
         query = query.where(ClaimRow.client_id == client_id)
     return session.scalar(
-        query.options(selectinload(ClaimRow.documents), selectinload(ClaimRow.decisions))
-        .with_for_update(of=ClaimRow)
+        query.options(
+            selectinload(ClaimRow.documents), selectinload(ClaimRow.decisions)
+        ).with_for_update(of=ClaimRow)
     )
 
 

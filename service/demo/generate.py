@@ -308,7 +308,7 @@ def generate(
         else:
             policy_list.append(_policy(rng, i, seed, today, frequent=i < n_frequent))
     frequent = policy_list[:n_frequent]
-    capped = policy_list[n_frequent:n_frequent + n_capped]
+    capped = policy_list[n_frequent : n_frequent + n_capped]
     ordinary = policy_list[n_frequent:] or policy_list
     out: list[dict[str, Any]] = []
     latest = today - timedelta(days=1)
@@ -381,18 +381,21 @@ def _capped_policy(rng: random.Random, index: int, seed: int, today: date) -> di
         "effective_from": start.isoformat(),
         "effective_to": (start + timedelta(days=364)).isoformat(),
         "currency": _weighted(rng, CURRENCIES),
-        "coverages": [{
-            "claim_type": "medical_reimbursement",
-            "limit_per_claim": _money(limit),
-            "annual_aggregate": _money(limit),
-            "deductible": _money(0),
-            "waiting_period_days": 0,
-        }],
+        "coverages": [
+            {
+                "claim_type": "medical_reimbursement",
+                "limit_per_claim": _money(limit),
+                "annual_aggregate": _money(limit),
+                "deductible": _money(0),
+                "waiting_period_days": 0,
+            }
+        ],
     }
 
 
-def _run_out(rng: random.Random, policy: dict[str, Any], seed: int, index: int,
-             latest: date) -> list[dict[str, Any]]:
+def _run_out(
+    rng: random.Random, policy: dict[str, Any], seed: int, index: int, latest: date
+) -> list[dict[str, Any]]:
     """A claim above the cap (paid up to it), then a later one that finds nothing left."""
     start = date.fromisoformat(policy["effective_from"])
     end = min(date.fromisoformat(policy["effective_to"]), latest)
@@ -403,18 +406,20 @@ def _run_out(rng: random.Random, policy: dict[str, Any], seed: int, index: int,
     amounts = (limit + rng.randint(50, 400), Decimal(rng.randint(60, 600)))
     for n, (loss, amount) in enumerate(zip((first, second), amounts, strict=True)):
         ref = f"G{seed}-{index + n:07d}"
-        bodies.append({
-            "external_ref": ref,
-            "policy_number": policy["number"],
-            "claim_type": "medical_reimbursement",
-            "date_of_loss": loss.isoformat(),
-            "reported_at": _reported_at(rng, loss),
-            "amount": _money(amount),
-            "currency": policy["currency"],
-            "description": rng.choice(DESCRIPTIONS["medical_reimbursement"]),
-            "claimant": _claimant(rng, policy["holder"], ref),
-            "documents": _documents(rng, "medical_reimbursement", ref, False),
-        })
+        bodies.append(
+            {
+                "external_ref": ref,
+                "policy_number": policy["number"],
+                "claim_type": "medical_reimbursement",
+                "date_of_loss": loss.isoformat(),
+                "reported_at": _reported_at(rng, loss),
+                "amount": _money(amount),
+                "currency": policy["currency"],
+                "description": rng.choice(DESCRIPTIONS["medical_reimbursement"]),
+                "claimant": _claimant(rng, policy["holder"], ref),
+                "documents": _documents(rng, "medical_reimbursement", ref, False),
+            }
+        )
     return bodies
 
 

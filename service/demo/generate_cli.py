@@ -19,16 +19,40 @@ import click
 @click.option("--policies", "n_policies", default=200, show_default=True, type=int)
 @click.option("--claims", "n_claims", default=1000, show_default=True, type=int)
 @click.option("--seed", default=1, show_default=True, type=int)
-@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="Date the data is generated relative to (default: today, UTC).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Write policies.json and claims.jsonl here.")
-@click.option("--submit", "submit_url", default=None, metavar="URL",
-              help="PUT the policies and POST the claims to the API at URL.")
-@click.option("--api-key", default=lambda: os.environ.get("CLAIMS_API_KEY", ""),
-              help="Bearer key for --submit (default: $CLAIMS_API_KEY).")
-def generate_command(n_policies: int, n_claims: int, seed: int, today: datetime | None,
-                     out_dir: Path | None, submit_url: str | None, api_key: str) -> None:
+@click.option(
+    "--today",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Date the data is generated relative to (default: today, UTC).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write policies.json and claims.jsonl here.",
+)
+@click.option(
+    "--submit",
+    "submit_url",
+    default=None,
+    metavar="URL",
+    help="PUT the policies and POST the claims to the API at URL.",
+)
+@click.option(
+    "--api-key",
+    default=lambda: os.environ.get("CLAIMS_API_KEY", ""),
+    help="Bearer key for --submit (default: $CLAIMS_API_KEY).",
+)
+def generate_command(
+    n_policies: int,
+    n_claims: int,
+    seed: int,
+    today: datetime | None,
+    out_dir: Path | None,
+    submit_url: str | None,
+    api_key: str,
+) -> None:
     """Generate deterministic synthetic policies and claims (same seed, same data)."""
     from service.demo.generate import generate
 
@@ -44,19 +68,24 @@ def generate_command(n_policies: int, n_claims: int, seed: int, today: datetime 
         with (out_dir / "claims.jsonl").open("w") as handle:
             for body in claims:
                 handle.write(json.dumps(body, separators=(",", ":")) + "\n")
-        click.echo(f"wrote {len(policies)} policies to {out_dir / 'policies.json'} and "
-                   f"{len(claims)} claims to {out_dir / 'claims.jsonl'} (seed {seed}, today {day})")
+        click.echo(
+            f"wrote {len(policies)} policies to {out_dir / 'policies.json'} and "
+            f"{len(claims)} claims to {out_dir / 'claims.jsonl'} (seed {seed}, today {day})"
+        )
     if submit_url is not None:
         statuses, outcomes = submit(submit_url, policies, claims, api_key)
-        click.echo(f"submitted to {submit_url}: " + ", ".join(
-            f"{code}: {n}" for code, n in sorted(statuses.items())))
+        click.echo(
+            f"submitted to {submit_url}: "
+            + ", ".join(f"{code}: {n}" for code, n in sorted(statuses.items()))
+        )
         click.echo("outcomes: " + ", ".join(f"{k}: {v}" for k, v in outcomes.most_common()))
         if any(code >= 500 for code in statuses):
             sys.exit(1)
 
 
-def submit(url: str, policies: list[dict[str, Any]], claims: list[dict[str, Any]],
-           api_key: str = "") -> tuple[Counter[int], Counter[str]]:
+def submit(
+    url: str, policies: list[dict[str, Any]], claims: list[dict[str, Any]], api_key: str = ""
+) -> tuple[Counter[int], Counter[str]]:
     """PUT every policy and POST every claim over one keep-alive connection."""
     parts = urlsplit(url)
     base = parts.path.rstrip("/")
@@ -80,8 +109,11 @@ def submit(url: str, policies: list[dict[str, Any]], claims: list[dict[str, Any]
 
     try:
         for body in policies:
-            status, _ = send("PUT", f"/v1/policies/{body['number']}",
-                             {k: v for k, v in body.items() if k != "number"})
+            status, _ = send(
+                "PUT",
+                f"/v1/policies/{body['number']}",
+                {k: v for k, v in body.items() if k != "number"},
+            )
             if status not in (200, 201):
                 raise click.ClickException(f"PUT policy {body['number']} answered {status}")
         for body in claims:

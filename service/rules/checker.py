@@ -196,8 +196,10 @@ def _rule(ctx: _Ctx, node: Any, where: Pos) -> Rule | None:
     valid_from = _date_value(ctx, node, "valid_from")
     valid_to = _date_value(ctx, node, "valid_to")
     if valid_from and valid_to and valid_from > valid_to:
-        ctx.err(pos_of(node, "valid_from", where),
-                f"rule can never fire: valid_from {valid_from} is after valid_to {valid_to}")
+        ctx.err(
+            pos_of(node, "valid_from", where),
+            f"rule can never fire: valid_from {valid_from} is after valid_to {valid_to}",
+        )
     when: Condition | None = None
     if "when" not in node:
         ctx.err(where, "missing required key 'when'")
@@ -208,8 +210,21 @@ def _rule(ctx: _Ctx, node: Any, where: Pos) -> Rule | None:
         return None
     assert rule_id and description and owner
     action, code, carc, message = then
-    return Rule(rule_id, description.strip(), owner, action, code, carc, message,
-                valid_from, valid_to, where.file, where.line, when, where.column)
+    return Rule(
+        rule_id,
+        description.strip(),
+        owner,
+        action,
+        code,
+        carc,
+        message,
+        valid_from,
+        valid_to,
+        where.file,
+        where.line,
+        when,
+        where.column,
+    )
 
 
 def _date_value(ctx: _Ctx, node: LDict, key: str) -> date | None:
@@ -247,8 +262,10 @@ def _then(ctx: _Ctx, node: LDict, where: Pos) -> tuple[str, str, str | None, str
             ctx.err(key_pos_of(then, key, tpos), f"unknown key {key!r}{suggest(key, THEN_KEYS)}")
     action = _text(ctx, then, "action")
     if action is not None and action not in ACTIONS:
-        ctx.err(pos_of(then, "action", tpos), f"unknown action {action!r}{suggest(action, ACTIONS)}"
-                f"; use one of {', '.join(ACTIONS)}")
+        ctx.err(
+            pos_of(then, "action", tpos),
+            f"unknown action {action!r}{suggest(action, ACTIONS)}; use one of {', '.join(ACTIONS)}",
+        )
     code = _text(ctx, then, "code")
     if code is not None and not UPPER_SNAKE.match(code):
         ctx.err(pos_of(then, "code", tpos), f"reason code {code!r} must be UPPER_SNAKE_CASE")
@@ -256,8 +273,10 @@ def _then(ctx: _Ctx, node: LDict, where: Pos) -> tuple[str, str, str | None, str
     if carc is not None:
         carc = str(carc)
         if carc not in CARC:
-            ctx.err(pos_of(then, "carc", tpos), f"unknown CARC {carc!r}{suggest(carc, CARC)}; "
-                    f"known: {', '.join(CARC)}")
+            ctx.err(
+                pos_of(then, "carc", tpos),
+                f"unknown CARC {carc!r}{suggest(carc, CARC)}; known: {', '.join(CARC)}",
+            )
     message = _text(ctx, then, "message")
     if len(ctx.problems) > before:
         return None
@@ -268,8 +287,10 @@ def _then(ctx: _Ctx, node: LDict, where: Pos) -> tuple[str, str, str | None, str
 def _condition(ctx: _Ctx, node: Any, where: Pos) -> Condition | None:
     """A mapping: each key is a combinator (all/any/not) or a fact; several keys = all."""
     if not isinstance(node, LDict) or not node:
-        ctx.err(getattr(node, "pos", where),
-                "a condition is a mapping like `fact: value`, `all: [...]`, `any: [...]` or `not:`")
+        ctx.err(
+            getattr(node, "pos", where),
+            "a condition is a mapping like `fact: value`, `all: [...]`, `any: [...]` or `not:`",
+        )
         return None
     parts: list[Condition] = []
     ok = True
@@ -313,8 +334,11 @@ def _fact_condition(ctx: _Ctx, name: Any, value: Any, kp: Pos, vp: Pos) -> list[
         for op, operand in value.items():
             op_pos = key_pos_of(value, op, vp)
             if op not in OPERATORS:
-                ctx.err(op_pos, f"unknown operator {op!r}{suggest(op, OPERATORS)}; "
-                        f"use one of {', '.join(OPERATORS)}")
+                ctx.err(
+                    op_pos,
+                    f"unknown operator {op!r}{suggest(op, OPERATORS)}; "
+                    f"use one of {', '.join(OPERATORS)}",
+                )
                 return None
             leaf = _leaf(ctx, fact.name, op, operand, pos_of(value, op, op_pos), op_pos)
             if leaf is None:
@@ -332,8 +356,11 @@ def _leaf(ctx: _Ctx, name: str, op: str, operand: Any, vp: Pos, where: Pos) -> L
     fact = FACTS[name]
     if op not in OPS_BY_TYPE[fact.type]:
         hint = " (use missing_documents_count)" if fact.type == "list" else ""
-        ctx.err(where, f"operator {op!r} does not apply to {name} ({fact.type}); "
-                f"allowed: {', '.join(OPS_BY_TYPE[fact.type])}{hint}")
+        ctx.err(
+            where,
+            f"operator {op!r} does not apply to {name} ({fact.type}); "
+            f"allowed: {', '.join(OPS_BY_TYPE[fact.type])}{hint}",
+        )
         return None
     if op == "present":
         if not isinstance(operand, bool):
@@ -408,8 +435,11 @@ def _typed(ctx: _Ctx, name: str, value: Any, vp: Pos) -> Any:
         ctx.err(vp, f"{name} is text: got {value!r}")
         return None
     if kind == "enum" and value not in fact.values:
-        ctx.err(vp, f"{value!r} is not a value of {name}{suggest(value, fact.values)}; "
-                f"allowed: {', '.join(fact.values)}")
+        ctx.err(
+            vp,
+            f"{value!r} is not a value of {name}{suggest(value, fact.values)}; "
+            f"allowed: {', '.join(fact.values)}",
+        )
         return None
     return value
 
@@ -419,8 +449,9 @@ def _check_across(ctx: _Ctx, result: CheckResult) -> None:
     for rule_id, where in ctx.ids:
         first = seen.setdefault(rule_id, where)
         if first is not where:
-            ctx.err(where, f"duplicate rule id {rule_id!r} (first defined at "
-                    f"{first.file}:{first.line})")
+            ctx.err(
+                where, f"duplicate rule id {rule_id!r} (first defined at {first.file}:{first.line})"
+            )
     rank = {a: i for i, a in enumerate(result.precedence)}
     by_shape: dict[object, Rule] = {}
     for rule in result.rules:
@@ -430,22 +461,30 @@ def _check_across(ctx: _Ctx, result: CheckResult) -> None:
             ctx.err(here, f"rule {rule.id} can never fire: its conditions contradict each other")
             continue
         if len(branches) > compiler.MAX_BRANCHES:
-            ctx.err(here, f"rule {rule.id} expands to {len(branches)} alternatives (most "
-                    f"{compiler.MAX_BRANCHES}); split it into several rules or shorten `in` lists")
+            ctx.err(
+                here,
+                f"rule {rule.id} expands to {len(branches)} alternatives (most "
+                f"{compiler.MAX_BRANCHES}); split it into several rules or shorten `in` lists",
+            )
             continue
         shape = frozenset(branches)
         other = by_shape.get(shape)
         if other is None:
             by_shape[shape] = rule
         elif rank[other.action] < rank[rule.action]:
-            ctx.err(here, f"rule {rule.id} has the same conditions as {other.id} "
-                    f"({other.file}:{other.line}) whose action {other.action!r} always wins",
-                    "warning")
+            ctx.err(
+                here,
+                f"rule {rule.id} has the same conditions as {other.id} "
+                f"({other.file}:{other.line}) whose action {other.action!r} always wins",
+                "warning",
+            )
         elif rank[other.action] > rank[rule.action]:
-            ctx.err(Pos(other.file, other.line, other.column),
-                    f"rule {other.id} has the same conditions as {rule.id} "
-                    f"({rule.file}:{rule.line}) whose action {rule.action!r} always wins",
-                    "warning")
+            ctx.err(
+                Pos(other.file, other.line, other.column),
+                f"rule {other.id} has the same conditions as {rule.id} "
+                f"({rule.file}:{rule.line}) whose action {rule.action!r} always wins",
+                "warning",
+            )
     if result.errors:
         return
     for problem in compiler.limit_problems(result.rules):

@@ -105,8 +105,11 @@ def _changes(a: object, b: object) -> list[str]:
     from service.rules.compiler import rule_branches
 
     fields = ("description", "owner", "action", "code", "carc", "message", "valid_from", "valid_to")
-    out = [f"{f}: {getattr(a, f)!r} -> {getattr(b, f)!r}" for f in fields
-           if getattr(a, f) != getattr(b, f)]
+    out = [
+        f"{f}: {getattr(a, f)!r} -> {getattr(b, f)!r}"
+        for f in fields
+        if getattr(a, f) != getattr(b, f)
+    ]
     if set(rule_branches(a)) != set(rule_branches(b)):  # type: ignore[arg-type]
         out.append("conditions changed")
     return out
@@ -119,10 +122,19 @@ def _changes(a: object, b: object) -> list[str]:
 @click.argument("candidate_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Date of loss from (inclusive).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Date of loss to (inclusive).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
-              show_default=True, help="csv/json for a spreadsheet or a script.")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write the report to this file instead of the terminal.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="csv/json for a spreadsheet or a script.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report to this file instead of the terminal.",
+)
 def backtest(candidate_dir: Path, since: Any, until: Any, fmt: str, out: Path | None) -> None:
     """Replay stored claims through the rules in CANDIDATE_DIR and report what would change."""
     from service.config import load
@@ -143,8 +155,9 @@ def backtest(candidate_dir: Path, since: Any, until: Any, fmt: str, out: Path | 
         click.echo("no stored claims in that range: nothing to replay")
         return
     engine = RulesEngine(candidate)
-    with click.progressbar(length=total, label=f"replaying {total:,} claims",
-                           file=sys.stderr) as bar:
+    with click.progressbar(
+        length=total, label=f"replaying {total:,} claims", file=sys.stderr
+    ) as bar:
         report = bt.replay(engine, bt.stored_rows(ctx.unit_of_work, first, last), bar.update)
     text = {"table": _table, "csv": _csv, "json": _json}[fmt](report.to_json())
     if out is not None:
@@ -185,12 +198,29 @@ def _csv(report: dict[str, Any]) -> str:
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["claim_id", "old_outcome", "new_outcome", "old_payable", "new_payable",
-                     "old_reasons", "new_reasons"])
+    writer.writerow(
+        [
+            "claim_id",
+            "old_outcome",
+            "new_outcome",
+            "old_payable",
+            "new_payable",
+            "old_reasons",
+            "new_reasons",
+        ]
+    )
     for c in report["changed_claims"]:
-        writer.writerow([c["claim_id"], c["old_outcome"], c["new_outcome"], c["old_payable"],
-                         c["new_payable"], " ".join(c["old_reasons"]),
-                         " ".join(c["new_reasons"])])
+        writer.writerow(
+            [
+                c["claim_id"],
+                c["old_outcome"],
+                c["new_outcome"],
+                c["old_payable"],
+                c["new_payable"],
+                " ".join(c["old_reasons"]),
+                " ".join(c["new_reasons"]),
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -208,8 +238,10 @@ def versions() -> None:
     from service.usecases.rulesets import list_versions
 
     for item in list_versions(build_context(load())):
-        click.echo(f"{item['version']}  {item['rule_count']:>3} rules  "
-                   f"{item['first_loaded_at']}  {item['decisions']:,} decisions")
+        click.echo(
+            f"{item['version']}  {item['rule_count']:>3} rules  "
+            f"{item['first_loaded_at']}  {item['decisions']:,} decisions"
+        )
 
 
 @rules.command("show")

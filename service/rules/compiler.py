@@ -69,8 +69,14 @@ def _leaf_nnf(leaf: Leaf, negate: bool) -> Any:
     if leaf.ref is not None:
         if not negate:
             return ELeaf(prop, leaf.op, None, leaf.ref)
-        return ("or", [ELeaf(prop, _NEGATE[leaf.op], None, leaf.ref),
-                       ELeaf(prop, "nex", 1), ELeaf(leaf.ref, "nex", 1)])
+        return (
+            "or",
+            [
+                ELeaf(prop, _NEGATE[leaf.op], None, leaf.ref),
+                ELeaf(prop, "nex", 1),
+                ELeaf(leaf.ref, "nex", 1),
+            ],
+        )
     if leaf.op in ("in", "not_in"):
         values = [engine_value(v) for v in leaf.value]
         positive = (leaf.op == "in") != negate
@@ -275,8 +281,14 @@ def compile_rules(rules: list[Rule]) -> tuple[Compiled, list[Problem]]:
         shard = _Shard()  # rebuild: start a new shard with this rule alone
         message = shard.add(branches)
         if message is not None:
-            problems.append(Problem(rule.file, rule.line, rule.column,
-                                    f"rule {rule.id} is too large for the engine: {message}"))
+            problems.append(
+                Problem(
+                    rule.file,
+                    rule.line,
+                    rule.column,
+                    f"rule {rule.id} is too large for the engine: {message}",
+                )
+            )
             shard = _Shard()
             assigned.append([])
             continue
@@ -315,6 +327,7 @@ def engine_fact(facts: Mapping[str, Any], properties: frozenset[str]) -> dict[st
 
 
 # ---- plain-Python reference evaluation of the rule model ----
+
 
 def evaluate_python(rule: Rule, facts: Mapping[str, Any]) -> bool:
     """Does the rule match? Same meaning as the engine, computed directly in Python."""

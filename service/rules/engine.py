@@ -153,8 +153,9 @@ def _reasons(ruleset: Ruleset, names: list[str]) -> list[Reason]:
 
 
 def _reason(rule: Rule) -> Reason:
-    return Reason(code=rule.code, message=rule.message, rule=rule.id, action=rule.action,
-                  carc=rule.carc)
+    return Reason(
+        code=rule.code, message=rule.message, rule=rule.id, action=rule.action, carc=rule.carc
+    )
 
 
 def adjudicate(engine: RulesEngine, facts: Mapping[str, Any]) -> Decision:
@@ -162,8 +163,13 @@ def adjudicate(engine: RulesEngine, facts: Mapping[str, Any]) -> Decision:
     ruleset, fired = engine.evaluate_with_ruleset(facts)
     by_id = {r.id: r for r in ruleset.rules}
     trace = tuple(
-        {"rule": r.rule, "action": r.action, "code": r.code,
-         "file": by_id[r.rule].file, "line": by_id[r.rule].line}
+        {
+            "rule": r.rule,
+            "action": r.action,
+            "code": r.code,
+            "file": by_id[r.rule].file,
+            "line": by_id[r.rule].line,
+        }
         for r in fired
     )
     return decide(

@@ -164,13 +164,16 @@ def run_case(engine: RulesEngine, case: Case) -> CaseResult:
         want = expect["payable_amount"]
         want_text = None if want is None else fmt(to_money(want))
         if fmt(decision.payable_amount) != want_text:
-            failures.append(f"payable_amount: expected {want_text}, "
-                            f"got {fmt(decision.payable_amount)}")
+            failures.append(
+                f"payable_amount: expected {want_text}, got {fmt(decision.payable_amount)}"
+            )
     if "missing_documents" in expect and list(decision.missing_documents) != list(
         expect["missing_documents"]
     ):
-        failures.append(f"missing_documents: expected {expect['missing_documents']}, "
-                        f"got {list(decision.missing_documents)}")
+        failures.append(
+            f"missing_documents: expected {expect['missing_documents']}, "
+            f"got {list(decision.missing_documents)}"
+        )
     return CaseResult(case, failures, tuple(str(t["rule"]) for t in decision.trace))
 
 
@@ -183,5 +186,3 @@ def run_all(ruleset: Ruleset, tests_dir: Path, engine: RulesEngine | None = None
     fired = {rule for r in report.results for rule in r.fired}
     report.uncovered = [r.id for r in ruleset.rules if r.id not in fired]
     return report
-
-

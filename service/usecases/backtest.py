@@ -74,21 +74,25 @@ class Report:
         old_codes = sorted(r.get("code", "") for r in row.reasons or [])
         new_codes = sorted(r.code for r in new.reasons)
         if (row.outcome, row.payable_amount, old_codes) == (
-            new.outcome, new.payable_amount, new_codes
+            new.outcome,
+            new.payable_amount,
+            new_codes,
         ):
             return
         self.changed += 1
         if len(self.changed_claims) < MAX_LISTED:
-            self.changed_claims.append({
-                "decision_id": row.id,
-                "claim_id": row.claim_id,
-                "old_outcome": row.outcome,
-                "new_outcome": new.outcome,
-                "old_payable": _money(row.payable_amount),
-                "new_payable": _money(new.payable_amount),
-                "old_reasons": old_codes,
-                "new_reasons": new_codes,
-            })
+            self.changed_claims.append(
+                {
+                    "decision_id": row.id,
+                    "claim_id": row.claim_id,
+                    "old_outcome": row.outcome,
+                    "new_outcome": new.outcome,
+                    "old_payable": _money(row.payable_amount),
+                    "new_payable": _money(new.payable_amount),
+                    "old_reasons": old_codes,
+                    "new_reasons": new_codes,
+                }
+            )
 
     def merge(self, other: Report) -> Report:
         """This report and a later chunk's, combined (chunks are merged in chunk order)."""
@@ -148,12 +152,17 @@ def _replayable(since: date | None, until: date | None) -> Select[Any]:
     """Each claim's latest rules decision, optionally by the claim's date of loss."""
     later = aliased(DecisionRow)
     newer = exists().where(
-        later.claim_id == DecisionRow.claim_id, later.decided_by == "rules",
+        later.claim_id == DecisionRow.claim_id,
+        later.decided_by == "rules",
         later.id > DecisionRow.id,
     )
     query = select(
-        DecisionRow.id, DecisionRow.claim_id, DecisionRow.outcome, DecisionRow.payable_amount,
-        DecisionRow.reasons, DecisionRow.facts,
+        DecisionRow.id,
+        DecisionRow.claim_id,
+        DecisionRow.outcome,
+        DecisionRow.payable_amount,
+        DecisionRow.reasons,
+        DecisionRow.facts,
     ).where(DecisionRow.decided_by == "rules", ~newer)
     if since is not None or until is not None:
         query = query.join(ClaimRow, ClaimRow.id == DecisionRow.claim_id)
@@ -189,8 +198,12 @@ def plan_chunks(
 
 
 def stored_rows(
-    open_session: Callable[[], AbstractContextManager[Session]], since: date | None,
-    until: date | None, after_id: int = 0, last_id: int | None = None, page: int = PAGE,
+    open_session: Callable[[], AbstractContextManager[Session]],
+    since: date | None,
+    until: date | None,
+    after_id: int = 0,
+    last_id: int | None = None,
+    page: int = PAGE,
 ) -> Iterator[list[Any]]:
     """Pages of stored decisions in id order, (after_id, last_id]; nothing kept between pages.
 
@@ -233,10 +246,14 @@ def candidate_from_files(files: Mapping[str, Any]) -> Ruleset:
     """Check and compile rule files sent as {"name.yaml": text}; RulesetError if broken."""
     problems = [
         Problem(str(name), 1, 1, "not a rule file name (name.yaml, letters, digits, _ - .)")
-        for name in files if not _safe_name(str(name))
+        for name in files
+        if not _safe_name(str(name))
     ]
-    problems += [Problem(str(name), 1, 1, "the file's text must be a string")
-                 for name, text in files.items() if not isinstance(text, str)]
+    problems += [
+        Problem(str(name), 1, 1, "the file's text must be a string")
+        for name, text in files.items()
+        if not isinstance(text, str)
+    ]
     if not files:
         problems.append(Problem("files", 1, 1, "no rule files sent"))
     if problems:
@@ -256,10 +273,13 @@ def candidate_from_files(files: Mapping[str, Any]) -> Ruleset:
 def _safe_name(name: str) -> bool:
     path = PurePosixPath(name)
     return (
-        path.suffix in (".yaml", ".yml") and not path.is_absolute() and len(name) <= 200
+        path.suffix in (".yaml", ".yml")
+        and not path.is_absolute()
+        and len(name) <= 200
         and path.parts[0] not in ("tests", "schema")
-        and all(p not in ("", ".", "..") and not p.startswith(".") and "\\" not in p
-                for p in path.parts)
+        and all(
+            p not in ("", ".", "..") and not p.startswith(".") and "\\" not in p for p in path.parts
+        )
     )
 
 
@@ -285,8 +305,13 @@ class QueueUnavailable(Exception):
 
 
 def start_backtest(
-    ctx: Any, files: Mapping[str, Any], since: date | None, until: date | None,
-    requested_by: str, enqueue: Enqueue, chunk_size: int = CHUNK_SIZE,
+    ctx: Any,
+    files: Mapping[str, Any],
+    since: date | None,
+    until: date | None,
+    requested_by: str,
+    enqueue: Enqueue,
+    chunk_size: int = CHUNK_SIZE,
 ) -> dict[str, Any]:
     """Check the candidate (RulesetError), plan the chunks, enqueue one job per chunk."""
     from uuid import uuid4
@@ -298,20 +323,35 @@ def start_backtest(
     with ctx.unit_of_work() as session:
         chunks = plan_chunks(session, since, until, chunk_size)
     row = BacktestRow(
-        id=str(uuid4()), status="running" if chunks else "done",
-        params={"since": _iso(since), "until": _iso(until), "date_field": "date_of_loss",
-                "requested_by": requested_by},
-        candidate_version=candidate.version, candidate_files=dict(files),
-        chunks_total=len(chunks), chunks_done=0,
-        report=None if chunks else Report().to_json(), created_at=now,
+        id=str(uuid4()),
+        status="running" if chunks else "done",
+        params={
+            "since": _iso(since),
+            "until": _iso(until),
+            "date_field": "date_of_loss",
+            "requested_by": requested_by,
+        },
+        candidate_version=candidate.version,
+        candidate_files=dict(files),
+        chunks_total=len(chunks),
+        chunks_done=0,
+        report=None if chunks else Report().to_json(),
+        created_at=now,
         finished_at=None if chunks else now,
     )
     with ctx.unit_of_work() as session:
         session.add(row)
         session.flush()
         for n, (after_id, last_id) in enumerate(chunks):
-            session.add(BacktestChunkRow(backtest_id=row.id, chunk_no=n, after_id=after_id,
-                                         last_id=last_id, status="queued"))
+            session.add(
+                BacktestChunkRow(
+                    backtest_id=row.id,
+                    chunk_no=n,
+                    after_id=after_id,
+                    last_id=last_id,
+                    status="queued",
+                )
+            )
         session.commit()
     try:
         for n in range(len(chunks)):
@@ -361,8 +401,11 @@ def merge(ctx: Any, backtest_id: str) -> dict[str, Any]:
         backtest = session.get(BacktestRow, backtest_id)
         if backtest is None:
             raise BacktestNotFound(backtest_id)
-        chunks = session.scalars(select(BacktestChunkRow).where(
-            BacktestChunkRow.backtest_id == backtest_id).order_by(BacktestChunkRow.chunk_no)).all()
+        chunks = session.scalars(
+            select(BacktestChunkRow)
+            .where(BacktestChunkRow.backtest_id == backtest_id)
+            .order_by(BacktestChunkRow.chunk_no)
+        ).all()
         done = [c for c in chunks if c.status == "done" and c.report is not None]
         backtest.chunks_done = len(done)
         if len(done) == len(chunks) and backtest.status != "failed":
@@ -383,11 +426,16 @@ def backtest_status(ctx: Any, backtest_id: str) -> dict[str, Any]:
         if row is None:
             raise BacktestNotFound(backtest_id)
         status = {
-            "id": row.id, "status": row.status, "params": row.params,
-            "candidate_version": row.candidate_version, "chunks_total": row.chunks_total,
-            "chunks_done": row.chunks_done, "created_at": row.created_at.isoformat(),
+            "id": row.id,
+            "status": row.status,
+            "params": row.params,
+            "candidate_version": row.candidate_version,
+            "chunks_total": row.chunks_total,
+            "chunks_done": row.chunks_done,
+            "created_at": row.created_at.isoformat(),
             "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-            "error": row.error, "report": row.report,
+            "error": row.error,
+            "report": row.report,
             "message": "no stored claims in that range" if row.chunks_total == 0 else None,
         }
     if status["status"] == "running":
@@ -399,8 +447,11 @@ def _chunks_done(ctx: Any, backtest_id: str) -> tuple[int, int]:
     from service.db.analysis_tables import BacktestChunkRow
 
     with ctx.unit_of_work() as session:
-        rows = session.execute(select(BacktestChunkRow.status, func.count()).where(
-            BacktestChunkRow.backtest_id == backtest_id).group_by(BacktestChunkRow.status)).all()
+        rows = session.execute(
+            select(BacktestChunkRow.status, func.count())
+            .where(BacktestChunkRow.backtest_id == backtest_id)
+            .group_by(BacktestChunkRow.status)
+        ).all()
     counts = {status: int(n) for status, n in rows}
     return counts.get("done", 0), sum(counts.values())
 

@@ -211,8 +211,12 @@ def stored_ruleset(ctx: Any, version: str) -> dict[str, Any] | None:
         row = repo.get_ruleset(session, version)
         if row is None:
             return None
-        return {"version": row.version, "rule_count": row.rule_count,
-                "first_loaded_at": row.first_loaded_at.isoformat(), "files": row.files}
+        return {
+            "version": row.version,
+            "rule_count": row.rule_count,
+            "first_loaded_at": row.first_loaded_at.isoformat(),
+            "files": row.files,
+        }
 
 
 def list_versions(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
@@ -222,12 +226,18 @@ def list_versions(ctx: Any, limit: int = 100) -> list[dict[str, Any]]:
     from service.db.tables import DecisionRow, RulesetRow
 
     with ctx.unit_of_work() as session:
-        used = (select(DecisionRow.ruleset_version, func.count().label("n"))
-                .group_by(DecisionRow.ruleset_version).subquery())
+        used = (
+            select(DecisionRow.ruleset_version, func.count().label("n"))
+            .group_by(DecisionRow.ruleset_version)
+            .subquery()
+        )
         rows = session.execute(
             select(RulesetRow.version, RulesetRow.rule_count, RulesetRow.first_loaded_at, used.c.n)
             .outerjoin(used, used.c.ruleset_version == RulesetRow.version)
-            .order_by(RulesetRow.first_loaded_at.desc()).limit(limit)
+            .order_by(RulesetRow.first_loaded_at.desc())
+            .limit(limit)
         ).all()
-    return [{"version": v, "rule_count": c, "first_loaded_at": at.isoformat(),
-             "decisions": int(n or 0)} for v, c, at, n in rows]
+    return [
+        {"version": v, "rule_count": c, "first_loaded_at": at.isoformat(), "decisions": int(n or 0)}
+        for v, c, at, n in rows
+    ]

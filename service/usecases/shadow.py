@@ -38,7 +38,9 @@ def record_shadow(
         active_codes = sorted(r.code for r in decision.reasons)
         shadow_codes = sorted(r.code for r in shadow.reasons)
         agree = (decision.outcome, decision.payable_amount, active_codes) == (
-            shadow.outcome, shadow.payable_amount, shadow_codes
+            shadow.outcome,
+            shadow.payable_amount,
+            shadow_codes,
         )
         with session.begin_nested():
             ensure_ruleset_stored(session, ctx.shadow, shadow.ruleset_version)
@@ -58,8 +60,9 @@ def record_shadow(
             session.add(row)
         return row
     except Exception:  # noqa: BLE001 - the shadow must never fail a live claim
-        log.exception("shadow evaluation failed; live decision unaffected",
-                      extra={"claim_id": claim.id})
+        log.exception(
+            "shadow evaluation failed; live decision unaffected", extra={"claim_id": claim.id}
+        )
         return None
 
 
@@ -74,15 +77,23 @@ def shadow_report(ctx: Any) -> dict[str, Any]:
     with ctx.unit_of_work() as session:
         evaluated = session.scalar(select(func.count()).select_from(ShadowResultRow)) or 0
         pairs = session.execute(
-            select(ShadowResultRow.active_outcome, ShadowResultRow.shadow_outcome, func.count())
-            .group_by(ShadowResultRow.active_outcome, ShadowResultRow.shadow_outcome)
+            select(
+                ShadowResultRow.active_outcome, ShadowResultRow.shadow_outcome, func.count()
+            ).group_by(ShadowResultRow.active_outcome, ShadowResultRow.shadow_outcome)
         ).all()
-        disagreeing = session.scalar(
-            select(func.count()).select_from(ShadowResultRow).where(ShadowResultRow.agree.is_(False))
-        ) or 0
+        disagreeing = (
+            session.scalar(
+                select(func.count())
+                .select_from(ShadowResultRow)
+                .where(ShadowResultRow.agree.is_(False))
+            )
+            or 0
+        )
         recent = session.scalars(
-            select(ShadowResultRow).where(ShadowResultRow.agree.is_(False))
-            .order_by(ShadowResultRow.id.desc()).limit(RECENT)
+            select(ShadowResultRow)
+            .where(ShadowResultRow.agree.is_(False))
+            .order_by(ShadowResultRow.id.desc())
+            .limit(RECENT)
         ).all()
         matrix: dict[str, dict[str, int]] = {}
         for active, shadow, count in pairs:

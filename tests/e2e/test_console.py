@@ -24,8 +24,15 @@ pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def _need_browser() -> None:
@@ -117,8 +124,9 @@ def test_supervisor_decides_an_escalated_claim(app, client, server, page):
     assert page.locator(f"tr[data-claim='{claim_id}']").count() == 0
 
     with app.extensions["claims"].unit_of_work() as session:
-        events = session.scalars(select(OutboxRow.event).where(OutboxRow.claim_id == claim_id)
-                                 .order_by(OutboxRow.id)).all()
+        events = session.scalars(
+            select(OutboxRow.event).where(OutboxRow.claim_id == claim_id).order_by(OutboxRow.id)
+        ).all()
     assert events[-1] == "decision_after_review"
 
     page.goto(f"{server}/console/analyst")

@@ -43,8 +43,9 @@ def test_live_reload_without_failed_requests(service_env: dict[str, str], tmp_pa
     try:
         url = server.url
         for number in ("P-DEV",):
-            assert requests.put(f"{url}/v1/policies/{number}", json=POLICIES[number],
-                                headers=intake, timeout=10).status_code in (200, 201)
+            assert requests.put(
+                f"{url}/v1/policies/{number}", json=POLICIES[number], headers=intake, timeout=10
+            ).status_code in (200, 201)
         old, _ = _versions(url, analyst)
         assert len(old) == 1
 
@@ -55,8 +56,9 @@ def test_live_reload_without_failed_requests(service_env: dict[str, str], tmp_pa
         def submit() -> None:
             while not stop.is_set():
                 try:
-                    r = requests.post(f"{url}/v1/claims", json=claim(amount="300"),
-                                      headers=intake, timeout=30)
+                    r = requests.post(
+                        f"{url}/v1/claims", json=claim(amount="300"), headers=intake, timeout=30
+                    )
                     if r.status_code != 201:
                         failures.append(f"{r.status_code} {r.text[:200]}")
                     else:
@@ -69,8 +71,10 @@ def test_live_reload_without_failed_requests(service_env: dict[str, str], tmp_pa
             t.start()
         time.sleep(1.0)
         amounts = rules / "amounts.yaml"
-        _write_atomically(amounts, amounts.read_text().replace(
-            "payable_amount: {gt: 1000}", "payable_amount: {gt: 200}"))
+        _write_atomically(
+            amounts,
+            amounts.read_text().replace("payable_amount: {gt: 1000}", "payable_amount: {gt: 200}"),
+        )
         deadline = time.monotonic() + 30
         new: set[str] = set()
         while time.monotonic() < deadline:
@@ -96,8 +100,10 @@ def test_live_reload_without_failed_requests(service_env: dict[str, str], tmp_pa
         deadline = time.monotonic() + 30
         errors: set[str | None] = set()
         while time.monotonic() < deadline:
-            bodies = [requests.get(f"{url}/v1/rulesets/active", headers=analyst,
-                                   timeout=10).json() for _ in range(10)]
+            bodies = [
+                requests.get(f"{url}/v1/rulesets/active", headers=analyst, timeout=10).json()
+                for _ in range(10)
+            ]
             errors = {b["last_error"] for b in bodies}
             if all(e and e.startswith("amounts.yaml:") for e in errors):
                 break
@@ -105,8 +111,9 @@ def test_live_reload_without_failed_requests(service_env: dict[str, str], tmp_pa
         assert all(e and e.startswith("amounts.yaml:") for e in errors), errors
         assert {b["version"] for b in bodies} == new
         for _ in range(6):
-            r = requests.post(f"{url}/v1/claims", json=claim(amount="300"), headers=intake,
-                              timeout=30)
+            r = requests.post(
+                f"{url}/v1/claims", json=claim(amount="300"), headers=intake, timeout=30
+            )
             assert r.status_code == 201
             assert {r.json()["decision"]["ruleset_version"]} == new
         refused = requests.post(f"{url}/v1/rulesets/reload", headers=analyst, timeout=10)

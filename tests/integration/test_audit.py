@@ -21,8 +21,11 @@ def _some_events(app, client):
     tag = client.get(f"/v1/claims/{claim_id}", headers=sup).headers["ETag"]
     client.post(f"/v1/escalations/{claim_id}/assign", headers=sup)
     tag = client.get(f"/v1/claims/{claim_id}", headers=sup).headers["ETag"]
-    client.post(f"/v1/claims/{claim_id}/decision", headers=sup | {"If-Match": tag},
-                json={"outcome": "approve", "amount": "100", "note": "ok"})
+    client.post(
+        f"/v1/claims/{claim_id}/decision",
+        headers=sup | {"If-Match": tag},
+        json={"outcome": "approve", "amount": "100", "note": "ok"},
+    )
     return claim_id
 
 
@@ -50,8 +53,9 @@ def test_edited_event_is_detected(app, client):
     assert verify_audit(ctx).ok
     with ctx.unit_of_work() as session:
         target = session.scalars(select(AuditEventRow.id).order_by(AuditEventRow.id)).all()[3]
-        session.execute(update(AuditEventRow).where(AuditEventRow.id == target)
-                        .values(actor="someone-else"))
+        session.execute(
+            update(AuditEventRow).where(AuditEventRow.id == target).values(actor="someone-else")
+        )
         session.commit()
     report = verify_audit(ctx)
     assert not report.ok and report.broken_id == target and "edited" in report.problem
@@ -78,8 +82,9 @@ def test_cli_verify_and_apikeys(app, client, monkeypatch, db_url, tmp_path):
     assert created.exit_code == 0, created.output
     new_key = created.output.strip().splitlines()[-1]
     assert new_key.startswith("ck_live_")
-    assert client.get("/v1/claims",
-                      headers={"Authorization": f"Bearer {new_key}"}).status_code == 200
+    assert (
+        client.get("/v1/claims", headers={"Authorization": f"Bearer {new_key}"}).status_code == 200
+    )
     assert "acme" in runner.invoke(apikeys, ["list"]).output
     assert runner.invoke(audit, ["verify"]).exit_code == 0
     ctx = app.extensions["claims"]
@@ -90,5 +95,6 @@ def test_cli_verify_and_apikeys(app, client, monkeypatch, db_url, tmp_path):
     assert result.exit_code == 1 and "BROKEN" in result.output
     prefix = new_key.split(".")[0]
     assert runner.invoke(apikeys, ["revoke", prefix]).exit_code == 0
-    assert client.get("/v1/claims",
-                      headers={"Authorization": f"Bearer {new_key}"}).status_code == 401
+    assert (
+        client.get("/v1/claims", headers={"Authorization": f"Bearer {new_key}"}).status_code == 401
+    )

@@ -12,8 +12,15 @@ from tests.helpers import claim, put_policies
 
 pytestmark = pytest.mark.integration
 
-PUBLIC = {"static", "metrics", "api-docs.openapi_json", "health.healthz", "health.readyz",
-          "console.login", "console.static"}
+PUBLIC = {
+    "static",
+    "metrics",
+    "api-docs.openapi_json",
+    "health.healthz",
+    "health.readyz",
+    "console.login",
+    "console.static",
+}
 
 # The contract: which roles each endpoint admits.
 STAFF = {"supervisor", "analyst", "finance", "admin"}
@@ -61,7 +68,7 @@ def _calls(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/v1/"):
             continue
-        url = re.sub(r"<int:[^>]+>", "999999", rule.rule)
+        url = re.sub(r"<int(?:\([^)]*\))?:[^>]+>", "999999", rule.rule)
         url = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "x-unknown", url)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield rule.endpoint, method, url
@@ -81,8 +88,16 @@ def test_role_matrix(app, client):
                 assert response.mimetype == "application/problem+json"
 
 
-@pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic abc",
-                                    "Bearer ck_live_00000000.wrongwrongwrongwrong"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "Bearer",
+        "Bearer nonsense",
+        "Basic abc",
+        "Bearer ck_live_00000000.wrongwrongwrongwrong",
+    ],
+)
 def test_missing_or_bad_credentials_are_401(app, client, header):
     client.default_auth = False
     headers = {"Authorization": header} if header else {}
@@ -179,8 +194,9 @@ def test_rate_limit_fails_open_when_redis_is_down(sqlite_url, tmp_path, clock, c
     from service.usecases.context import build_context
     from tests.conftest import make_config
 
-    config = make_config(sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0",
-                         RATE_LIMIT="1/minute")
+    config = make_config(
+        sqlite_url, tmp_path, REDIS_URL="redis://127.0.0.1:1/0", RATE_LIMIT="1/minute"
+    )
     ctx = build_context(config)
     ctx.clock = clock
     client = create_app(config, ctx).test_client()
@@ -196,8 +212,9 @@ def _login(client, username, password=PASSWORD):
     client.default_auth = False
     page = client.get("/console/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    return client.post("/console/login", data={"username": username, "password": password,
-                                               "csrf_token": token})
+    return client.post(
+        "/console/login", data={"username": username, "password": password, "csrf_token": token}
+    )
 
 
 def test_login_sets_a_hardened_session_cookie(app, client):
@@ -237,8 +254,10 @@ def test_session_posts_need_the_csrf_token(app, client):
     assert login_page.status_code in (200, 302)
     client2 = app.test_client()
     client2.default_auth = False
-    assert client2.post("/console/login", data={"username": "sue",
-                                                "password": PASSWORD}).status_code == 400
+    assert (
+        client2.post("/console/login", data={"username": "sue", "password": PASSWORD}).status_code
+        == 400
+    )
 
 
 def test_console_refuses_a_role_without_access(app, client):
@@ -253,6 +272,7 @@ def test_logins_are_audited(app, client):
     _login(client, "sue", "nope nope nope")
     _login(client, "sue")
     admin = key(app, "admin")
-    actions = [e["action"] for e in client.get("/v1/audit?actor=sue", headers=admin)
-               .get_json()["items"]]
+    actions = [
+        e["action"] for e in client.get("/v1/audit?actor=sue", headers=admin).get_json()["items"]
+    ]
     assert actions == ["login.failed", "login.succeeded"]

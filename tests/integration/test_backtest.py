@@ -46,9 +46,12 @@ def store_case(app: Any) -> str:
     client = app.test_client()
     put_policies(client, ["P-DEV", "P-MED"])
     ids = {}
-    for name, body in (("A", claim(amount="300")), ("B", claim(amount="200")),
-                       ("C", claim(amount="30")),
-                       ("D", claim("P-MED", "medical_reimbursement", "1200.50"))):
+    for name, body in (
+        ("A", claim(amount="300")),
+        ("B", claim(amount="200")),
+        ("C", claim(amount="30")),
+        ("D", claim("P-MED", "medical_reimbursement", "1200.50")),
+    ):
         response = client.post("/v1/claims", json=body)
         assert response.status_code == 201, response.get_json()
         ids[name] = response.get_json()["id"]
@@ -80,8 +83,9 @@ def test_in_process_chunks_match_the_hand_computed_case(rules_app: Any, rules_di
     def enqueue(func: str, *args: Any, job_id: str) -> None:
         jobs.append((func, args, job_id))
 
-    started = backtest.start_backtest(ctx, candidate_files(rules_dir), None, None, "ana",
-                                      enqueue, chunk_size=1)
+    started = backtest.start_backtest(
+        ctx, candidate_files(rules_dir), None, None, "ana", enqueue, chunk_size=1
+    )
     assert started["status"] == "running" and started["chunks_total"] == 4
     for _func, args, _ in list(jobs):
         backtest.run_chunk(ctx, *args, enqueue)
@@ -105,7 +109,8 @@ def test_date_of_loss_range_and_zero_claims(rules_app: Any, rules_dir: Path) -> 
         assert backtest.count_replayable(session, None, date(2026, 6, 10)) == 4
     analyst = key(rules_app, "analyst")
     response = rules_app.test_client().post(
-        "/v1/rulesets/backtest", headers=analyst,
+        "/v1/rulesets/backtest",
+        headers=analyst,
         json={"files": candidate_files(rules_dir), "since": "2027-01-01"},
     )
     assert response.status_code == 202, response.get_json()
@@ -116,13 +121,15 @@ def test_date_of_loss_range_and_zero_claims(rules_app: Any, rules_dir: Path) -> 
 
 def test_broken_candidate_is_422_with_file_line(rules_app: Any) -> None:
     response = rules_app.test_client().post(
-        "/v1/rulesets/backtest", headers=key(rules_app, "analyst"),
+        "/v1/rulesets/backtest",
+        headers=key(rules_app, "analyst"),
         json={"files": {"amounts.yaml": "rules:\n  - id: X\n    when: {claim.amuont: 3}\n"}},
     )
     assert response.status_code == 422
     assert any(p.startswith("amounts.yaml:") for p in response.get_json()["problems"])
     bad_name = rules_app.test_client().post(
-        "/v1/rulesets/backtest", headers=key(rules_app, "analyst"),
+        "/v1/rulesets/backtest",
+        headers=key(rules_app, "analyst"),
         json={"files": {"../etc/passwd.yaml": "rules: []"}},
     )
     assert bad_name.status_code == 422
@@ -145,8 +152,9 @@ def test_cli_table_csv_json_and_zero_claims(
     candidate_files(rules_dir)
     runner = CliRunner()
     out = tmp_path / "report.json"
-    result = runner.invoke(rules_cli, ["backtest", str(rules_dir), "--format", "json",
-                                       "--out", str(out)])
+    result = runner.invoke(
+        rules_cli, ["backtest", str(rules_dir), "--format", "json", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     check(json.loads(out.read_text()), changed_id)
     table = runner.invoke(rules_cli, ["backtest", str(rules_dir)])
@@ -185,7 +193,10 @@ def redis_queue() -> Any:
 
 
 def test_chunks_through_a_real_rq_worker_equal_the_in_process_result(
-    rules_app: Any, rules_dir: Path, redis_queue: Any, monkeypatch: pytest.MonkeyPatch,
+    rules_app: Any,
+    rules_dir: Path,
+    redis_queue: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from rq import SimpleWorker
     from rq.serializers import JSONSerializer
@@ -201,15 +212,17 @@ def test_chunks_through_a_real_rq_worker_equal_the_in_process_result(
     rules_app.config.update(BACKTEST_QUEUE=name, BACKTEST_CHUNK_SIZE=2)
     client = rules_app.test_client()
     analyst = key(rules_app, "analyst")
-    response = client.post("/v1/rulesets/backtest", headers=analyst,
-                           json={"files": candidate_files(rules_dir)})
+    response = client.post(
+        "/v1/rulesets/backtest", headers=analyst, json={"files": candidate_files(rules_dir)}
+    )
     assert response.status_code == 202, response.get_json()
     started = response.get_json()
     assert started["chunks_total"] == 2 and started["status"] == "running"
     assert response.headers["Location"] == f"/v1/rulesets/backtest/{started['id']}"
 
-    worker = SimpleWorker([get_queue(connection, name)], connection=connection,
-                          serializer=JSONSerializer)
+    worker = SimpleWorker(
+        [get_queue(connection, name)], connection=connection, serializer=JSONSerializer
+    )
     worker.work(burst=True)
     body = client.get(f"/v1/rulesets/backtest/{started['id']}", headers=analyst).get_json()
     assert body["status"] == "done", body

@@ -126,11 +126,17 @@ def redis_url():
 def env(tmp_path, monkeypatch, smtp, redis_url):
     db = f"sqlite:///{tmp_path / 'claims.db'}"
     values = {
-        "DATABASE_URL": db, "REDIS_URL": redis_url, "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port), "SMTP_FROM": "claims@example.com",
-        "CALLBACK_ALLOW_PRIVATE": "true", "WEBHOOK_MAX_ATTEMPTS": "3",
-        "INSTANCE_DIR": str(tmp_path), "WEBHOOK_SECRET": "test-secret",
-        "SUPERVISOR_LEAD_EMAIL": "lead@example.com", "DIGEST_RECIPIENTS": "ops@example.com",
+        "DATABASE_URL": db,
+        "REDIS_URL": redis_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_FROM": "claims@example.com",
+        "CALLBACK_ALLOW_PRIVATE": "true",
+        "WEBHOOK_MAX_ATTEMPTS": "3",
+        "INSTANCE_DIR": str(tmp_path),
+        "WEBHOOK_SECRET": "test-secret",
+        "SUPERVISOR_LEAD_EMAIL": "lead@example.com",
+        "DIGEST_RECIPIENTS": "ops@example.com",
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
@@ -150,24 +156,56 @@ def sessions(cfg):
 
 
 # ---------------------------------------------------------------- helpers
-def add_claim(sessions, *, outcome="approved", language="en", callback_url=None,
-              decided_at=None, reasons=None, missing=None, status=None) -> tuple[str, int]:
+def add_claim(
+    sessions,
+    *,
+    outcome="approved",
+    language="en",
+    callback_url=None,
+    decided_at=None,
+    reasons=None,
+    missing=None,
+    status=None,
+) -> tuple[str, int]:
     now = decided_at or datetime.now(UTC)
     claim_id = str(uuid.uuid4())
     with sessions.begin() as s:
-        s.add(ClaimRow(
-            id=claim_id, client_id="client-a", external_ref=f"EXT-{claim_id[:6]}",
-            policy_number="POL-1", claim_type="device_damage", date_of_loss=date(2026, 1, 5),
-            reported_at=now, amount=Decimal("120.00"), currency="EUR", description="",
-            claimant={"name": "Ana", "email": "ana@example.com", "preferred_language": language},
-            preferred_language=language, callback_url=callback_url, payload={},
-            status=status or outcome, version=1, created_at=now, updated_at=now,
-        ))
+        s.add(
+            ClaimRow(
+                id=claim_id,
+                client_id="client-a",
+                external_ref=f"EXT-{claim_id[:6]}",
+                policy_number="POL-1",
+                claim_type="device_damage",
+                date_of_loss=date(2026, 1, 5),
+                reported_at=now,
+                amount=Decimal("120.00"),
+                currency="EUR",
+                description="",
+                claimant={
+                    "name": "Ana",
+                    "email": "ana@example.com",
+                    "preferred_language": language,
+                },
+                preferred_language=language,
+                callback_url=callback_url,
+                payload={},
+                status=status or outcome,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
         decision = DecisionRow(
-            claim_id=claim_id, outcome=outcome,
+            claim_id=claim_id,
+            outcome=outcome,
             payable_amount=Decimal("70.00") if outcome == "approved" else None,
-            reasons=reasons or [], missing_documents=missing or [], trace=[], facts={},
-            decided_by="rules", decided_at=now,
+            reasons=reasons or [],
+            missing_documents=missing or [],
+            trace=[],
+            facts={},
+            decided_by="rules",
+            decided_at=now,
         )
         s.add(decision)
         s.flush()
@@ -176,12 +214,23 @@ def add_claim(sessions, *, outcome="approved", language="en", callback_url=None,
 
 def add_outbox(sessions, claim_id, decision_id, event, channel="email") -> int:
     now = datetime.now(UTC)
-    key = (f"claim:{claim_id}:ack:email" if event == "acknowledgment"
-           else f"claim:{claim_id}:decision:{decision_id}:{channel}")
+    key = (
+        f"claim:{claim_id}:ack:email"
+        if event == "acknowledgment"
+        else f"claim:{claim_id}:decision:{decision_id}:{channel}"
+    )
     with sessions.begin() as s:
-        row = OutboxRow(dedupe_key=key, claim_id=claim_id, event=event, channel=channel,
-                        payload={"claim_id": claim_id, "decision_id": decision_id},
-                        status="pending", attempts=0, next_attempt_at=now, created_at=now)
+        row = OutboxRow(
+            dedupe_key=key,
+            claim_id=claim_id,
+            event=event,
+            channel=channel,
+            payload={"claim_id": claim_id, "decision_id": decision_id},
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
         s.add(row)
         s.flush()
         return row.id
@@ -283,10 +332,16 @@ def test_missing_language_template_falls_back_to_english(cfg, sessions, smtp, ca
 
 
 def test_claimant_language_and_rejection_reasons(cfg, sessions, smtp):
-    reasons = [{"code": "not_covered", "carc": "96", "message": "Not covered.", "rule": "r1",
-                "action": "reject"}]
-    claim_id, decision_id = add_claim(sessions, outcome="rejected", language="es",
-                                      reasons=reasons)
+    reasons = [
+        {
+            "code": "not_covered",
+            "carc": "96",
+            "message": "Not covered.",
+            "rule": "r1",
+            "action": "reject",
+        }
+    ]
+    claim_id, decision_id = add_claim(sessions, outcome="rejected", language="es", reasons=reasons)
     add_outbox(sessions, claim_id, decision_id, "rejected")
     relay.relay_outbox(sessions, connect(cfg.REDIS_URL), cfg, datetime.now(UTC))
     work(cfg)
@@ -343,8 +398,7 @@ def test_rows_held_by_a_live_batch_job_are_not_enqueued_again(cfg, sessions, smt
     assert {row(sessions, i).status for i in ids} == {"sent"} and len(smtp.messages) == 2
 
 
-def test_job_timeout_stops_a_batch_in_process_and_loses_nothing(cfg, sessions, smtp,
-                                                               monkeypatch):
+def test_job_timeout_stops_a_batch_in_process_and_loses_nothing(cfg, sessions, smtp, monkeypatch):
     monkeypatch.setattr(rq_adapter, "DELIVERY_TIMEOUT", 1)
     ids = []
     for _ in range(3):
@@ -362,14 +416,23 @@ def test_job_timeout_stops_a_batch_in_process_and_loses_nothing(cfg, sessions, s
     assert relay.relay_outbox(sessions, conn, cfg, later()) == 3  # failed job: not live
     work(cfg)
     assert [(row(sessions, i).status, row(sessions, i).attempts) for i in ids] == [
-        ("sent", 2), ("sent", 1), ("sent", 1)]
+        ("sent", 2),
+        ("sent", 1),
+        ("sent", 1),
+    ]
     assert len(smtp.messages) == 3
 
 
 def test_smtp_session_is_reused_and_reopened_after_a_drop(cfg, smtp):
     sender = smtp_adapter.SmtpSender.from_config(cfg)
-    mail = smtp_adapter.Email(to=("ana@example.com",), subject="Olá", text="x\n", html="<p>x</p>",
-                              message_id="<outbox-1.k@example.com>", language="pt")
+    mail = smtp_adapter.Email(
+        to=("ana@example.com",),
+        subject="Olá",
+        text="x\n",
+        html="<p>x</p>",
+        message_id="<outbox-1.k@example.com>",
+        language="pt",
+    )
     try:
         sender.send(mail)
         sender.send(mail)
@@ -391,8 +454,19 @@ def test_smtp_session_is_reused_and_reopened_after_a_drop(cfg, smtp):
 @pytest.fixture
 def private_redis(tmp_path):
     port = free_port()
-    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-           "--appendonly", "no", "--dir", str(tmp_path)]
+    cmd = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
     procs = []
 
     def start():
@@ -411,8 +485,9 @@ def private_redis(tmp_path):
         procs[-1].wait(10)
 
     start()
-    yield type("PrivateRedis", (), {"url": f"redis://127.0.0.1:{port}/0", "start": start,
-                                    "stop": stop})
+    yield type(
+        "PrivateRedis", (), {"url": f"redis://127.0.0.1:{port}/0", "start": start, "stop": stop}
+    )
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
@@ -420,7 +495,8 @@ def private_redis(tmp_path):
 
 
 def test_rows_written_while_redis_is_down_are_delivered_when_it_returns(
-        cfg, sessions, smtp, private_redis, monkeypatch):
+    cfg, sessions, smtp, private_redis, monkeypatch
+):
     monkeypatch.setenv("REDIS_URL", private_redis.url)
     monkeypatch.setenv("DIGEST_RECIPIENTS", "")  # only the claims' rows in this test
     cfg = config_module.load()
@@ -473,11 +549,18 @@ def test_worker_killed_mid_delivery_delivers_exactly_once(cfg, sessions, smtp, e
     outbox_id = add_outbox(sessions, claim_id, decision_id, "approved")
     smtp.hold_first_rcpt = True
     RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id])
-    code = "from service import config; from worker.runner import run_worker; " \
-           f"run_worker(config.load(), burst=True, fork={fork})"
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, **env},
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    code = (
+        "from service import config; from worker.runner import run_worker; "
+        f"run_worker(config.load(), burst=True, fork={fork})"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert smtp.entered.wait(60), "worker never reached the SMTP server"
         assert row(sessions, outbox_id).status == "sending"
@@ -507,17 +590,25 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 def outbox_events(sessions, claim_id) -> list[str]:
     with sessions() as s:
-        return [r.event + (f":{r.payload.get('day')}" if r.event == "reminder" else "")
-                for r in s.scalars(select(OutboxRow).where(OutboxRow.claim_id == claim_id)
-                                   .order_by(OutboxRow.id))]
+        return [
+            r.event + (f":{r.payload.get('day')}" if r.event == "reminder" else "")
+            for r in s.scalars(
+                select(OutboxRow).where(OutboxRow.claim_id == claim_id).order_by(OutboxRow.id)
+            )
+        ]
 
 
 def test_reminders_on_day_2_and_3_once_then_escalation_on_day_10(cfg, sessions, smtp):
     missing = [{"type": "photos"}]
     claim_id, _ = add_claim(sessions, outcome="pending_info", decided_at=T0, missing=missing)
     clock = FrozenClock(T0)
-    for days, expected in [(1, []), (2, ["reminder:2"]), (2.5, ["reminder:2"]),
-                           (3, ["reminder:2", "reminder:3"]), (9, ["reminder:2", "reminder:3"])]:
+    for days, expected in [
+        (1, []),
+        (2, ["reminder:2"]),
+        (2.5, ["reminder:2"]),
+        (3, ["reminder:2", "reminder:3"]),
+        (9, ["reminder:2", "reminder:3"]),
+    ]:
         clock.set(T0 + timedelta(days=days))
         for _ in range(2):  # a sweep that runs twice sends nothing twice
             followups.sweep_followups(sessions, cfg, clock.now())

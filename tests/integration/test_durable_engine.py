@@ -34,8 +34,11 @@ DATES = [date(2026, 1, 1), date(2026, 3, 14), date(2026, 12, 31)]
 
 def run_child(code: str, timeout: int = 120) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, capture_output=True,
-        text=True, timeout=timeout,
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -79,16 +82,19 @@ def random_facts(rng: random.Random) -> dict[str, Any]:
 def random_leaf(rng: random.Random) -> Leaf:
     name = rng.choice(SCALARS)
     kind = FACTS[name].type
-    ops = {"boolean": ["eq", "ne", "present"], "enum": ["eq", "ne", "in", "not_in", "present"],
-           "string": ["eq", "ne", "in", "not_in"]}.get(
-        kind, ["eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "present", "ref"])
+    ops = {
+        "boolean": ["eq", "ne", "present"],
+        "enum": ["eq", "ne", "in", "not_in", "present"],
+        "string": ["eq", "ne", "in", "not_in"],
+    }.get(kind, ["eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "present", "ref"])
     op = rng.choice(ops)
     if op == "present":
         return Leaf(name, op, rng.random() < 0.5, P)
     if op == "ref":
         others = [n for n in SCALARS if FACTS[n].type == kind and n != name]
-        return Leaf(name, rng.choice(["eq", "ne", "lt", "lte", "gt", "gte"]), None, P,
-                    rng.choice(others))
+        return Leaf(
+            name, rng.choice(["eq", "ne", "lt", "lte", "gt", "gte"]), None, P, rng.choice(others)
+        )
     if op in ("in", "not_in"):
         return Leaf(name, op, tuple({value_for(name, rng) for _ in range(3)}), P)
     return Leaf(name, op, value_for(name, rng), P)
@@ -106,13 +112,26 @@ def random_condition(rng: random.Random, depth: int = 0) -> Condition:
 def ruleset_of(rules: list[Rule]) -> Ruleset:
     compiled, problems = compile_rules(rules)
     assert problems == []
-    return Ruleset("test", tuple(rules), ("reject", "request_info", "escalate", "approve"), {}, {},
-                   compiled)
+    return Ruleset(
+        "test", tuple(rules), ("reject", "request_info", "escalate", "approve"), {}, {}, compiled
+    )
 
 
 def make_rule(i: int, when: Condition, **kw: Any) -> Rule:
-    return Rule(f"R{i}", "d", "o", "escalate", f"C{i}", None, "m", kw.get("valid_from"),
-                kw.get("valid_to"), "gen.yaml", i + 1, when)
+    return Rule(
+        f"R{i}",
+        "d",
+        "o",
+        "escalate",
+        f"C{i}",
+        None,
+        "m",
+        kw.get("valid_from"),
+        kw.get("valid_to"),
+        "gen.yaml",
+        i + 1,
+        when,
+    )
 
 
 def test_random_rules_match_the_python_reference() -> None:
@@ -233,31 +252,42 @@ SYNTH = """
 
 
 def test_more_than_64_conditions_true_at_once_still_evaluate() -> None:
-    out = run_child(SYNTH + """
+    out = run_child(
+        SYNTH
+        + """
     rules = [f"{{claim.amount: {{gt: {i}}}}}" for i in range(300)]
     check(rules, [{"claim": {"amount": Decimal(v)}} for v in ("100000.00", "150.50", "0.00")])
-    """)
+    """
+    )
     assert out.split() == ["300", "7", "300"]
 
 
 def test_more_than_512_sibling_conditions_do_not_hang() -> None:
-    out = run_child(SYNTH + """
+    out = run_child(
+        SYNTH
+        + """
     rules = [f"{{days_to_report: {i}}}" for i in range(700)]
     rules += [f"{{claims_last_12_months: {{lt: {i}}}, days_to_report: {i}}}" for i in range(600)]
     check(rules, [{"days_to_report": d, "claims_last_12_months": 5} for d in (0, 5, 6, 699, 900)])
-    """, timeout=180)
+    """,
+        timeout=180,
+    )
     assert out.split()[0] == "1300"
 
 
 def test_more_than_4096_rules_evaluate() -> None:
-    out = run_child(SYNTH + """
+    out = run_child(
+        SYNTH
+        + """
     types = ["device_damage", "device_theft", "water_damage", "fire_damage"]
     rules = [f"{{claim.claim_type: {types[i % 4]}, days_to_report: {i // 4}}}"
              for i in range(5000)]
     facts = [{"claim": {"claim_type": t}, "days_to_report": d}
              for t in types for d in (0, 600, 1249)]
     check(rules, facts)
-    """, timeout=240)
+    """,
+        timeout=240,
+    )
     rules, shards, most = out.split()
     assert (rules, most) == ("5000", "1")
     assert int(shards) >= 2
@@ -326,8 +356,10 @@ def test_unknown_facts_and_dates_compare_like_python() -> None:
     for day in (date(2026, 2, 28), date(2026, 3, 1)):
         for facts in (
             {"claim": {"date_of_loss": day, "amount": Decimal("50.00")}},
-            {"claim": {"date_of_loss": day - timedelta(days=400)},
-             "coverage": {"deductible": Decimal("50.00")}},
+            {
+                "claim": {"date_of_loss": day - timedelta(days=400)},
+                "coverage": {"deductible": Decimal("50.00")},
+            },
             {"claim": {"amount": Decimal("50.00")}, "coverage": {"deductible": Decimal("50.00")}},
         ):
             got = {r.rule for r in engine.evaluate(facts)}

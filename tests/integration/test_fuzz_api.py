@@ -66,5 +66,6 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=list(HealthCheck),
 )
 def test_no_server_error_and_responses_match_the_schema(case: Any) -> None:
-    case.call_and_validate(headers=_headers(),
-                           checks=[not_a_server_error, response_schema_conformance])
+    case.call_and_validate(
+        headers=_headers(), checks=[not_a_server_error, response_schema_conformance]
+    )

@@ -54,22 +54,44 @@ def _api_key(env: dict[str, str]) -> str:
 @pytest.fixture
 def server(tmp_path: Path) -> Any:
     db = tmp_path / "claims.db"
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}", INSTANCE_DIR=str(tmp_path),
-               REDIS_URL=REDIS_URL, LOG_LEVEL="WARNING", LOG_FORMAT="text",
-               RATE_LIMIT="1000000/minute")
-    subprocess.run([str(BIN / "claims"), "db", "upgrade"], env=env, check=True,
-                   capture_output=True)
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{db}",
+        INSTANCE_DIR=str(tmp_path),
+        REDIS_URL=REDIS_URL,
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="text",
+        RATE_LIMIT="1000000/minute",
+    )
+    subprocess.run([str(BIN / "claims"), "db", "upgrade"], env=env, check=True, capture_output=True)
     today = datetime.now(UTC).date()
     policies, claims = generate(80, CLAIMS, 11, today)
     (tmp_path / "policies.json").write_text(json.dumps(policies))
-    subprocess.run([str(BIN / "claims"), "policies", "import", str(tmp_path / "policies.json")],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(BIN / "claims"), "policies", "import", str(tmp_path / "policies.json")],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     key = _api_key(env)
     port = _free_port()
     log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen([str(BIN / "claims"), "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--workers", "2"], env=env, start_new_session=True,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            str(BIN / "claims"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -115,8 +137,9 @@ def test_concurrent_clients_lose_nothing(server: dict[str, Any]) -> None:
         out = []
         with requests.Session() as session:
             for body in claims[start::CLIENTS]:
-                response = session.post(f"{server['base']}/v1/claims", json=body,
-                                        headers=headers, timeout=30)
+                response = session.post(
+                    f"{server['base']}/v1/claims", json=body, headers=headers, timeout=30
+                )
                 out.append((response.status_code, body, response.json()))
         return out
 
@@ -130,11 +153,16 @@ def test_concurrent_clients_lose_nothing(server: dict[str, Any]) -> None:
     engine = create_engine(server["db"])
     try:
         with engine.connect() as conn:
-            rows = {r.id: r for r in conn.execute(text(
-                "SELECT c.id, c.status, c.external_ref, count(d.id) AS decisions "
-                "FROM claims c LEFT JOIN decisions d ON d.claim_id = c.id GROUP BY c.id"))}
-            outbox = Counter(r.claim_id for r in conn.execute(text(
-                "SELECT claim_id FROM outbox")))
+            rows = {
+                r.id: r
+                for r in conn.execute(
+                    text(
+                        "SELECT c.id, c.status, c.external_ref, count(d.id) AS decisions "
+                        "FROM claims c LEFT JOIN decisions d ON d.claim_id = c.id GROUP BY c.id"
+                    )
+                )
+            }
+            outbox = Counter(r.claim_id for r in conn.execute(text("SELECT claim_id FROM outbox")))
     finally:
         engine.dispose()
     for _status, body, document in results:

@@ -24,8 +24,12 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def cfg(db_url, tmp_path):
-    return make_config(db_url, tmp_path, SUPERVISOR_LEAD_EMAIL="lead@example.com",
-                       DIGEST_RECIPIENTS=["ops@example.com"])
+    return make_config(
+        db_url,
+        tmp_path,
+        SUPERVISOR_LEAD_EMAIL="lead@example.com",
+        DIGEST_RECIPIENTS=["ops@example.com"],
+    )
 
 
 @pytest.fixture
@@ -33,24 +37,54 @@ def sessions(cfg):
     return session_factory(cfg.DATABASE_URL)
 
 
-def add_claim(sessions, *, status="received", at=T0, language="en", email=True,
-              missing=None, callback_url=None) -> str:
+def add_claim(
+    sessions,
+    *,
+    status="received",
+    at=T0,
+    language="en",
+    email=True,
+    missing=None,
+    callback_url=None,
+) -> str:
     claim_id = str(uuid.uuid4())
     with sessions.begin() as s:
-        s.add(ClaimRow(
-            id=claim_id, client_id="c", external_ref=f"EXT-{claim_id[:8]}",
-            policy_number="P-1", claim_type="device_damage", date_of_loss=date(2026, 2, 20),
-            reported_at=at, amount=Decimal("120.00"), currency="EUR", description="",
-            claimant={"name": "Ana", **({"email": "ana@example.com"} if email else {})},
-            preferred_language=language, callback_url=callback_url, payload={}, status=status,
-            version=1, created_at=at, updated_at=at,
-        ))
+        s.add(
+            ClaimRow(
+                id=claim_id,
+                client_id="c",
+                external_ref=f"EXT-{claim_id[:8]}",
+                policy_number="P-1",
+                claim_type="device_damage",
+                date_of_loss=date(2026, 2, 20),
+                reported_at=at,
+                amount=Decimal("120.00"),
+                currency="EUR",
+                description="",
+                claimant={"name": "Ana", **({"email": "ana@example.com"} if email else {})},
+                preferred_language=language,
+                callback_url=callback_url,
+                payload={},
+                status=status,
+                version=1,
+                created_at=at,
+                updated_at=at,
+            )
+        )
         if status != "received":
-            s.add(DecisionRow(
-                claim_id=claim_id, outcome=status, payable_amount=None, reasons=[],
-                missing_documents=missing or [], trace=[], facts={}, decided_by="rules",
-                decided_at=at,
-            ))
+            s.add(
+                DecisionRow(
+                    claim_id=claim_id,
+                    outcome=status,
+                    payable_amount=None,
+                    reasons=[],
+                    missing_documents=missing or [],
+                    trace=[],
+                    facts={},
+                    decided_by="rules",
+                    decided_at=at,
+                )
+            )
     return claim_id
 
 
@@ -64,8 +98,13 @@ def rows(sessions, claim_id, event=None) -> list[OutboxRow]:
 
 def audit(sessions, claim_id) -> list[AuditEventRow]:
     with sessions() as s:
-        return list(s.scalars(select(AuditEventRow).where(AuditEventRow.claim_id == claim_id)
-                              .order_by(AuditEventRow.id)))
+        return list(
+            s.scalars(
+                select(AuditEventRow)
+                .where(AuditEventRow.claim_id == claim_id)
+                .order_by(AuditEventRow.id)
+            )
+        )
 
 
 def sweep(sessions, cfg, clock, times=2):
@@ -80,8 +119,10 @@ def test_warning_at_80_percent_once_then_when_missed(cfg, sessions):
     clock = FrozenClock(T0)
 
     def warnings():
-        return [(r.payload["clock"], r.payload["stage"])
-                for r in rows(sessions, claim_id, "regulatory_clock")]
+        return [
+            (r.payload["clock"], r.payload["stage"])
+            for r in rows(sessions, claim_id, "regulatory_clock")
+        ]
 
     clock.set(T0 + timedelta(days=11, hours=23))  # 79.9% of 15 days
     sweep(sessions, cfg, clock)
@@ -102,14 +143,26 @@ def test_warning_at_80_percent_once_then_when_missed(cfg, sessions):
         email = messages.build_email(s, warning, cfg)
     assert email.to == ("lead@example.com",)
     assert "Regulatory deadline near" in email.subject and email.subject.endswith(
-        f"claim EXT-{claim_id[:8]}")
+        f"claim EXT-{claim_id[:8]}"
+    )
     assert "80% of the time used" in email.text
 
     # the acknowledgment goes out: that clock stops; the decide clock warns at day 32
     with sessions.begin() as s:
-        s.add(OutboxRow(dedupe_key=f"claim:{claim_id}:ack:email", claim_id=claim_id,
-                        event="acknowledgment", channel="email", payload={}, status="sent",
-                        attempts=1, next_attempt_at=T0, created_at=T0, sent_at=clock.now()))
+        s.add(
+            OutboxRow(
+                dedupe_key=f"claim:{claim_id}:ack:email",
+                claim_id=claim_id,
+                event="acknowledgment",
+                channel="email",
+                payload={},
+                status="sent",
+                attempts=1,
+                next_attempt_at=T0,
+                created_at=T0,
+                sent_at=clock.now(),
+            )
+        )
     clock.set(T0 + timedelta(days=32))
     sweep(sessions, cfg, clock)
     assert warnings()[2:] == [("decide", "near")]
@@ -125,14 +178,16 @@ def test_decided_claims_carry_no_clock_and_late_sweep_sends_latest_stage(cfg, se
     clock = FrozenClock(T0 + timedelta(days=45))
     sweep(sessions, cfg, clock)
     assert rows(sessions, decided) == []
-    stages = sorted((r.payload["clock"], r.payload["stage"])
-                    for r in rows(sessions, late, "regulatory_clock"))
+    stages = sorted(
+        (r.payload["clock"], r.payload["stage"]) for r in rows(sessions, late, "regulatory_clock")
+    )
     assert stages == [("acknowledge", "past"), ("decide", "past")]
 
 
 def test_status_letter_every_30_days_while_open(cfg, sessions):
-    claim_id = add_claim(sessions, status="pending_info", language="et",
-                         missing=[{"type": "photos"}])
+    claim_id = add_claim(
+        sessions, status="pending_info", language="et", missing=[{"type": "photos"}]
+    )
     no_email = add_claim(sessions, email=False)
     clock = FrozenClock(T0 + timedelta(days=29, hours=23))
     sweep(sessions, cfg, clock)
@@ -140,8 +195,9 @@ def test_status_letter_every_30_days_while_open(cfg, sessions):
     for day, letters in ((30, [1]), (45, [1]), (60, [1, 2]), (89, [1, 2]), (90, [1, 2, 3])):
         clock.set(T0 + timedelta(days=day))
         sweep(sessions, cfg, clock)
-        assert [r.payload["letter"] for r in rows(sessions, claim_id, "status_update")] == \
-            letters, day
+        assert [
+            r.payload["letter"] for r in rows(sessions, claim_id, "status_update")
+        ] == letters, day
     assert rows(sessions, no_email, "status_update") == []
 
     letter = rows(sessions, claim_id, "status_update")[1]
@@ -159,9 +215,18 @@ def test_status_letter_every_30_days_while_open(cfg, sessions):
 
 def test_status_letter_renders_in_every_language():
     for language in render.LANGUAGES:
-        out = render.render("status_update", language, {
-            "name": "Ana", "ref": "EXT-9", "days_open": 30, "status": "escalated",
-            "every_days": 30, "missing_documents": []})
+        out = render.render(
+            "status_update",
+            language,
+            {
+                "name": "Ana",
+                "ref": "EXT-9",
+                "days_open": 30,
+                "status": "escalated",
+                "every_days": 30,
+                "missing_documents": [],
+            },
+        )
         assert out.language == language and "EXT-9" in out.subject and "30" in out.text
 
 
@@ -207,8 +272,13 @@ def test_abandon_escalation_is_audited(cfg, sessions):
 
 def test_abandon_close_is_audited_and_the_claimant_told(cfg, sessions, db_url, tmp_path):
     closing = make_config(db_url, tmp_path, ABANDON_ACTION="close")
-    claim_id = add_claim(sessions, status="pending_info", language="vi",
-                         missing=[{"type": "photos"}], callback_url="http://127.0.0.1:9/hook")
+    claim_id = add_claim(
+        sessions,
+        status="pending_info",
+        language="vi",
+        missing=[{"type": "photos"}],
+        callback_url="http://127.0.0.1:9/hook",
+    )
     for _ in range(2):
         followups.sweep_followups(sessions, closing, T0 + timedelta(days=10))
     with sessions() as s:
@@ -217,8 +287,10 @@ def test_abandon_close_is_audited_and_the_claimant_told(cfg, sessions, db_url, t
     assert [(e.actor, e.action) for e in events] == [("followups", "claim.closed_abandoned")]
     assert (events[0].before["status"], events[0].after["status"]) == ("pending_info", "closed")
     sent = rows(sessions, claim_id)
-    assert [(r.event, r.channel) for r in sent] == [("closed_abandoned", "email"),
-                                                    ("claim.closed", "webhook")]
+    assert [(r.event, r.channel) for r in sent] == [
+        ("closed_abandoned", "email"),
+        ("claim.closed", "webhook"),
+    ]
     with sessions() as s:
         email = messages.build_email(s, sent[0], closing)
         _, _, body = messages.build_webhook(s, sent[1], lambda client: "secret", 1)
@@ -247,7 +319,9 @@ def test_sla_flag_raised_and_cleared_are_audited(cfg, sessions):
     for _ in range(2):
         followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=50))
     events = audit(sessions, claim_id)
-    assert [(e.actor, e.action) for e in events] == [("sla", "claim.flagged_overdue"),
-                                                     ("sla", "claim.overdue_cleared")]
+    assert [(e.actor, e.action) for e in events] == [
+        ("sla", "claim.flagged_overdue"),
+        ("sla", "claim.overdue_cleared"),
+    ]
     assert events[1].after == {"overdue": False, "status": "approved"}
     assert verify_audit(build_context(cfg)).ok

@@ -61,8 +61,9 @@ def test_reload_switches_and_every_version_stays_readable(rules_app: Any, rules_
     old = client.get("/v1/rulesets/active", headers=analyst).get_json()["version"]
 
     raise_device_threshold(rules_dir)
-    assert client.post("/v1/rulesets/reload", headers=key(rules_app, "supervisor")).status_code \
-        == 403
+    assert (
+        client.post("/v1/rulesets/reload", headers=key(rules_app, "supervisor")).status_code == 403
+    )
     response = client.post("/v1/rulesets/reload", headers=analyst)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -108,8 +109,12 @@ def test_broken_ruleset_is_refused_and_the_old_one_keeps_deciding(
     path.write_text("rules: [ {")  # not YAML at all
     problem = client.post("/v1/rulesets/reload", headers=admin).get_json()
     assert any(p.startswith("amounts.yaml:") for p in problem["problems"])
-    assert client.post("/v1/claims", json=claim(amount="320")).get_json()["decision"][
-        "ruleset_version"] == old
+    assert (
+        client.post("/v1/claims", json=claim(amount="320")).get_json()["decision"][
+            "ruleset_version"
+        ]
+        == old
+    )
 
 
 def test_unknown_version_is_404(rules_app: Any) -> None:
@@ -127,8 +132,9 @@ def test_watch_picks_up_an_edit_without_blocking(
 
     from service.usecases.context import build_context
 
-    ctx = build_context(make_config(db_url, tmp_path, RULES_DIR=str(rules_dir),
-                                    RULES_WATCH_SECONDS=0.05))
+    ctx = build_context(
+        make_config(db_url, tmp_path, RULES_DIR=str(rules_dir), RULES_WATCH_SECONDS=0.05)
+    )
     old = ctx.engine.ruleset.version
     raise_device_threshold(rules_dir)
     deadline = time.monotonic() + 10

@@ -80,5 +80,11 @@ def test_a_broken_shadow_never_fails_a_live_claim(
 
 def test_no_shadow_configured(client: Any, app: Any) -> None:
     report = client.get("/v1/rulesets/shadow/report", headers=key(app, "supervisor")).get_json()
-    assert report == {"enabled": False, "shadow": None, "evaluated": 0, "disagreements": 0,
-                      "transitions": {}, "recent_disagreements": []}
+    assert report == {
+        "enabled": False,
+        "shadow": None,
+        "evaluated": 0,
+        "disagreements": 0,
+        "transitions": {},
+        "recent_disagreements": [],
+    }

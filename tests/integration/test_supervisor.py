@@ -39,8 +39,11 @@ def etag(client, claim_id, headers):
 
 def decide(client, claim_id, headers, body, tag=None):
     tag = tag if tag is not None else etag(client, claim_id, headers)
-    return client.post(f"/v1/claims/{claim_id}/decision", json=body,
-                       headers=headers | ({"If-Match": tag} if tag else {}))
+    return client.post(
+        f"/v1/claims/{claim_id}/decision",
+        json=body,
+        headers=headers | ({"If-Match": tag} if tag else {}),
+    )
 
 
 APPROVE = {"outcome": "approve", "amount": "200.00", "note": "Receipt checked by phone"}
@@ -48,8 +51,12 @@ APPROVE = {"outcome": "approve", "amount": "200.00", "note": "Receipt checked by
 
 def outbox_events(app, claim_id):
     with app.extensions["claims"].unit_of_work() as session:
-        return [r.event for r in session.scalars(
-            select(OutboxRow).where(OutboxRow.claim_id == claim_id).order_by(OutboxRow.id))]
+        return [
+            r.event
+            for r in session.scalars(
+                select(OutboxRow).where(OutboxRow.claim_id == claim_id).order_by(OutboxRow.id)
+            )
+        ]
 
 
 def claim_state(app, claim_id):
@@ -90,8 +97,9 @@ def test_assign_to_me_and_unassign(app, client, clock, sup, sup2):
     assert client.get("/v1/escalations?assignee=none", headers=sup).json["total"] == 0
     taken = client.post(f"/v1/escalations/{claim_id}/assign", headers=sup2)
     assert taken.status_code == 409 and taken.json["code"] == "assigned_to_other"
-    other = client.post(f"/v1/escalations/{claim_id}/assign", headers=sup2,
-                        json={"assignee": "sam"})
+    other = client.post(
+        f"/v1/escalations/{claim_id}/assign", headers=sup2, json={"assignee": "sam"}
+    )
     assert other.status_code == 409
     assert client.post(f"/v1/escalations/{claim_id}/unassign", headers=sup2).status_code == 409
     assert client.post(f"/v1/escalations/{claim_id}/unassign", headers=sup).json["assignee"] is None
@@ -115,13 +123,23 @@ def test_approve_within_the_coverage_notifies_the_claimant(app, client, clock, s
 def test_reject_and_request_info(app, client, clock, sup):
     put_policies(client, ["P-DEV"])
     one, two = escalate(client, clock), escalate(client, clock, amount="310.00")
-    rejected = decide(client, one, sup, {"outcome": "reject", "note": "Late",
-                                         "reason_codes": ["FILING_LIMIT_EXPIRED", "carc_29"]})
+    rejected = decide(
+        client,
+        one,
+        sup,
+        {"outcome": "reject", "note": "Late", "reason_codes": ["FILING_LIMIT_EXPIRED", "carc_29"]},
+    )
     assert rejected.status_code == 200, rejected.json
     assert {r["code"] for r in rejected.json["decision"]["reasons"]} == {
-        "FILING_LIMIT_EXPIRED", "carc_29"}
-    asked = decide(client, two, sup, {"outcome": "request_info", "note": "Need receipt",
-                                      "documents": ["purchase_receipt"]})
+        "FILING_LIMIT_EXPIRED",
+        "carc_29",
+    }
+    asked = decide(
+        client,
+        two,
+        sup,
+        {"outcome": "request_info", "note": "Need receipt", "documents": ["purchase_receipt"]},
+    )
     assert asked.status_code == 200 and asked.json["status"] == "pending_info"
     assert asked.json["decision"]["missing_documents"] == ["purchase_receipt"]
     assert outbox_events(app, two)[-1] == "information_requested"
@@ -133,8 +151,13 @@ def test_two_supervisors_one_wins_the_other_gets_412(app, client, clock, sup, su
     tag_a, tag_b = etag(client, claim_id, sup), etag(client, claim_id, sup2)
     assert tag_a == tag_b
     first = decide(client, claim_id, sup, APPROVE, tag_a)
-    second = decide(client, claim_id, sup2, {"outcome": "reject", "note": "no",
-                                             "reason_codes": ["carc_96"]}, tag_b)
+    second = decide(
+        client,
+        claim_id,
+        sup2,
+        {"outcome": "reject", "note": "no", "reason_codes": ["carc_96"]},
+        tag_b,
+    )
     assert first.status_code == 200
     assert second.status_code == 412 and second.json["code"] == "stale_version"
     assert claim_state(app, claim_id)[0] == "approved"
@@ -164,8 +187,11 @@ def test_concurrent_decisions_only_one_commits(app, client, clock, sup, sup2):
         ({"outcome": "approve", "amount": "250.01", "note": "n"}, 422, "amount_above_limit"),
         ({"outcome": "approve", "amount": "-1", "note": "n"}, 422, "bad_amount"),
         ({"outcome": "approve", "note": "n"}, 422, "bad_amount"),
-        ({"outcome": "reject", "reason_codes": ["MADE_UP"], "note": "n"}, 422,
-         "unknown_reason_code"),
+        (
+            {"outcome": "reject", "reason_codes": ["MADE_UP"], "note": "n"},
+            422,
+            "unknown_reason_code",
+        ),
         ({"outcome": "reject", "note": "n"}, 422, "unknown_reason_code"),
         ({"outcome": "request_info", "note": "n"}, 422, "documents_required"),
         ({"outcome": "approve", "amount": "10"}, 422, "validation_error"),
@@ -206,8 +232,7 @@ def test_decision_on_a_decided_claim_is_409(app, client, clock, sup):
 
 def test_appeal_on_a_claim_approved_in_full_is_refused(app, client, clock):
     put_policies(client, ["P-MED"])
-    document = client.post("/v1/claims",
-                           json=claim("P-MED", "medical_reimbursement", "100")).json
+    document = client.post("/v1/claims", json=claim("P-MED", "medical_reimbursement", "100")).json
     assert document["decision"]["outcome"] == "approved"
     assert document["payable_amount"] == document["amount"]
     before = claim_state(app, document["id"]), outbox_events(app, document["id"])
@@ -224,8 +249,9 @@ def test_appeal_flow_with_deadline_and_reminder(app, client, clock, sup):
     rejected = client.post("/v1/claims", json=claim("P-LAPSED")).json
     assert rejected["decision"]["outcome"] == "rejected"
     claim_id = rejected["id"]
-    response = client.post(f"/v1/claims/{claim_id}/appeal",
-                           json={"reason": "My policy was renewed in March."})
+    response = client.post(
+        f"/v1/claims/{claim_id}/appeal", json={"reason": "My policy was renewed in March."}
+    )
     assert response.status_code == 201, response.json
     appeal = response.json
     assert appeal["answer_due_at"] == (clock.now + timedelta(days=3)).isoformat()
@@ -244,14 +270,16 @@ def test_appeal_flow_with_deadline_and_reminder(app, client, clock, sup):
     later = clock.now + timedelta(days=2, hours=1)
     due = due_appeal_reminders(ctx, later)
     assert [(r.claim_id, r.assignee, r.assignee_email) for r in due] == [
-        (claim_id, "sue", "sue@example.com")]
+        (claim_id, "sue", "sue@example.com")
+    ]
     assert len(queue_appeal_reminders(ctx, later)) == 1
     assert queue_appeal_reminders(ctx, later) == []  # once only
     assert outbox_events(app, claim_id)[-1] == "appeal_reminder"
 
     clock.now = later
-    answer = decide(client, claim_id, sup, {"outcome": "approve", "amount": "10.00",
-                                            "note": "Renewal found"})
+    answer = decide(
+        client, claim_id, sup, {"outcome": "approve", "amount": "10.00", "note": "Renewal found"}
+    )
     assert answer.status_code == 200, answer.json
     assert due_appeal_reminders(ctx, clock.now + timedelta(days=5)) == []
     assert client.get("/v1/escalations", headers=sup).json["items"] == []
@@ -261,7 +289,13 @@ def test_appeal_by_another_client_or_staff_role(app, client, clock, sup):
     put_policies(client, ["P-LAPSED"])
     claim_id = client.post("/v1/claims", json=claim("P-LAPSED")).json["id"]
     other = key(app, "intake", "someone-else")
-    assert client.post(f"/v1/claims/{claim_id}/appeal", headers=other,
-                       json={"reason": "x"}).status_code == 404
-    assert client.post(f"/v1/claims/{claim_id}/appeal", headers=sup,
-                       json={"reason": "x"}).status_code == 403
+    assert (
+        client.post(
+            f"/v1/claims/{claim_id}/appeal", headers=other, json={"reason": "x"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/v1/claims/{claim_id}/appeal", headers=sup, json={"reason": "x"}).status_code
+        == 403
+    )

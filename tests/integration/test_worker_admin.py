@@ -27,21 +27,42 @@ class RecordingDispatcher:
 def add_claim(context, decided_at: datetime, outcome: str = "approved") -> str:
     claim_id = str(uuid.uuid4())
     with context.sessions.begin() as s:
-        s.add(ClaimRow(
-            id=claim_id, client_id="default", external_ref=f"EXT-{claim_id[:8]}",
-            policy_number="P-DEV", claim_type="device_damage", date_of_loss=date(2026, 5, 1),
-            reported_at=decided_at, amount=Decimal("300.00"), currency="USD", description="",
-            claimant={"name": "Sam", "email": "sam@example.com"}, preferred_language="en",
-            callback_url=None, payload={}, status=outcome, version=1,
-            payable_amount=Decimal("250.00") if outcome == "approved" else None,
-            created_at=decided_at, updated_at=decided_at,
-        ))
-        s.add(DecisionRow(
-            claim_id=claim_id, outcome=outcome,
-            payable_amount=Decimal("250.00") if outcome == "approved" else None,
-            reasons=[], missing_documents=[], trace=[], facts={}, decided_by="rules",
-            decided_at=decided_at,
-        ))
+        s.add(
+            ClaimRow(
+                id=claim_id,
+                client_id="default",
+                external_ref=f"EXT-{claim_id[:8]}",
+                policy_number="P-DEV",
+                claim_type="device_damage",
+                date_of_loss=date(2026, 5, 1),
+                reported_at=decided_at,
+                amount=Decimal("300.00"),
+                currency="USD",
+                description="",
+                claimant={"name": "Sam", "email": "sam@example.com"},
+                preferred_language="en",
+                callback_url=None,
+                payload={},
+                status=outcome,
+                version=1,
+                payable_amount=Decimal("250.00") if outcome == "approved" else None,
+                created_at=decided_at,
+                updated_at=decided_at,
+            )
+        )
+        s.add(
+            DecisionRow(
+                claim_id=claim_id,
+                outcome=outcome,
+                payable_amount=Decimal("250.00") if outcome == "approved" else None,
+                reasons=[],
+                missing_documents=[],
+                trace=[],
+                facts={},
+                decided_by="rules",
+                decided_at=decided_at,
+            )
+        )
     return claim_id
 
 
@@ -49,9 +70,15 @@ def add_outbox(context, claim_id: str, status: str, n: int = 0) -> int:
     now = context.clock()
     with context.sessions.begin() as s:
         row = OutboxRow(
-            dedupe_key=f"claim:{claim_id}:test:{n}:email", claim_id=claim_id, event="approved",
-            channel="email", payload={"claim_id": claim_id}, status=status,
-            attempts=6 if status == "dead" else 0, next_attempt_at=now, created_at=now,
+            dedupe_key=f"claim:{claim_id}:test:{n}:email",
+            claim_id=claim_id,
+            event="approved",
+            channel="email",
+            payload={"claim_id": claim_id},
+            status=status,
+            attempts=6 if status == "dead" else 0,
+            next_attempt_at=now,
+            created_at=now,
             last_error="Transient: HTTP 500" if status == "dead" else None,
         )
         s.add(row)
@@ -100,8 +127,9 @@ def test_admin_lists_dead_and_resends_once(app, client, context):
     with context.sessions() as s:
         row = s.get(OutboxRow, dead)
         assert (row.status, row.attempts) == ("pending", 0)
-        audit = s.scalars(select(AuditEventRow).where(
-            AuditEventRow.action == "outbox.resent")).all()
+        audit = s.scalars(
+            select(AuditEventRow).where(AuditEventRow.action == "outbox.resent")
+        ).all()
     assert len(audit) == 1 and audit[0].actor == "ops-admin" and audit[0].claim_id == claim_id
     assert audit[0].before["status"] == "dead" and audit[0].after["status"] == "pending"
 
@@ -129,8 +157,7 @@ def test_finance_downloads_bordereau_generated_on_demand(app, client, context):
     response = client.get("/v1/reports/bordereau/2026-05", headers=finance)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == \
-        'attachment; filename="bordereau-2026-05.csv"'
+    assert response.headers["Content-Disposition"] == 'attachment; filename="bordereau-2026-05.csv"'
     assert response.headers["X-Report-Complete"] == "true"
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0].startswith("record,claim_id")

@@ -26,8 +26,7 @@ from service.rules.engine import RulesEngine, adjudicate, load_ruleset
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = settings(max_examples=150, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @functools.cache
@@ -35,22 +34,44 @@ def engine() -> RulesEngine:
     return RulesEngine(load_ruleset(ROOT / "rules"))
 
 
-money = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("60000"), places=2,
-                    allow_nan=False, allow_infinity=False)
-small_money = st.decimals(min_value=Decimal("0"), max_value=Decimal("3000"), places=2,
-                          allow_nan=False, allow_infinity=False)
+money = st.decimals(
+    min_value=Decimal("0.01"),
+    max_value=Decimal("60000"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
+)
+small_money = st.decimals(
+    min_value=Decimal("0"),
+    max_value=Decimal("3000"),
+    places=2,
+    allow_nan=False,
+    allow_infinity=False,
+)
 days = st.dates(min_value=date(2024, 1, 1), max_value=date(2026, 12, 31))
-DOCS = ("purchase_receipt", "photos", "police_report", "scope_notes", "estimate",
-        "fire_report", "invoice", "medical_report", "id_card")
+DOCS = (
+    "purchase_receipt",
+    "photos",
+    "police_report",
+    "scope_notes",
+    "estimate",
+    "fire_report",
+    "invoice",
+    "medical_report",
+    "id_card",
+)
 
 
 @st.composite
 def coverages(draw: Any, claim_type: str) -> Coverage:
     limit = draw(money)
-    return Coverage(claim_type=claim_type, limit_per_claim=limit,
-                    annual_aggregate=draw(st.one_of(st.just(limit), money)),
-                    deductible=draw(small_money),
-                    waiting_period_days=draw(st.sampled_from((0, 0, 14, 30))))
+    return Coverage(
+        claim_type=claim_type,
+        limit_per_claim=limit,
+        annual_aggregate=draw(st.one_of(st.just(limit), money)),
+        deductible=draw(small_money),
+        waiting_period_days=draw(st.sampled_from((0, 0, 14, 30))),
+    )
 
 
 @st.composite
@@ -60,11 +81,16 @@ def cases(draw: Any) -> dict[str, Any]:
     loss = draw(days)
     reported = loss + timedelta(days=draw(st.sampled_from((0, 1, 5, 29, 31, 200, 366, 500))))
     claim = Claim(
-        policy_number="P-1", claim_type=claim_type, date_of_loss=loss,
+        policy_number="P-1",
+        claim_type=claim_type,
+        date_of_loss=loss,
         reported_at=datetime.combine(reported, time(12), tzinfo=UTC),
-        amount=draw(money), currency="USD",
-        documents=tuple(Document(d, f"ref-{d}") for d in draw(
-            st.lists(st.sampled_from(DOCS), unique=True, max_size=4))),
+        amount=draw(money),
+        currency="USD",
+        documents=tuple(
+            Document(d, f"ref-{d}")
+            for d in draw(st.lists(st.sampled_from(DOCS), unique=True, max_size=4))
+        ),
     )
     policy = None
     if draw(st.booleans()) or draw(st.booleans()):
@@ -72,20 +98,30 @@ def cases(draw: Any) -> dict[str, Any]:
         types = draw(st.lists(st.sampled_from(CLAIM_TYPES), unique=True, max_size=3))
         if draw(st.booleans()):
             types = [claim_type, *[t for t in types if t != claim_type]]
-        policy = Policy(number="P-1", holder="H", status=draw(st.sampled_from(
-            ("active", "active", "active", "lapsed", "cancelled"))),
-            effective_from=start, effective_to=start + timedelta(days=draw(
-                st.integers(0, 900))), currency="USD",
-            coverages=tuple(draw(coverages(t)) for t in types))
-    history = History(claims_last_12_months=draw(st.integers(0, 6)),
-                      paid_this_policy_year=draw(st.one_of(st.just(Decimal("0.00")), money)),
-                      duplicate_of=draw(st.sampled_from((None, None, None, "c-0"))))
+        policy = Policy(
+            number="P-1",
+            holder="H",
+            status=draw(st.sampled_from(("active", "active", "active", "lapsed", "cancelled"))),
+            effective_from=start,
+            effective_to=start + timedelta(days=draw(st.integers(0, 900))),
+            currency="USD",
+            coverages=tuple(draw(coverages(t)) for t in types),
+        )
+    history = History(
+        claims_last_12_months=draw(st.integers(0, 6)),
+        paid_this_policy_year=draw(st.one_of(st.just(Decimal("0.00")), money)),
+        duplicate_of=draw(st.sampled_from((None, None, None, "c-0"))),
+    )
     return build_facts(claim, policy, history, engine().ruleset.required_documents)
 
 
 def _key(decision: Any) -> tuple:
-    return (decision.outcome, decision.payable_amount, tuple(r.rule for r in decision.reasons),
-            decision.missing_documents)
+    return (
+        decision.outcome,
+        decision.payable_amount,
+        tuple(r.rule for r in decision.reasons),
+        decision.missing_documents,
+    )
 
 
 @SETTINGS
@@ -108,8 +144,9 @@ def test_payable_never_negative_nor_above_the_limit(facts: dict[str, Any]) -> No
 
 @SETTINGS
 @given(cases(), st.lists(cases(), max_size=5))
-def test_decision_is_a_pure_function_of_the_facts(facts: dict[str, Any],
-                                                   others: list[dict[str, Any]]) -> None:
+def test_decision_is_a_pure_function_of_the_facts(
+    facts: dict[str, Any], others: list[dict[str, Any]]
+) -> None:
     first = _key(adjudicate(engine(), facts))
     for other in others:
         adjudicate(engine(), other)
@@ -118,8 +155,7 @@ def test_decision_is_a_pure_function_of_the_facts(facts: dict[str, Any],
 
 @SETTINGS
 @given(st.lists(cases(), min_size=2, max_size=8), st.randoms(use_true_random=False))
-def test_evaluation_order_never_changes_a_result(batch: list[dict[str, Any]],
-                                                 rnd: Any) -> None:
+def test_evaluation_order_never_changes_a_result(batch: list[dict[str, Any]], rnd: Any) -> None:
     forward = [_key(adjudicate(engine(), f)) for f in batch]
     order = list(range(len(batch)))
     rnd.shuffle(order)

@@ -64,16 +64,40 @@ def test_every_default_rule_fires_over_2000_claims(engine) -> None:  # type: ign
 def test_cli_writes_files(tmp_path: Path) -> None:
     from service.demo.generate_cli import generate_command
 
-    result = CliRunner().invoke(generate_command, ["--policies", "5", "--claims", "20",
-                                                   "--seed", "2", "--today", "2026-06-15",
-                                                   "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        generate_command,
+        [
+            "--policies",
+            "5",
+            "--claims",
+            "20",
+            "--seed",
+            "2",
+            "--today",
+            "2026-06-15",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "policies.json").exists()
     lines = (tmp_path / "claims.jsonl").read_text().splitlines()
     assert len(lines) == 20
-    again = CliRunner().invoke(generate_command, ["--policies", "5", "--claims", "20",
-                                                  "--seed", "2", "--today", "2026-06-15",
-                                                  "--out", str(tmp_path / "again")])
+    again = CliRunner().invoke(
+        generate_command,
+        [
+            "--policies",
+            "5",
+            "--claims",
+            "20",
+            "--seed",
+            "2",
+            "--today",
+            "2026-06-15",
+            "--out",
+            str(tmp_path / "again"),
+        ],
+    )
     assert again.exit_code == 0
     assert (tmp_path / "again" / "claims.jsonl").read_text().splitlines() == lines
     assert datetime.fromisoformat(__import__("json").loads(lines[0])["reported_at"])

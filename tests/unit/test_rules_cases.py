@@ -49,10 +49,12 @@ def test_cli_test_reports_pass_fail_and_coverage(tmp_path: Path) -> None:
     copy = tmp_path / "rules"
     shutil.copytree(RULES, copy)
     cases = copy / "tests" / "default_rules.yaml"
-    cases.write_text(cases.read_text().replace(
-        "expect: {outcome: escalated, reasons: [POLICY_NOT_FOUND], payable_amount: null}",
-        "expect: {outcome: approved, reasons: [POLICY_NOT_FOUND]}",
-    ))
+    cases.write_text(
+        cases.read_text().replace(
+            "expect: {outcome: escalated, reasons: [POLICY_NOT_FOUND], payable_amount: null}",
+            "expect: {outcome: approved, reasons: [POLICY_NOT_FOUND]}",
+        )
+    )
     bad = runner.invoke(rules_cli, ["test", str(copy)])
     assert bad.exit_code == 1
     assert "FAIL tests/default_rules.yaml" in bad.output

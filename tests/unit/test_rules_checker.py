@@ -18,15 +18,22 @@ pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def rule(rule_id: str = "A_RULE", when: str = "claim.amount: {gt: 10}",
-         then: str = "{action: reject, code: SOME_CODE, message: No.}", extra: str = "") -> str:
-    return textwrap.dedent(f"""\
+def rule(
+    rule_id: str = "A_RULE",
+    when: str = "claim.amount: {gt: 10}",
+    then: str = "{action: reject, code: SOME_CODE, message: No.}",
+    extra: str = "",
+) -> str:
+    return (
+        textwrap.dedent(f"""\
       - id: {rule_id}
         description: A rule
         owner: team
         when: {{{when}}}
         then: {then}
-    """) + extra
+    """)
+        + extra
+    )
 
 
 def problems_for(tmp_path: Path, *rules: str, name: str = "r.yaml") -> list[str]:
@@ -97,12 +104,16 @@ def test_rules_that_can_never_fire(tmp_path: Path) -> None:
     found = problems_for(
         tmp_path,
         rule("CONTRADICTS", when="claim.amount: {gt: 10, lt: 5}"),
-        rule("BAD_WINDOW", when="days_to_report: 3",
-             extra="  valid_from: 2026-05-01\n  valid_to: 2026-01-01\n"),
+        rule(
+            "BAD_WINDOW",
+            when="days_to_report: 3",
+            extra="  valid_from: 2026-05-01\n  valid_to: 2026-01-01\n",
+        ),
         rule("NOT_AND_IS", when="policy.found: true, not: {policy.found: true}"),
     )
-    assert ("r.yaml:2:5: rule CONTRADICTS can never fire: its conditions contradict each other"
-            in found)
+    assert (
+        "r.yaml:2:5: rule CONTRADICTS can never fire: its conditions contradict each other" in found
+    )
     assert any("valid_from 2026-05-01 is after valid_to 2026-01-01" in p for p in found)
     assert any("rule NOT_AND_IS can never fire" in p for p in found)
 
@@ -111,11 +122,16 @@ def test_shadowed_rule_is_a_warning(tmp_path: Path) -> None:
     found = problems_for(
         tmp_path,
         rule("STRONG", when="days_to_report: {gt: 10}"),
-        rule("WEAK", when="days_to_report: {gt: 10}",
-             then="{action: approve, code: OK, message: fine}"),
+        rule(
+            "WEAK",
+            when="days_to_report: {gt: 10}",
+            then="{action: approve, code: OK, message: fine}",
+        ),
     )
-    assert found == ["r.yaml:7:5: warning: rule WEAK has the same conditions as STRONG "
-                     "(r.yaml:2) whose action 'reject' always wins"]
+    assert found == [
+        "r.yaml:7:5: warning: rule WEAK has the same conditions as STRONG "
+        "(r.yaml:2) whose action 'reject' always wins"
+    ]
 
 
 def test_empty_file_and_syntax_error(tmp_path: Path) -> None:
@@ -132,15 +148,18 @@ def test_settings_checked(tmp_path: Path) -> None:
     )
     found = [str(p) for p in check_directory(tmp_path).problems]
     assert any("s.yaml:1:13: precedence must list each action once" in p for p in found)
-    assert any("unknown claim type 'device_damag' (did you mean 'device_damage'?)" in p
-               for p in found)
+    assert any(
+        "unknown claim type 'device_damag' (did you mean 'device_damage'?)" in p for p in found
+    )
 
 
 def test_rule_expanding_to_too_many_alternatives_is_refused(tmp_path: Path) -> None:
     values = ", ".join(str(i) for i in range(70))
     found = problems_for(tmp_path, rule("HUGE", when=f"days_to_report: {{in: [{values}]}}"))
-    assert found == ["r.yaml:2:5: rule HUGE expands to 70 alternatives (most 64); "
-                     "split it into several rules or shorten `in` lists"]
+    assert found == [
+        "r.yaml:2:5: rule HUGE expands to 70 alternatives (most 64); "
+        "split it into several rules or shorten `in` lists"
+    ]
 
 
 def test_load_ruleset_raises_with_every_problem(tmp_path: Path) -> None:
@@ -160,8 +179,17 @@ def test_schema_accepts_shipped_files_and_rejects_bad_ones() -> None:
     for path in (ROOT / "rules").glob("*.yaml"):
         doc = json.loads(json.dumps(yaml.safe_load(path.read_text()), default=str))
         assert list(validator.iter_errors(doc)) == [], path
-    bad = {"rules": [{"id": "lower", "description": "d", "owner": "o", "when": {"nope": 1},
-                      "then": {"action": "maybe", "code": "X", "message": "m"}}]}
+    bad = {
+        "rules": [
+            {
+                "id": "lower",
+                "description": "d",
+                "owner": "o",
+                "when": {"nope": 1},
+                "then": {"action": "maybe", "code": "X", "message": "m"},
+            }
+        ]
+    }
     assert len(list(validator.iter_errors(bad))) >= 3
 
 
@@ -186,8 +214,9 @@ def test_cli_diff(tmp_path: Path) -> None:
     old.mkdir()
     new.mkdir()
     problems_for(old, rule("KEPT"), rule("GONE", when="days_to_report: 3"))
-    problems_for(new, rule("KEPT", when="claim.amount: {gt: 20}"),
-                 rule("ADDED", when="days_to_report: 4"))
+    problems_for(
+        new, rule("KEPT", when="claim.amount: {gt: 20}"), rule("ADDED", when="days_to_report: 4")
+    )
     result = CliRunner().invoke(rules_cli, ["diff", str(old), str(new)])
     assert result.exit_code == 0
     lines = result.output.splitlines()

@@ -17,8 +17,16 @@ P = Pos("t.yaml", 1, 1)
 
 def make_rule(when: Condition, rule_id: str = "R", **kw: object) -> Rule:
     fields: dict[str, object] = dict(
-        description="d", owner="o", action="reject", code="C", carc=None, message="m",
-        valid_from=None, valid_to=None, file="t.yaml", line=1,
+        description="d",
+        owner="o",
+        action="reject",
+        code="C",
+        carc=None,
+        message="m",
+        valid_from=None,
+        valid_to=None,
+        file="t.yaml",
+        line=1,
     )
     fields.update(kw)
     return Rule(id=rule_id, when=when, **fields)  # type: ignore[arg-type]
@@ -35,8 +43,10 @@ def test_not_equal_also_matches_unknown() -> None:
 
 def test_in_and_not_in() -> None:
     into = rule_branches(make_rule(leaf("claim.claim_type", "in", ("a", "b"))))
-    assert into == [(ELeaf("claim.claim_type", "eq", "a"),),
-                    (ELeaf("claim.claim_type", "eq", "b"),)]
+    assert into == [
+        (ELeaf("claim.claim_type", "eq", "a"),),
+        (ELeaf("claim.claim_type", "eq", "b"),),
+    ]
     out = rule_branches(make_rule(leaf("claim.claim_type", "not_in", ("a", "b"))))
     assert out == [(ELeaf("claim.claim_type", "ne", "a"), ELeaf("claim.claim_type", "ne", "b"))]
 
@@ -44,18 +54,26 @@ def test_in_and_not_in() -> None:
 def test_negated_reference_covers_either_side_unknown() -> None:
     cond = Group("not", (leaf("claim.amount", "lte", ref="coverage.deductible"),), P)
     assert set(rule_branches(make_rule(cond))) == {
-        (ELeaf("claim.amount", "gt", None, "coverage.deductible"),
-         ELeaf("coverage.deductible", "ex", 1)),
+        (
+            ELeaf("claim.amount", "gt", None, "coverage.deductible"),
+            ELeaf("coverage.deductible", "ex", 1),
+        ),
         (ELeaf("claim.amount", "nex", 1),),
         (ELeaf("coverage.deductible", "nex", 1),),
     }
 
 
 def test_any_of_all_expands_and_equalities_come_first() -> None:
-    cond = Group("all", (
-        leaf("claim.amount", "gt", Decimal("10")),
-        Group("any", (leaf("claim.claim_type", "eq", "x"), leaf("days_to_report", "gte", 3)), P),
-    ), P)
+    cond = Group(
+        "all",
+        (
+            leaf("claim.amount", "gt", Decimal("10")),
+            Group(
+                "any", (leaf("claim.claim_type", "eq", "x"), leaf("days_to_report", "gte", 3)), P
+            ),
+        ),
+        P,
+    )
     assert rule_branches(make_rule(cond)) == [
         (ELeaf("claim.claim_type", "eq", "x"), ELeaf("claim.amount", "gt", 10.0)),
         (ELeaf("claim.amount", "gt", 10.0), ELeaf("days_to_report", "gte", 3)),
@@ -63,8 +81,9 @@ def test_any_of_all_expands_and_equalities_come_first() -> None:
 
 
 def test_valid_dates_become_conditions_on_date_of_loss() -> None:
-    rule = make_rule(leaf("policy.found", "eq", True), valid_from=date(2026, 1, 1),
-                     valid_to=date(2026, 6, 30))
+    rule = make_rule(
+        leaf("policy.found", "eq", True), valid_from=date(2026, 1, 1), valid_to=date(2026, 6, 30)
+    )
     (branch,) = rule_branches(rule)
     assert ELeaf("claim.date_of_loss", "gte", 20260101) in branch
     assert ELeaf("claim.date_of_loss", "lte", 20260630) in branch
@@ -127,8 +146,14 @@ def test_identical_conditions_are_split_below_the_rule_list_limit() -> None:
 def test_five_thousand_rules_stay_under_the_rules_per_ruleset_limit() -> None:
     types = ("device_damage", "device_theft", "water_damage", "fire_damage")
     rules = [
-        make_rule(Group("all", (leaf("claim.claim_type", "eq", types[i % 4]),
-                                leaf("days_to_report", "eq", i)), P), f"R{i}")
+        make_rule(
+            Group(
+                "all",
+                (leaf("claim.claim_type", "eq", types[i % 4]), leaf("days_to_report", "eq", i)),
+                P,
+            ),
+            f"R{i}",
+        )
         for i in range(5000)
     ]
     compiled, problems = compile_rules(rules)
@@ -155,5 +180,7 @@ def test_engine_fact_sends_only_used_facts_as_engine_values() -> None:
     }
     used = frozenset({"claim.amount", "claim.date_of_loss", "policy.found", "payable_amount"})
     assert engine_fact(facts, used) == {
-        "claim.amount": 10.1, "claim.date_of_loss": 20260304, "policy.found": True,
+        "claim.amount": 10.1,
+        "claim.date_of_loss": 20260304,
+        "policy.found": True,
     }

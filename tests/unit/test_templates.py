@@ -36,8 +36,10 @@ def test_every_event_renders_in_every_language(event, language, caplog):
 @pytest.mark.parametrize("language", render.LANGUAGES)
 def test_rejection_lists_reasons_in_the_claimants_words(language):
     words = render.reason_words(
-        [{"code": "not_covered", "carc": "96", "message": "Water damage is not covered."},
-         {"code": "custom", "carc": None, "message": "Photo is unreadable."}],
+        [
+            {"code": "not_covered", "carc": "96", "message": "Water damage is not covered."},
+            {"code": "custom", "carc": None, "message": "Photo is unreadable."},
+        ],
         language,
     )
     out = render.render("rejected", language, dict(CONTEXT, reasons=words))
@@ -65,7 +67,15 @@ def test_none_language_means_english():
 
 @pytest.mark.parametrize("event", render.STAFF_EVENTS)
 def test_staff_templates_render(event):
-    context = {"ref": "EXT-1", "claim_id": "c1", "hours": 48, "day": "2026-01-01",
-               "counts": {"new": 1, "decided": 1, "pending_info": 0, "escalated": 1},
-               "outcomes": {"approved": 1}, "breaches": [], "oldest": [], "dead": 0}
+    context = {
+        "ref": "EXT-1",
+        "claim_id": "c1",
+        "hours": 48,
+        "day": "2026-01-01",
+        "counts": {"new": 1, "decided": 1, "pending_info": 0, "escalated": 1},
+        "outcomes": {"approved": 1},
+        "breaches": [],
+        "oldest": [],
+        "dead": 0,
+    }
     assert render.render(event, "en", context).text.strip()

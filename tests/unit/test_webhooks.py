@@ -29,8 +29,13 @@ def public(host, port):
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com/x", "file:///etc/passwd", "javascript:alert(1)", "http:///nohost",
-     "https://user:pw@example.com/"],
+    [
+        "ftp://example.com/x",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "http:///nohost",
+        "https://user:pw@example.com/",
+    ],
 )
 def test_refuses_bad_schemes_and_shapes(url):
     assert check_callback_url(url, resolve=public) is not None
@@ -38,9 +43,17 @@ def test_refuses_bad_schemes_and_shapes(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/cb", "http://[::1]/cb", "http://169.254.169.254/latest", "http://10.0.0.5/",
-     "http://192.168.1.1:8080/", "http://172.16.3.4/", "http://[::ffff:127.0.0.1]/",
-     "http://[fe80::1]/", "http://0.0.0.0/"],
+    [
+        "http://127.0.0.1/cb",
+        "http://[::1]/cb",
+        "http://169.254.169.254/latest",
+        "http://10.0.0.5/",
+        "http://192.168.1.1:8080/",
+        "http://172.16.3.4/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+    ],
 )
 def test_refuses_private_addresses(url):
     assert "private" in check_callback_url(url, resolve=public)
@@ -70,8 +83,16 @@ def test_allow_private_and_allowlist():
     def private(host, port):
         return ["10.0.0.8"]
 
-    assert check_callback_url("http://hooks.internal/cb", allowlist=["hooks.internal"],
-                              resolve=private) is None
-    assert check_callback_url("http://other.internal/cb", allowlist=["hooks.internal"],
-                              resolve=private) is not None
+    assert (
+        check_callback_url(
+            "http://hooks.internal/cb", allowlist=["hooks.internal"], resolve=private
+        )
+        is None
+    )
+    assert (
+        check_callback_url(
+            "http://other.internal/cb", allowlist=["hooks.internal"], resolve=private
+        )
+        is not None
+    )
     assert check_callback_url("ftp://127.0.0.1/", allow_private=True) is not None
