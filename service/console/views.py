@@ -21,6 +21,7 @@ from service.api.auth import authenticate, check_login_csrf, csrf_token, require
 from service.api.problems import Problem
 from service.usecases import manage_identities, manage_policies, read_claims
 from service.usecases.assign_claim import assign_claim
+from service.usecases.backtest import latest_backtest
 from service.usecases.decide_claim import (
     DecisionRefused,
     SupervisorDecision,
@@ -197,8 +198,11 @@ def decide(claim_id: str) -> Any:
 def analyst() -> Any:
     ctx = _ctx()
     ruleset = ctx.engine.ruleset
-    status = ctx.rules.status() if hasattr(ctx, "rules") else {"version": ruleset.version}
-    return render_template("console/analyst.html", ruleset=ruleset, status=status)
+    status = ctx.rules.status()
+    backtest = latest_backtest(ctx)
+    return render_template(
+        "console/analyst.html", ruleset=ruleset, status=status, backtest=backtest
+    )
 
 
 @bp.route("/operations")

@@ -483,3 +483,14 @@ def _iso(day: date | None) -> str | None:
 
 def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
+
+
+def latest_backtest(ctx: Any) -> dict[str, Any] | None:
+    """The newest backtest with its report (for the analysts' console page)."""
+    from service.db.analysis_tables import BacktestRow
+
+    with ctx.unit_of_work() as session:
+        newest = session.scalar(
+            select(BacktestRow.id).order_by(BacktestRow.created_at.desc()).limit(1)
+        )
+    return backtest_status(ctx, newest) if newest else None

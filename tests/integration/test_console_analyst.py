@@ -1,0 +1,61 @@
+"""The analysts' console page: active ruleset, reload error, rules, latest backtest report."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from service.db.analysis_tables import BacktestRow
+from tests.auth_helpers import PASSWORD, user
+
+pytestmark = pytest.mark.integration
+
+
+def login(client, username):
+    client.default_auth = False
+    page = client.get("/console/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = {"username": username, "password": PASSWORD, "csrf_token": token}
+    assert client.post("/console/login", data=form).status_code == 302
+
+
+def test_analyst_page_shows_the_latest_backtest(app, client, context, clock):
+    user(app, "ana", "analyst")
+    login(client, "ana")
+    page = client.get("/console/analyst").get_data(as_text=True)
+    assert "No backtest yet" in page
+    assert context.engine.ruleset.version[:16] in page
+    report = {
+        "total": 40,
+        "changed": 3,
+        "unchanged": 37,
+        "errors": 0,
+        "transitions": {"approved": {"approved": 37, "escalated": 3}},
+        "payable_before": "1200.00",
+        "payable_after": "900.00",
+        "payable_change": "-300.00",
+        "changed_claims": [],
+        "changed_claims_listed": 0,
+        "error_claims": [],
+    }
+    with context.unit_of_work() as session:
+        session.add(
+            BacktestRow(
+                id="bt-1",
+                status="done",
+                params={},
+                candidate_version="c" * 64,
+                candidate_files={},
+                chunks_total=1,
+                chunks_done=1,
+                report=report,
+                created_at=clock(),
+                finished_at=clock(),
+            )
+        )
+        session.commit()
+    page = client.get("/console/analyst").get_data(as_text=True)
+    assert "Decisions that change" in page
+    assert "1200.00 → 900.00 (-300.00)" in page
+    assert re.search(r"<td>approved</td><td>escalated</td><td>3</td>", page)
