@@ -162,3 +162,14 @@ def test_outbox_written_with_the_decision(client, context):
     ]
     assert all(r.status == "pending" for r in rows)
     assert all("sam@example.com" not in json.dumps(r.payload) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("date_of_loss", "0001-01-01"), ("reported_at", "0001-01-01T00:00:00+05:00")],
+)
+def test_dates_out_of_range_are_422_not_500(client, context, field, value):
+    """Found by the schema fuzzer: year 1 overflowed the 12-month history window."""
+    problem = assert_problem(client.post("/v1/claims", json=claim(**{field: value})), 422)
+    assert problem["errors"][0]["field"] == field
+    assert stored_claims(context) == 0
