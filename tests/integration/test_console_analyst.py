@@ -25,6 +25,8 @@ def test_analyst_page_shows_the_latest_backtest(app, client, context, clock):
     login(client, "ana")
     page = client.get("/console/analyst").get_data(as_text=True)
     assert "No backtest yet" in page
+    assert re.search(r"<title>[^<]*</title>", page), "the page title is plain text"
+    assert page.count("Latest backtest") == 1
     assert context.engine.ruleset.version[:16] in page
     report = {
         "total": 40,
