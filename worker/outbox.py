@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.db.repository import add_outbox
 from service.db.tables import OutboxRow
 
 
@@ -26,18 +27,15 @@ def add_once(
         return False
     try:
         with session.begin_nested():
-            session.add(
-                OutboxRow(
-                    dedupe_key=dedupe_key,
-                    claim_id=claim_id,
-                    event=event,
-                    channel=channel,
-                    payload=payload,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+            add_outbox(
+                session,
+                dedupe_key=dedupe_key,
+                claim_id=claim_id,
+                event=event,
+                channel=channel,
+                payload=payload,
+                request_id=None,
+                now=now,
             )
     except IntegrityError:
         return False  # another sweep got there first
