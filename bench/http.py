@@ -38,10 +38,17 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from _lib import ROOT, TODAY, conditions, make_api_key, print_conditions, print_table  # noqa: E402
+from _lib import (  # noqa: E402
+    ROOT,
+    TODAY,
+    conditions,
+    make_api_key,
+    print_conditions,
+    print_table,
+    scratch_postgres,
+)
 
 BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 25.0
@@ -445,36 +452,24 @@ def _count(result: dict, first_digit: str) -> int:
 def bench_postgres(
     args: argparse.Namespace, workdir: Path, policies_file: Path, claims_file: Path, lua: Path
 ) -> dict:
-    import psycopg
-
-    name = f"claims_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as exc:
-        print(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}; skipped")
-        return {
-            "label": "API + PostgreSQL (skipped)",
-            "auth": "-",
-            "rps": 0.0,
-            "ok_rps": 0.0,
-            "requests": 0,
-            "p50_us": 0,
-            "p90_us": 0,
-            "p99_us": 0,
-            "max_us": 0,
-            "statuses": {},
-            "socket_errors": 0,
-            "timeouts": 0,
-            "rows_ok": True,
-        }
-    base = PG_ADMIN.rsplit("/", 1)[0].split("://", 1)[1]
-    url = f"postgresql+psycopg://{base}/{name}"
-    try:
+    with scratch_postgres() as url:
+        if url is None:
+            return {
+                "label": "API + PostgreSQL (skipped)",
+                "auth": "-",
+                "rps": 0.0,
+                "ok_rps": 0.0,
+                "requests": 0,
+                "p50_us": 0,
+                "p90_us": 0,
+                "p99_us": 0,
+                "max_us": 0,
+                "statuses": {},
+                "socket_errors": 0,
+                "timeouts": 0,
+                "rows_ok": True,
+            }
         return bench_api("API + PostgreSQL", url, args, workdir, policies_file, claims_file, lua)
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _cleanup_redis() -> None:

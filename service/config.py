@@ -112,6 +112,13 @@ SETTINGS: tuple[Setting, ...] = (
         "REG_WARN_AT", "0.8", "Share of a statutory deadline used when the lead is warned", "float"
     ),
     Setting("RATE_LIMIT", "600/minute", "Per-key request rate limit", "str"),
+    Setting(
+        "API_KEY_CACHE_SECONDS",
+        "5",
+        "How long a process trusts an API key it looked up (a revocation elsewhere "
+        "takes effect within this; 0 looks up every request)",
+        "int",
+    ),
     Setting("SESSION_COOKIE_SECURE", "false", "Send the console cookie over HTTPS only", "bool"),
     Setting("SESSION_HOURS", "8", "Console sessions expire after this many hours", "int"),
 )
@@ -205,6 +212,8 @@ def _derive(values: dict[str, Any]) -> None:
     for name in ("MAX_BODY_BYTES", "PAGE_SIZE_MAX", "IDEMPOTENCY_TTL_HOURS"):
         if values[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    if values["API_KEY_CACHE_SECONDS"] < 0:
+        raise ConfigError("API_KEY_CACHE_SECONDS must be 0 or more")
 
 
 def mask_url(url: str) -> str:

@@ -7,6 +7,7 @@ machines are shared and noisy.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -15,7 +16,7 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import metadata
@@ -432,3 +433,33 @@ def _zen_cond(cond: Any) -> str:
         test = f"{cond.fact} in {other}"
         return f"({guard} and {'not (' + test + ')' if cond.op == 'not_in' else test})"
     return f"({guard} and {cond.fact} {_ZEN_OPS[cond.op]} {other})"
+
+
+PG_ADMIN = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@contextlib.contextmanager
+def scratch_postgres() -> Iterator[str | None]:
+    """A new database on the local PostgreSQL (BENCH_PG_URL), dropped afterwards; yields
+    its SQLAlchemy URL, or None (with a note) when the server cannot be reached."""
+    import uuid
+
+    import psycopg
+
+    name = f"claims_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.Error as exc:
+        print(f"PostgreSQL not reachable at {PG_ADMIN}: {exc}; skipped")
+        yield None
+        return
+    base = PG_ADMIN.rsplit("/", 1)[0].split("://", 1)[1]
+    try:
+        yield f"postgresql+psycopg://{base}/{name}"
+    finally:
+        from service.db.session import dispose_all
+
+        dispose_all()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

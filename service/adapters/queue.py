@@ -17,9 +17,13 @@ field, in one pipelined round trip for any number of rows.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
+import os
+import threading
 from collections.abc import Iterable
+from queue import Empty, SimpleQueue
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -33,16 +37,23 @@ RESULT_TTL = 3600
 FAILURE_TTL = 7 * 24 * 3600
 POINTER_PREFIX = "claims:outbox-job:"
 POINTER_TTL = FAILURE_TTL  # a pointer outlives any job that could still be waiting
+BACKGROUND_BATCH = 500  # most ids the background hand-off enqueues in one round trip
 
 
 class Dispatcher(Protocol):
-    def dispatch_outbox(self, outbox_ids: list[int], request_id: str | None = None) -> None: ...
+    def dispatch_outbox(
+        self, outbox_ids: list[int], request_id: str | None = None, *, new: bool = False
+    ) -> None:
+        """Enqueue deliveries of these outbox rows. `new`: rows this request just
+        committed, which no job can hold yet (skips the live-job check)."""
 
 
 class NullDispatcher:
     """Leaves rows pending (for tests and tools that only write)."""
 
-    def dispatch_outbox(self, outbox_ids: list[int], request_id: str | None = None) -> None:
+    def dispatch_outbox(
+        self, outbox_ids: list[int], request_id: str | None = None, *, new: bool = False
+    ) -> None:
         return None
 
 
@@ -111,11 +122,14 @@ def enqueue_deliveries(
     items: Iterable[tuple[int, int]],
     request_ids: dict[int, str | None] | None = None,
     batch_size: int = BATCH_SIZE,
+    check_live: bool = True,
 ) -> list[tuple[int, int]]:
     """Enqueue these delivery attempts, `batch_size` rows per job, skipping any a live job
-    already holds; returns the pairs enqueued. Three pipelined round trips in all."""
+    already holds; returns the pairs enqueued. Three pipelined round trips in all (one
+    without `check_live`: a second job for a row is harmless, the delivery claims the
+    row in the database first, but costs a worker's time)."""
     wanted = list(dict.fromkeys((int(i), int(a)) for i, a in items))
-    live = live_deliveries(connection, wanted)
+    live = live_deliveries(connection, wanted) if check_live else set()
     todo = [item for item in wanted if item not in live]
     if not todo:
         return []
@@ -174,26 +188,98 @@ def enqueue_call(connection: Any, queue_name: str, func: str, *args: Any, job_id
 
 
 class RQDispatcher:
-    def __init__(self, redis_url: str, queue_name: str = "notifications") -> None:
+    """Enqueues deliveries of committed outbox rows; never raises.
+
+    `background`: rows a request has just committed (`new=True`) are handed to a
+    thread of this process that enqueues whatever has gathered in one pipelined
+    round trip, as batch jobs: the request does not wait for Redis, and under load
+    many claims' messages share one job. Ids still in that hand-off when the
+    process dies are not lost: their rows are `pending` in the database and the
+    relay sweep enqueues them. The thread starts on first use, in the process that
+    uses it (after gunicorn's fork); `flush()` waits for it (tests, shutdown).
+    """
+
+    def __init__(
+        self, redis_url: str, queue_name: str = "notifications", *, background: bool = False
+    ) -> None:
         self.redis_url = redis_url
         self.queue_name = queue_name
+        self.background = background
         self._connection: Any = None
+        self._handoff: SimpleQueue[tuple[int, str | None]] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._owner_pid = os.getpid()
+        self._start_lock = threading.Lock()
+        self._idle = threading.Condition()
+        self._unfinished = 0
 
-    def dispatch_outbox(self, outbox_ids: list[int], request_id: str | None = None) -> None:
+    def dispatch_outbox(
+        self, outbox_ids: list[int], request_id: str | None = None, *, new: bool = False
+    ) -> None:
         if not outbox_ids:
             return
+        if new and self.background:
+            self._ensure_thread()
+            with self._idle:
+                self._unfinished += len(outbox_ids)
+            for outbox_id in outbox_ids:
+                self._handoff.put((outbox_id, request_id))
+            return
+        self._enqueue(dict.fromkeys(outbox_ids, request_id), check_live=not new)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every handed-off id was enqueued (or given up); False on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unfinished == 0, timeout)
+
+    def _enqueue(self, request_ids: dict[int, str | None], check_live: bool) -> None:
         try:
             if self._connection is None:
                 self._connection = connect(self.redis_url)
             enqueue_deliveries(
                 self._connection,
                 self.queue_name,
-                [(outbox_id, 0) for outbox_id in outbox_ids],
-                dict.fromkeys(outbox_ids, request_id),
+                [(outbox_id, 0) for outbox_id in request_ids],
+                request_ids,
+                check_live=check_live,
             )
         except Exception as exc:  # noqa: BLE001 - Redis down must not fail the request
             log.warning(
                 "outbox dispatch deferred to the relay sweep: %s",
                 type(exc).__name__,
-                extra={"request_id": request_id, "outbox_ids": outbox_ids},
+                extra={"outbox_ids": list(request_ids)},
             )
+
+    def _ensure_thread(self) -> None:
+        pid = os.getpid()
+        if self._owner_pid == pid and self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._owner_pid == pid and self._thread is not None and self._thread.is_alive():
+                return
+            if self._owner_pid != pid:  # forked: the parent's hand-off and thread are not ours
+                self._handoff = SimpleQueue()
+                self._unfinished = 0
+                self._connection = None
+                self._idle = threading.Condition()
+                self._owner_pid = pid
+                self._thread = None
+            if self._thread is None:
+                atexit.register(self.flush, 2.0)
+            self._thread = threading.Thread(target=self._run, name="outbox-dispatch", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._handoff.get()]
+            while len(batch) < BACKGROUND_BATCH:
+                try:
+                    batch.append(self._handoff.get_nowait())
+                except Empty:
+                    break
+            try:
+                self._enqueue(dict(batch), check_live=False)
+            finally:
+                with self._idle:
+                    self._unfinished -= len(batch)
+                    self._idle.notify_all()

@@ -45,7 +45,7 @@ def _ctx() -> Any:
 
 @blp.route("", methods=["POST"])
 @requires("admin")
-@blp.arguments(NewKeySchema)
+@blp.arguments(NewKeySchema())
 @blp.response(201, CreatedKeySchema)
 def create_key(data: dict[str, Any]) -> Any:
     """Create a key; for role intake the name is the client id its claims belong to."""

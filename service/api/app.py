@@ -107,4 +107,4 @@ def _outbox_lag(ctx: Context) -> Any:
 def _dispatcher(config: Config) -> Any:
     from service.adapters.queue import RQDispatcher
 
-    return RQDispatcher(config.redis_url)
+    return RQDispatcher(config.redis_url, background=True)

@@ -52,7 +52,7 @@ class ChainSchema(Schema):
 
 @blp.route("", methods=["GET"])
 @requires("admin")
-@blp.arguments(AuditArgs, location="query")
+@blp.arguments(AuditArgs(), location="query")
 @blp.response(200, AuditPageSchema)
 def list_audit(args: dict[str, Any]) -> Any:
     """Audit events in order; page with after_id=<next_after_id>."""

@@ -35,7 +35,7 @@ def _ctx() -> Any:
 
 @blp.route("", methods=["POST"])
 @requires("intake", "admin")
-@blp.arguments(ClaimSchema)
+@blp.arguments(ClaimSchema())
 @blp.response(201, ClaimOutSchema)
 @blp.alt_response(409, description="Conflict (key in flight, external_ref reused)")
 def post_claim(data: dict[str, Any]) -> Any:
@@ -85,7 +85,7 @@ def post_claim(data: dict[str, Any]) -> Any:
 
 @blp.route("", methods=["GET"])
 @requires("intake", "supervisor", "analyst", "finance", "admin")
-@blp.arguments(ClaimQueryArgs, location="query")
+@blp.arguments(ClaimQueryArgs(), location="query")
 @blp.response(200, ClaimPageSchema)
 def list_claims(args: dict[str, Any]) -> Any:
     """List claims, newest first, with filters and cursor pagination."""

@@ -80,7 +80,7 @@ def expected_version() -> int:
 
 @blp.route("/<claim_id>/decision", methods=["POST"])
 @requires("supervisor", "admin")
-@blp.arguments(DecisionSchema)
+@blp.arguments(DecisionSchema())
 @blp.response(200, DecidedSchema)
 @blp.alt_response(412, description="The claim changed since it was read")
 @blp.alt_response(428, description="If-Match missing")
@@ -111,7 +111,7 @@ def post_decision(data: dict[str, Any], claim_id: str) -> Any:
 
 @blp.route("/<claim_id>/appeal", methods=["POST"])
 @requires("intake", "admin")
-@blp.arguments(AppealSchema)
+@blp.arguments(AppealSchema())
 @blp.response(201, AppealOutSchema)
 def post_appeal(data: dict[str, Any], claim_id: str) -> Any:
     """Contest a rejected or partly paid decision; answered within APPEAL_ANSWER_DAYS days."""

@@ -25,7 +25,7 @@ class DocumentsSchema(StrictSchema):
 
 @blp.route("/<claim_id>/documents", methods=["POST"])
 @requires("intake", "supervisor", "admin")
-@blp.arguments(DocumentsSchema)
+@blp.arguments(DocumentsSchema())
 @blp.response(200, ClaimOutSchema)
 def post_documents(data: dict[str, Any], claim_id: str) -> Any:
     """Attach documents; a claim waiting for them is decided again at once."""

@@ -76,7 +76,7 @@ def refused(exc: DecisionRefused) -> Problem:
 
 @blp.route("", methods=["GET"])
 @requires("supervisor", "admin")
-@blp.arguments(QueueArgs, location="query")
+@blp.arguments(QueueArgs(), location="query")
 @blp.response(200, QueuePageSchema)
 def list_escalations(args: dict[str, Any]) -> Any:
     """Escalated claims, earliest SLA deadline first; filter by reason, type, assignee, overdue."""
@@ -88,7 +88,7 @@ def list_escalations(args: dict[str, Any]) -> Any:
 
 @blp.route("/<claim_id>/assign", methods=["POST"])
 @requires("supervisor", "admin")
-@blp.arguments(AssignSchema, required=False)
+@blp.arguments(AssignSchema(), required=False)
 @blp.response(200, AssignedSchema)
 def assign(data: dict[str, Any], claim_id: str) -> Any:
     """Assign the claim to me (an admin may name someone else and take it over)."""

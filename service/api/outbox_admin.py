@@ -57,7 +57,7 @@ def _item(row: OutboxRow) -> dict[str, Any]:
 
 @blp.route("/dead", methods=["GET"])
 @requires("admin")
-@blp.arguments(DeadArgs, location="query")
+@blp.arguments(DeadArgs(), location="query")
 @blp.response(200, DeadPageSchema)
 def list_dead(args: dict[str, Any]) -> Any:
     """Messages that ran out of tries (or failed for good), oldest first, with the last error."""

@@ -18,7 +18,7 @@ blp = Blueprint("policies", __name__, url_prefix="/v1/policies", description="Po
 
 @blp.route("/<number>", methods=["PUT"])
 @requires("intake", "admin")
-@blp.arguments(PolicySchema)
+@blp.arguments(PolicySchema())
 @blp.response(200, PolicyOutSchema)
 @blp.alt_response(201, schema=PolicyOutSchema, description="Created")
 def put_policy(data: dict[str, Any], number: str) -> Any:

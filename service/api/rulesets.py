@@ -128,7 +128,7 @@ def versions() -> Any:
 
 @blp.route("/backtest", methods=["POST"])
 @requires("analyst", "admin")
-@blp.arguments(BacktestInSchema)
+@blp.arguments(BacktestInSchema())
 @blp.response(202, BacktestOutSchema)
 @blp.alt_response(422, description="The candidate ruleset is broken (file:line problems)")
 @blp.alt_response(503, description="The job queue is unreachable")

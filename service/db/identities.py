@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, nulls_last, select
 from sqlalchemy.orm import Session, selectinload
 
+from service.db import statements as sql
 from service.db.auth_tables import ApiKeyRow, AppealRow, UserRow
 from service.db.tables import AuditEventRow, ClaimRow, DecisionRow
 
@@ -29,6 +30,15 @@ def list_users(session: Session) -> list[UserRow]:
 
 def key_by_prefix(session: Session, prefix: str) -> ApiKeyRow | None:
     return session.scalar(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix))
+
+
+def key_for_authentication(session: Session, prefix: str) -> Any:
+    """id, prefix, name, role, secret_hash, revoked_at, last_used_at of the key, or None."""
+    return session.execute(sql.API_KEY_BY_PREFIX, {"prefix": prefix}).first()
+
+
+def touch_key(session: Session, key_id: int, now: datetime) -> None:
+    session.execute(sql.TOUCH_API_KEY, {"key_id": key_id, "now": now})
 
 
 def list_keys(session: Session) -> list[ApiKeyRow]:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from service.db import statements as sql
 from service.db.tables import (
     AuditEventRow,
     ClaimRow,
@@ -44,30 +46,33 @@ def policy_row(session: Session, number: str) -> PolicyRow | None:
     )
 
 
-def to_policy(row: PolicyRow) -> Policy:
+def get_policy(session: Session, number: str, *, lock: bool = False) -> Policy | None:
+    """The policy with its coverages, in one query. `lock`: hold the policy row until
+    commit, so claims on one policy are decided one at a time (PostgreSQL)."""
+    query = sql.POLICY_WITH_COVERAGES_LOCKED if lock else sql.POLICY_WITH_COVERAGES
+    rows = session.execute(query, {"number": number}).all()
+    if not rows:
+        return None
+    first = rows[0]
     return Policy(
-        number=row.number,
-        holder=row.holder,
-        status=row.status,
-        effective_from=row.effective_from,
-        effective_to=row.effective_to,
-        currency=row.currency,
+        number=first.number,
+        holder=first.holder,
+        status=first.status,
+        effective_from=first.effective_from,
+        effective_to=first.effective_to,
+        currency=first.currency,
         coverages=tuple(
             Coverage(
-                claim_type=c.claim_type,
-                limit_per_claim=c.limit_per_claim,
-                annual_aggregate=c.annual_aggregate,
-                deductible=c.deductible,
-                waiting_period_days=c.waiting_period_days,
+                claim_type=r.claim_type,
+                limit_per_claim=r.limit_per_claim,
+                annual_aggregate=r.annual_aggregate,
+                deductible=r.deductible,
+                waiting_period_days=r.waiting_period_days,
             )
-            for c in row.coverages
+            for r in rows
+            if r.claim_type is not None
         ),
     )
-
-
-def get_policy(session: Session, number: str) -> Policy | None:
-    row = policy_row(session, number)
-    return to_policy(row) if row else None
 
 
 def save_policy(session: Session, policy: Policy, now: datetime) -> bool:
@@ -103,39 +108,33 @@ def save_policy(session: Session, policy: Policy, now: datetime) -> bool:
 
 
 def history_for(session: Session, claim: Claim, policy: Policy | None) -> History:
-    others = ClaimRow.id != claim.id if claim.id else True
-    same_policy = ClaimRow.policy_number == claim.policy_number
-    window = and_(
-        ClaimRow.date_of_loss >= claim.date_of_loss - LOOKBACK,
-        ClaimRow.date_of_loss <= claim.date_of_loss,
-    )
-    count = session.scalar(select(func.count()).where(same_policy, window, others)) or 0
-    paid = ZERO
+    """One indexed range scan on (policy_number, date_of_loss) answers all three questions."""
+    loss = claim.date_of_loss
+    window_start = loss - LOOKBACK
+    year_start = year_end = loss  # no policy: nothing paid (an empty year)
     if policy is not None:
-        start = policy.policy_year_start(claim.date_of_loss)
-        paid = session.scalar(
-            select(func.coalesce(func.sum(ClaimRow.payable_amount), 0)).where(
-                same_policy,
-                others,
-                ClaimRow.claim_type == claim.claim_type,
-                ClaimRow.status == "approved",
-                ClaimRow.date_of_loss >= start,
-                ClaimRow.date_of_loss < add_years(start, 1),
-            )
-        )
-        paid = Decimal(paid).quantize(Decimal("0.01"))
-    duplicate = session.scalar(
-        select(ClaimRow.id)
-        .where(
-            same_policy,
-            others,
-            ClaimRow.claim_type == claim.claim_type,
-            ClaimRow.date_of_loss == claim.date_of_loss,
-            ClaimRow.amount == claim.amount,
-        )
-        .limit(1)
+        year_start = policy.policy_year_start(loss)
+        year_end = add_years(year_start, 1)
+    row = session.execute(
+        sql.HISTORY,
+        {
+            "policy_number": claim.policy_number,
+            "claim_type": claim.claim_type,
+            "loss": loss,
+            "amount": claim.amount,
+            "window_start": window_start,
+            "year_start": year_start,
+            "year_end": year_end,
+            "low": min(window_start, year_start),
+            "high": max(loss, year_end),
+            "exclude_id": claim.id or "",
+        },
+    ).one()
+    return History(
+        claims_last_12_months=int(row.claims_in_window or 0),
+        paid_this_policy_year=Decimal(row.paid or ZERO).quantize(Decimal("0.01")),
+        duplicate_of=row.duplicate_of,
     )
-    return History(claims_last_12_months=count, paid_this_policy_year=paid, duplicate_of=duplicate)
 
 
 # --- claims -------------------------------------------------------------------
@@ -148,6 +147,23 @@ def claim_row(session: Session, claim_id: str, client_id: str | None = None) -> 
     return session.scalar(
         query.options(selectinload(ClaimRow.documents), selectinload(ClaimRow.decisions))
     )
+
+
+def claim_id_by_external_ref(session: Session, client_id: str, external_ref: str) -> str | None:
+    return session.execute(
+        sql.CLAIM_ID_BY_REF, {"client_id": client_id, "external_ref": external_ref}
+    ).scalar()
+
+
+def insert_claim(session: Session, values: dict[str, Any], documents: list[dict[str, Any]]) -> None:
+    """A new claim and its documents (documents in one executemany)."""
+    session.execute(sql.INSERT_CLAIM, values)
+    if documents:
+        session.execute(sql.INSERT_DOCUMENTS, documents)
+
+
+def insert_decision(session: Session, values: dict[str, Any]) -> int:
+    return int(session.execute(sql.INSERT_DECISION, values).scalar_one())
 
 
 def claim_by_external_ref(session: Session, client_id: str, external_ref: str) -> ClaimRow | None:
@@ -224,21 +240,45 @@ def add_outbox(
     payload: dict[str, Any],
     request_id: str | None,
     now: datetime,
-) -> OutboxRow:
-    row = OutboxRow(
-        dedupe_key=dedupe_key,
-        claim_id=claim_id,
-        event=event,
-        channel=channel,
-        payload=payload,
-        request_id=request_id,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(row)
-    return row
+) -> int:
+    """Insert one message to send; returns its id (dispatch it after the commit)."""
+    message = Message(dedupe_key, claim_id, event, channel, payload)
+    return add_outbox_many(session, [message], request_id=request_id, now=now)[0]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One outbox row to write: what to tell, on which channel, deduplicated by key."""
+
+    dedupe_key: str
+    claim_id: str | None
+    event: str
+    channel: str
+    payload: dict[str, Any]
+
+
+def add_outbox_many(
+    session: Session, messages: list[Message], *, request_id: str | None, now: datetime
+) -> list[int]:
+    """Insert these messages in one statement; returns their ids in the same order."""
+    if not messages:
+        return []
+    rows = [
+        {
+            "dedupe_key": m.dedupe_key,
+            "claim_id": m.claim_id,
+            "event": m.event,
+            "channel": m.channel,
+            "payload": m.payload,
+            "request_id": request_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for m in messages
+    ]
+    return [int(i) for i in session.execute(sql.INSERT_OUTBOX, rows).scalars()]
 
 
 def oldest_pending_outbox(session: Session) -> datetime | None:
@@ -254,7 +294,7 @@ def oldest_pending_outbox(session: Session) -> datetime | None:
 def _lock_audit_chain(session: Session) -> None:
     """Serialise appends so the chain cannot fork (SQLite: BEGIN IMMEDIATE already does)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(7_220_001)))
+        session.execute(sql.AUDIT_CHAIN_LOCK)
 
 
 def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -263,14 +303,28 @@ def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 
 def audit_fields(row: AuditEventRow) -> dict[str, Any]:
+    return _audit_fields(
+        row.at, row.actor, row.action, row.claim_id, row.source, row.before, row.after
+    )
+
+
+def _audit_fields(
+    at: datetime,
+    actor: str,
+    action: str,
+    claim_id: str | None,
+    source: str | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> dict[str, Any]:
     return {
-        "at": row.at.isoformat(),
-        "actor": row.actor,
-        "action": row.action,
-        "claim_id": row.claim_id,
-        "source": row.source,
-        "before": row.before,
-        "after": row.after,
+        "at": at.isoformat(),
+        "actor": actor,
+        "action": action,
+        "claim_id": claim_id,
+        "source": source,
+        "before": before,
+        "after": after,
     }
 
 
@@ -284,24 +338,26 @@ def append_audit(
     source: str | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
-) -> AuditEventRow:
+) -> str:
+    """Append one event to the chain; returns its hash."""
     _lock_audit_chain(session)
-    prev = session.scalar(select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1))
-    row = AuditEventRow(
-        at=at,
-        actor=actor,
-        action=action,
-        claim_id=claim_id,
-        source=source,
-        before=before,
-        after=after,
-        prev_hash=prev or GENESIS,
-        hash="",
+    prev = session.execute(sql.LAST_AUDIT_HASH).scalar() or GENESIS
+    digest = event_hash(prev, _audit_fields(at, actor, action, claim_id, source, before, after))
+    session.execute(
+        sql.INSERT_AUDIT,
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "claim_id": claim_id,
+            "source": source,
+            "before": before,
+            "after": after,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
-    row.hash = event_hash(row.prev_hash, audit_fields(row))
-    session.add(row)
-    session.flush()
-    return row
+    return digest
 
 
 def audit_for_claim(session: Session, claim_id: str) -> list[AuditEventRow]:
@@ -317,8 +373,53 @@ def audit_for_claim(session: Session, claim_id: str) -> list[AuditEventRow]:
 # --- idempotency keys ----------------------------------------------------------
 
 
-def idempotency_key(session: Session, client_id: str, key: str) -> IdempotencyKeyRow | None:
-    return session.get(IdempotencyKeyRow, (client_id, key))
+IDEMPOTENCY: Table = IdempotencyKeyRow.__table__  # type: ignore[assignment]
+
+
+def idempotency_key(session: Session, client_id: str, key: str) -> Any:
+    """The key's row (request_hash, state, response, created_at), or None."""
+    c = IDEMPOTENCY.c
+    return session.execute(
+        select(c.request_hash, c.state, c.response, c.created_at).where(
+            c.client_id == client_id, c.key == key
+        )
+    ).first()
+
+
+def reserve_idempotency_key(
+    session: Session, client_id: str, key: str, request_hash: str, now: datetime
+) -> None:
+    """Insert the key as in flight (IntegrityError when another request holds it)."""
+    session.execute(
+        insert(IDEMPOTENCY).values(
+            client_id=client_id,
+            key=key,
+            request_hash=request_hash,
+            state="in_flight",
+            created_at=now,
+        )
+    )
+
+
+def finish_idempotency_key(
+    session: Session, client_id: str, key: str, response: dict[str, Any]
+) -> None:
+    c = IDEMPOTENCY.c
+    session.execute(
+        update(IDEMPOTENCY)
+        .where(c.client_id == client_id, c.key == key)
+        .values(state="done", response=response)
+    )
+
+
+def delete_idempotency_key(
+    session: Session, client_id: str, key: str, *, only_in_flight: bool = False
+) -> None:
+    c = IDEMPOTENCY.c
+    query = delete(IDEMPOTENCY).where(c.client_id == client_id, c.key == key)
+    if only_in_flight:
+        query = query.where(c.state == "in_flight")
+    session.execute(query)
 
 
 def purge_idempotency_keys(session: Session, older_than: datetime) -> int:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
+READ_ONLY = "claims_read_only"  # execution option: this transaction never writes
 
 
 def get_engine(url: str) -> Engine:
@@ -27,14 +30,41 @@ def _create(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
         pool_timeout=5,
+        pool_recycle=3600,
         connect_args={"connect_timeout": 3},
     )
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+PING_AFTER_IDLE = 10.0  # seconds; a connection idle longer is tested before use
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Test a connection that sat idle (server restarted, firewall dropped it) before
+    handing it out; a broken one is replaced. A busy connection is not tested (a
+    round trip per transaction): if the server restarts under load, the first
+    statement on each stale connection fails, the request answers 503 with
+    Retry-After, and the pool replaces all its connections at once."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+        return
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        dbapi_connection.rollback()
+    except Exception as exc:
+        raise DisconnectionError(str(exc)) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,8 +78,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
-    # Writers queue on the lock at BEGIN instead of failing on upgrade.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Writers queue on the lock at BEGIN instead of failing on upgrade; readers
+    # (marked READ_ONLY) take no lock and read a snapshot.
+    read_only = conn.get_execution_options().get(READ_ONLY)
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def session_factory(url: str) -> sessionmaker[Session]:

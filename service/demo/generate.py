@@ -611,8 +611,8 @@ def store_decided_bulk(
     from service.api.schemas import PolicySchema
     from service.db import repository as repo
     from service.db.tables import ClaimRow, DecisionRow, DocumentRow
-    from service.domain.facts import facts_to_json
     from service.usecases.manage_policies import policy_from_data, put_policy
+    from service.usecases.record_decision import decision_values
 
     started = time.perf_counter()
     policy_schema = PolicySchema()
@@ -677,21 +677,7 @@ def store_decided_bulk(
             {"claim_id": claim_id, "type": d["type"], "ref": d["ref"], "received_at": now}
             for d in body.get("documents", [])
         )
-        decision_rows.append(
-            {
-                "claim_id": claim_id,
-                "outcome": decision.outcome,
-                "payable_amount": decision.payable_amount,
-                "reasons": [r.as_dict() for r in decision.reasons],
-                "missing_documents": list(decision.missing_documents),
-                "trace": list(decision.trace),
-                "facts": facts_to_json(item.facts),
-                "ruleset_version": decision.ruleset_version,
-                "decided_by": "rules",
-                "note": None,
-                "decided_at": now,
-            }
-        )
+        decision_rows.append(decision_values(claim_id, decision, item.facts, "rules", now, None))
         count += 1
         if len(claim_rows) >= batch:
             flush()

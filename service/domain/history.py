@@ -18,10 +18,11 @@ LOOKBACK = timedelta(days=365)
 def summarise_history(
     claim: Claim, policy: Policy | None, earlier: Iterable[PriorClaim]
 ) -> History:
-    """claims in the 12 months up to the date of loss; paid this policy year; a duplicate."""
+    """claims in the 12 months up to the date of loss; paid this policy year (nothing
+    without a policy: there is no policy year); a duplicate."""
     window_start = claim.date_of_loss - LOOKBACK
     year_start = policy.policy_year_start(claim.date_of_loss) if policy else claim.date_of_loss
-    year_end = add_years(year_start, 1)
+    year_end = add_years(year_start, 1) if policy else year_start  # no policy: an empty year
     count = 0
     paid = ZERO
     duplicate_of = None

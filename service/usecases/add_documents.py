@@ -85,5 +85,5 @@ def add_documents(
             row.version = (row.version or 0) + 1
         document = claim_document(row)
         session.commit()
-    ctx.dispatcher.dispatch_outbox(outbox_ids, request_id)
+    ctx.dispatcher.dispatch_outbox(outbox_ids, request_id, new=True)
     return DocumentsAdded(document, added=len(new), readjudicated=readjudicate)

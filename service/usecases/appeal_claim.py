@@ -113,9 +113,9 @@ def appeal_claim(
             "claim_status": claim.status,
             "version": claim.version,
         }
-        outbox_ids = [row.id for row in outbox]
+        outbox_ids = outbox
         session.commit()
-    ctx.dispatcher.dispatch_outbox(outbox_ids, request_id)
+    ctx.dispatcher.dispatch_outbox(outbox_ids, request_id, new=True)
     return result
 
 

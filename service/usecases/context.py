@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.queue import Dispatcher, NullDispatcher
 from service.config import Config
+from service.db.session import READ_ONLY
 from service.usecases.rulesets import RulesetManager
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class Context:
     dispatcher: Dispatcher = field(default_factory=NullDispatcher)
     clock: Callable[[], datetime] = utcnow
     shadow: RulesetManager | None = None
+    key_cache: dict[str, Any] = field(default_factory=dict)  # API keys looked up (auth)
 
     @property
     def engine(self) -> RulesEngine:
@@ -38,10 +40,16 @@ class Context:
         return self.rules.engine()
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
-        """A transaction: committed by the caller, rolled back on any error or if left open."""
+    def unit_of_work(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A transaction: committed by the caller, rolled back on any error or if left open.
+
+        `read_only`: the caller only reads. On SQLite the transaction then begins
+        DEFERRED (readers do not queue behind writers for the write lock); it must not
+        write."""
         session = self.sessions()
         try:
+            if read_only:
+                session.connection(execution_options={READ_ONLY: True})
             yield session
         except BaseException:
             session.rollback()

@@ -107,7 +107,7 @@ def decide_claim(
         document = claim_document(claim, row)
         document["version"] = claim.version
         session.commit()
-    ctx.dispatcher.dispatch_outbox(outbox, request_id)
+    ctx.dispatcher.dispatch_outbox(outbox, request_id, new=True)
     return document
 
 

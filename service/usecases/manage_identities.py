@@ -7,6 +7,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from time import monotonic
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -236,21 +237,56 @@ def ensure_api_key(ctx: Context, key: str, name: str, role: str) -> None:
 
 
 def authenticate_key(ctx: Context, token: str) -> Identity | None:
+    """The key's identity, or None (malformed, unknown, revoked, wrong secret).
+
+    A process keeps a key it looked up for API_KEY_CACHE_SECONDS (the secret is
+    still checked on every request): a revocation through this process applies at
+    once, one made elsewhere within that time.
+    """
     prefix, dot, secret = token.partition(".")
     if not dot or not prefix.startswith("ck_") or len(prefix) > 32 or not secret:
         return None
+    cached = ctx.key_cache.get(prefix)
+    if cached is None or cached.expires_at <= monotonic():
+        cached = _look_up_key(ctx, prefix)
+        if cached is None:
+            return None
+    if not hmac.compare_digest(cached.secret_hash, secret_hash(secret)):
+        return None
+    return cached.identity
+
+
+@dataclass(frozen=True)
+class CachedKey:
+    identity: Identity
+    secret_hash: str
+    expires_at: float  # time.monotonic()
+
+
+MAX_CACHED_KEYS = 10_000
+
+
+def _look_up_key(ctx: Context, prefix: str) -> CachedKey | None:
     now = ctx.clock()
-    with ctx.unit_of_work() as session:
-        row = ids.key_by_prefix(session, prefix)
-        if row is None or row.revoked_at is not None:
-            return None
-        if not hmac.compare_digest(row.secret_hash, secret_hash(secret)):
-            return None
-        identity = Identity("key", row.id, row.name, row.role, row.prefix)
-        if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-            row.last_used_at = now
+    with ctx.unit_of_work(read_only=True) as session:
+        row = ids.key_for_authentication(session, prefix)
+    if row is None or row.revoked_at is not None:
+        ctx.key_cache.pop(prefix, None)
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+        with ctx.unit_of_work() as session:
+            ids.touch_key(session, row.id, now)
             session.commit()
-        return identity
+    cached = CachedKey(
+        Identity("key", row.id, row.name, row.role, row.prefix),
+        row.secret_hash,
+        monotonic() + ctx.config.api_key_cache_seconds,
+    )
+    if ctx.config.api_key_cache_seconds > 0:
+        if len(ctx.key_cache) >= MAX_CACHED_KEYS:
+            ctx.key_cache.clear()
+        ctx.key_cache[prefix] = cached
+    return cached
 
 
 def revoke_api_key(ctx: Context, prefix: str, actor: str = "cli") -> bool:
@@ -260,6 +296,7 @@ def revoke_api_key(ctx: Context, prefix: str, actor: str = "cli") -> bool:
         if row is None or row.revoked_at is not None:
             return False
         row.revoked_at = now
+        ctx.key_cache.pop(prefix, None)
         repo.append_audit(
             session,
             actor=actor,

@@ -1,4 +1,12 @@
-"""Store a decision with everything that must follow from it, in one transaction."""
+"""Store a decision with everything that must follow from it, in one transaction.
+
+Two entry points share what follows a decision (the messages to send and the
+audit event):
+- `record_first_decision`: a new claim at intake. The claim is written once,
+  already decided, with Core inserts (the hot path: a handful of statements).
+- `record_decision`: a stored claim decided again (documents arrived, a
+  supervisor decided). The claim is an ORM row loaded in the session.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.db import repository as repo
-from service.db.tables import ClaimRow, DecisionRow
+from service.db.repository import Message
+from service.db.tables import ClaimRow, DecisionRow, DocumentRow
 from service.domain.decision import Decision
 from service.domain.facts import facts_to_json
 from service.domain.money import fmt
@@ -19,6 +28,35 @@ OUTCOME_EVENT = {
     "escalated": "escalated",
     "pending_info": "information_requested",
 }
+
+
+def record_first_decision(
+    session: Session,
+    claim: dict[str, Any],
+    documents: list[dict[str, Any]],
+    decision: Decision,
+    *,
+    facts: dict[str, Any],
+    now: datetime,
+    request_id: str | None,
+    sla_hours: int,
+    source: str | None = None,
+) -> tuple[ClaimRow, DecisionRow, list[int]]:
+    """Insert a new claim (column values in `claim`, status "received") with its first
+    decision. Returns the claim and decision as detached rows (for the response) and
+    the outbox ids to dispatch after commit."""
+    before = _state(claim["status"], claim.get("payable_amount"))
+    claim = {**claim, **_claim_changes(decision, now, sla_hours), "version": 1}
+    repo.insert_claim(session, claim, documents)
+    values = decision_values(claim["id"], decision, facts, "rules", now, None)
+    decision_id = repo.insert_decision(session, values)
+    messages = [_acknowledgment(claim)] if _email(claim) else []
+    messages += _notifications(claim, decision_id, decision.outcome, reviewed=False)
+    outbox = repo.add_outbox_many(session, messages, request_id=request_id, now=now)
+    _audit(session, claim["id"], decision, before, "rules", now, source)
+    row = ClaimRow(**claim)
+    row.documents = [DocumentRow(**d) for d in documents]
+    return row, DecisionRow(id=decision_id, **values), outbox
 
 
 def record_decision(
@@ -35,85 +73,122 @@ def record_decision(
     source: str | None = None,
     reviewed: bool = False,
 ) -> tuple[DecisionRow, list[int]]:
-    """Returns the decision row and the outbox ids to dispatch after commit."""
-    before = {"status": claim.status, "payable_amount": fmt(claim.payable_amount)}
-    row = DecisionRow(
-        outcome=decision.outcome,
-        payable_amount=decision.payable_amount,
-        reasons=[r.as_dict() for r in decision.reasons],
-        missing_documents=list(decision.missing_documents),
-        trace=list(decision.trace),
-        facts=facts_to_json(facts),
-        ruleset_version=decision.ruleset_version,
-        decided_by=decided_by,
-        note=note,
-        decided_at=now,
-    )
+    """Decide a stored claim again. Returns the decision row and the outbox ids to
+    dispatch after commit."""
+    before = _state(claim.status, claim.payable_amount)
+    row = DecisionRow(**decision_values(claim.id, decision, facts, decided_by, now, note))
     claim.decisions.append(row)
-    claim.status = decision.outcome
-    claim.payable_amount = decision.payable_amount
-    claim.ruleset_version = decision.ruleset_version
-    claim.sla_due_at = now + timedelta(hours=sla_hours) if decision.outcome == "escalated" else None
-    claim.updated_at = now
+    for name, value in _claim_changes(decision, now, sla_hours).items():
+        setattr(claim, name, value)
     claim.version = (claim.version or 0) + 1
     session.flush()
-    outbox = _notifications(session, claim, row, now, request_id, reviewed)
+    target = {"id": claim.id, "claimant": claim.claimant, "callback_url": claim.callback_url}
+    messages = _notifications(target, row.id, row.outcome, reviewed)
+    outbox = repo.add_outbox_many(session, messages, request_id=request_id, now=now)
+    _audit(session, claim.id, decision, before, decided_by, now, source)
+    return row, outbox
+
+
+def _state(status: str, payable: Any) -> dict[str, Any]:
+    return {"status": status, "payable_amount": fmt(payable)}
+
+
+def _claim_changes(decision: Decision, now: datetime, sla_hours: int) -> dict[str, Any]:
+    escalated = decision.outcome == "escalated"
+    return {
+        "status": decision.outcome,
+        "payable_amount": decision.payable_amount,
+        "ruleset_version": decision.ruleset_version,
+        "sla_due_at": now + timedelta(hours=sla_hours) if escalated else None,
+        "updated_at": now,
+    }
+
+
+def decision_values(
+    claim_id: str,
+    decision: Decision,
+    facts: dict[str, Any],
+    decided_by: str,
+    now: datetime,
+    note: str | None,
+) -> dict[str, Any]:
+    """The decisions row's column values."""
+    return {
+        "claim_id": claim_id,
+        "outcome": decision.outcome,
+        "payable_amount": decision.payable_amount,
+        "reasons": [r.as_dict() for r in decision.reasons],
+        "missing_documents": list(decision.missing_documents),
+        "trace": list(decision.trace),
+        "facts": facts_to_json(facts),
+        "ruleset_version": decision.ruleset_version,
+        "decided_by": decided_by,
+        "note": note,
+        "decided_at": now,
+    }
+
+
+def _email(claim: dict[str, Any]) -> bool:
+    return bool((claim.get("claimant") or {}).get("email"))
+
+
+def _acknowledgment(claim: dict[str, Any]) -> Message:
+    return Message(
+        dedupe_key=f"claim:{claim['id']}:ack:email",
+        claim_id=claim["id"],
+        event="acknowledgment",
+        channel="email",
+        payload={"claim_id": claim["id"]},
+    )
+
+
+def _notifications(
+    claim: dict[str, Any], decision_id: int, outcome: str, reviewed: bool
+) -> list[Message]:
+    """The claimant's email and the intake system's webhook for this decision."""
+    claim_id = claim["id"]
+    payload = {"claim_id": claim_id, "decision_id": decision_id, "outcome": outcome}
+    event = OUTCOME_EVENT[outcome]
+    if reviewed and outcome in ("approved", "rejected"):
+        event = "decision_after_review"  # a person looked again: say so, with the reasons
+    channels = []
+    if _email(claim):
+        channels.append(("email", event))
+    if claim.get("callback_url"):
+        channels.append(("webhook", "claim.decided"))
+    return [
+        Message(
+            dedupe_key=f"claim:{claim_id}:decision:{decision_id}:{channel}",
+            claim_id=claim_id,
+            event=name,
+            channel=channel,
+            payload=payload,
+        )
+        for channel, name in channels
+    ]
+
+
+def _audit(
+    session: Session,
+    claim_id: str,
+    decision: Decision,
+    before: dict[str, Any],
+    actor: str,
+    now: datetime,
+    source: str | None,
+) -> None:
     repo.append_audit(
         session,
-        actor=decided_by,
+        actor=actor,
         action="claim.decided",
         at=now,
-        claim_id=claim.id,
+        claim_id=claim_id,
         source=source,
         before=before,
         after={
-            "status": claim.status,
-            "payable_amount": fmt(claim.payable_amount),
+            "status": decision.outcome,
+            "payable_amount": fmt(decision.payable_amount),
             "reason_codes": [r.code for r in decision.reasons],
             "ruleset_version": decision.ruleset_version,
         },
     )
-    return row, outbox
-
-
-def _notifications(
-    session: Session,
-    claim: ClaimRow,
-    decision: DecisionRow,
-    now: datetime,
-    request_id: str | None,
-    reviewed: bool,
-) -> list[int]:
-    payload = {"claim_id": claim.id, "decision_id": decision.id, "outcome": decision.outcome}
-    event = OUTCOME_EVENT[decision.outcome]
-    if reviewed and decision.outcome in ("approved", "rejected"):
-        event = "decision_after_review"  # a person looked again: say so, with the reasons
-    rows = []
-    if claim.claimant.get("email"):
-        rows.append(
-            repo.add_outbox(
-                session,
-                dedupe_key=f"claim:{claim.id}:decision:{decision.id}:email",
-                claim_id=claim.id,
-                event=event,
-                channel="email",
-                payload=payload,
-                request_id=request_id,
-                now=now,
-            )
-        )
-    if claim.callback_url:
-        rows.append(
-            repo.add_outbox(
-                session,
-                dedupe_key=f"claim:{claim.id}:decision:{decision.id}:webhook",
-                claim_id=claim.id,
-                event="claim.decided",
-                channel="webhook",
-                payload=payload,
-                request_id=request_id,
-                now=now,
-            )
-        )
-    session.flush()
-    return [r.id for r in rows]

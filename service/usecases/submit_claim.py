@@ -12,21 +12,19 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from service.db import repository as repo
-from service.db.tables import ClaimRow, IdempotencyKeyRow
+from service.db.tables import ClaimRow
 from service.domain.facts import build_facts
-from service.domain.model import Document
+from service.domain.model import Claim, Document
 from service.metrics import observe_decision
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
-from service.usecases.record_decision import record_decision
+from service.usecases.record_decision import record_first_decision
 from service.usecases.rulesets import ensure_ruleset_stored
 from service.usecases.shadow import record_shadow
 from service.usecases.views import claim_document
@@ -85,7 +83,7 @@ def submit_claim(
         if idempotency_key:
             _release_key(ctx, client_id, idempotency_key)
         raise
-    ctx.dispatcher.dispatch_outbox(outbox_ids, request_id)
+    ctx.dispatcher.dispatch_outbox(outbox_ids, request_id, new=True)
     if not submitted.replayed:
         decision = submitted.document["decision"]
         observe_decision(decision["outcome"], data["claim_type"], time.perf_counter() - started)
@@ -103,97 +101,88 @@ def _store_and_decide(
 ) -> tuple[Submitted, list[int]]:
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        existing = repo.claim_by_external_ref(session, client_id, data["external_ref"])
-        if existing is not None:
-            document = _replay_or_conflict(existing, digest)
-            if idempotency_key:
-                _mark_done(session, client_id, idempotency_key, document)
-            session.commit()
-            return Submitted(document, replayed=True), []
-        _lock_policy(session, data["policy_number"])
-        claim_row = _new_claim_row(data, digest, client_id, now)
-        session.add(claim_row)
-        for doc in data.get("documents", []):
-            repo.add_document(session, claim_row, Document(doc["type"], doc["ref"]), now)
-        session.flush()
-        claim = repo.to_claim(claim_row)
-        policy = repo.get_policy(session, claim.policy_number)
+        # A reused external_ref is caught by the unique index at insert (IntegrityError,
+        # answered by _replay_external_ref): no lookup first, retries are the exception.
+        values, documents = _new_claim(data, digest, client_id, now)
+        claim = Claim(
+            id=values["id"],
+            policy_number=values["policy_number"],
+            claim_type=values["claim_type"],
+            date_of_loss=values["date_of_loss"],
+            reported_at=values["reported_at"],
+            amount=values["amount"],
+            currency=values["currency"],
+            documents=tuple(Document(d["type"], d["ref"]) for d in documents),
+            line_items_count=len(data.get("line_items") or []),
+        )
+        policy = repo.get_policy(session, claim.policy_number, lock=True)
         history = repo.history_for(session, claim, policy)
         engine = ctx.engine
         facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
         decision = adjudicate(engine, facts)
-        record_shadow(ctx, session, claim_row, facts, decision)
         ensure_ruleset_stored(session, ctx.rules, decision.ruleset_version)
-        outbox_ids = _acknowledge(session, claim_row, now, request_id)
-        decision_row, decided_ids = record_decision(
+        claim_row, decision_row, outbox_ids = record_first_decision(
             session,
-            claim_row,
+            values,
+            documents,
             decision,
             facts=facts,
-            decided_by="rules",
             now=now,
             request_id=request_id,
             sla_hours=ctx.config.escalation_sla_hours,
             source=source,
         )
+        record_shadow(ctx, session, claim_row, facts, decision)
         document = claim_document(claim_row, decision_row)
         if idempotency_key:
-            _mark_done(session, client_id, idempotency_key, document)
+            repo.finish_idempotency_key(session, client_id, idempotency_key, document)
         session.commit()
-    return Submitted(document, replayed=False), outbox_ids + decided_ids
+    return Submitted(document, replayed=False), outbox_ids
 
 
-def _new_claim_row(data: dict[str, Any], digest: str, client_id: str, now: Any) -> ClaimRow:
+def _new_claim(
+    data: dict[str, Any], digest: str, client_id: str, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Column values of the claim (as received) and of its documents."""
     claimant = dict(data["claimant"])
     claimant.setdefault("preferred_language", "en")
     stored = json.loads(json.dumps(data, default=str))
     stored["_hash"] = digest
-    return ClaimRow(
-        id=str(uuid.uuid4()),
-        client_id=client_id,
-        external_ref=data["external_ref"],
-        policy_number=data["policy_number"],
-        claim_type=data["claim_type"],
-        date_of_loss=data["date_of_loss"],
-        reported_at=data.get("reported_at") or now,
-        amount=data["amount"],
-        currency=data["currency"],
-        description=data.get("description", ""),
-        claimant=claimant,
-        preferred_language=claimant["preferred_language"],
-        callback_url=data.get("callback_url"),
-        payload=stored,
-        status="received",
-        version=0,
-        created_at=now,
-        updated_at=now,
-    )
+    claim_id = str(uuid.uuid4())
+    values = {
+        "id": claim_id,
+        "client_id": client_id,
+        "external_ref": data["external_ref"],
+        "policy_number": data["policy_number"],
+        "claim_type": data["claim_type"],
+        "date_of_loss": data["date_of_loss"],
+        "reported_at": data.get("reported_at") or now,
+        "amount": data["amount"],
+        "currency": data["currency"],
+        "description": data.get("description", ""),
+        "claimant": claimant,
+        "preferred_language": claimant["preferred_language"],
+        "callback_url": data.get("callback_url"),
+        "payload": stored,
+        "status": "received",
+        "payable_amount": None,
+        "ruleset_version": None,
+        "assignee": None,
+        "sla_due_at": None,
+        "version": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    documents = [
+        {"claim_id": claim_id, "type": d["type"], "ref": d["ref"], "received_at": now}
+        for d in data.get("documents", [])
+    ]
+    return values, documents
 
 
-def _acknowledge(session: Session, claim: ClaimRow, now: Any, request_id: str | None) -> list[int]:
-    if not claim.claimant.get("email"):
-        return []
-    row = repo.add_outbox(
-        session,
-        dedupe_key=f"claim:{claim.id}:ack:email",
-        claim_id=claim.id,
-        event="acknowledgment",
-        channel="email",
-        payload={"claim_id": claim.id},
-        request_id=request_id,
-        now=now,
-    )
-    session.flush()
-    return [row.id]
-
-
-def _lock_policy(session: Session, policy_number: str) -> None:
-    """Claims on one policy are decided one at a time (aggregate and duplicate checks)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(policy_number))))
-
-
-def _replay_or_conflict(existing: ClaimRow, digest: str) -> dict[str, Any]:
+def _replay_or_conflict(existing: ClaimRow | None, digest: str) -> dict[str, Any]:
+    if existing is None:
+        raise RuntimeError("the claim with this external_ref vanished")
     if existing.payload.get("_hash") != digest:
         raise ExternalRefConflict(existing.external_ref)
     first = existing.decisions[0] if existing.decisions else None
@@ -224,20 +213,11 @@ def _reserve_key(ctx: Context, client_id: str, key: str, digest: str) -> dict[st
                 row.created_at < now - ttl
                 or (row.state == "in_flight" and row.created_at < now - ABANDONED_AFTER)
             ):
-                session.delete(row)
-                session.flush()
+                repo.delete_idempotency_key(session, client_id, key)
                 row = None
             if row is None:
-                session.add(
-                    IdempotencyKeyRow(
-                        client_id=client_id,
-                        key=key,
-                        request_hash=digest,
-                        state="in_flight",
-                        created_at=now,
-                    )
-                )
                 try:
+                    repo.reserve_idempotency_key(session, client_id, key, digest, now)
                     session.commit()
                     return None
                 except IntegrityError:
@@ -247,29 +227,20 @@ def _reserve_key(ctx: Context, client_id: str, key: str, digest: str) -> dict[st
                 raise IdempotencyMismatch(key)
             if row.state != "done" or row.response is None:
                 raise RequestInFlight(key)
-            return row.response
+            return dict(row.response)
     raise RequestInFlight(key)
-
-
-def _mark_done(session: Session, client_id: str, key: str, document: dict[str, Any]) -> None:
-    row = repo.idempotency_key(session, client_id, key)
-    if row is not None:
-        row.state = "done"
-        row.response = document
 
 
 def _finish_key(ctx: Context, client_id: str, key: str, document: dict[str, Any]) -> None:
     with ctx.unit_of_work() as session:
-        _mark_done(session, client_id, key, document)
+        repo.finish_idempotency_key(session, client_id, key, document)
         session.commit()
 
 
 def _release_key(ctx: Context, client_id: str, key: str) -> None:
     try:
         with ctx.unit_of_work() as session:
-            row = repo.idempotency_key(session, client_id, key)
-            if row is not None and row.state == "in_flight":
-                session.delete(row)
-                session.commit()
+            repo.delete_idempotency_key(session, client_id, key, only_in_flight=True)
+            session.commit()
     except Exception:  # noqa: BLE001 - database down: the key is taken over after ABANDONED_AFTER
         pass

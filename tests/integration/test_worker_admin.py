@@ -20,7 +20,7 @@ class RecordingDispatcher:
     def __init__(self) -> None:
         self.calls: list[list[int]] = []
 
-    def dispatch_outbox(self, outbox_ids, request_id=None):  # noqa: ANN001
+    def dispatch_outbox(self, outbox_ids, request_id=None, *, new=False):  # noqa: ANN001
         self.calls.append(list(outbox_ids))
 
 

@@ -1,0 +1,127 @@
+"""The intake path's SQL, built once at import and run with parameters.
+
+A Core statement built per call costs more to build and to fingerprint for
+SQLAlchemy's compiled cache than to run; these are built once, so a claim's
+intake is a handful of cached statements (see docs/performance.md). The
+repository functions are the only callers.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
+
+from service.db.auth_tables import ApiKeyRow
+from service.db.tables import (
+    AuditEventRow,
+    ClaimRow,
+    CoverageRow,
+    DecisionRow,
+    DocumentRow,
+    OutboxRow,
+    PolicyRow,
+)
+
+POLICIES: Table = PolicyRow.__table__  # type: ignore[assignment]
+COVERAGES: Table = CoverageRow.__table__  # type: ignore[assignment]
+CLAIMS: Table = ClaimRow.__table__  # type: ignore[assignment]
+DOCUMENTS: Table = DocumentRow.__table__  # type: ignore[assignment]
+DECISIONS: Table = DecisionRow.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
+AUDIT: Table = AuditEventRow.__table__  # type: ignore[assignment]
+API_KEYS: Table = ApiKeyRow.__table__  # type: ignore[assignment]
+
+_p, _cov, _c = POLICIES.c, COVERAGES.c, CLAIMS.c
+
+# A policy and its coverages (one row per coverage; coverage columns NULL if none).
+POLICY_WITH_COVERAGES = (
+    select(
+        _p.number,
+        _p.holder,
+        _p.status,
+        _p.effective_from,
+        _p.effective_to,
+        _p.currency,
+        _cov.claim_type,
+        _cov.limit_per_claim,
+        _cov.annual_aggregate,
+        _cov.deductible,
+        _cov.waiting_period_days,
+    )
+    .select_from(POLICIES.outerjoin(COVERAGES, _cov.policy_id == _p.id))
+    .where(_p.number == bindparam("number"))
+    .order_by(_cov.claim_type)
+)
+
+# The same, locking the policy row until commit: claims on one policy are decided
+# one at a time (the aggregate and duplicate checks see each other). SQLite has no
+# row locks; its writers are serialised by BEGIN IMMEDIATE.
+POLICY_WITH_COVERAGES_LOCKED = POLICY_WITH_COVERAGES.with_for_update(of=POLICIES, key_share=True)
+
+# What earlier claims on the policy mean for a new one, in one range scan of
+# ix_claims_policy_loss: [low, high] spans both the 12-month window and the
+# policy year. Parameters: policy_number, claim_type, loss, amount, window_start,
+# year_start, year_end (exclusive), low, high, exclude_id.
+_same_type = _c.claim_type == bindparam("claim_type")
+HISTORY = select(
+    func.count(
+        case(
+            (
+                and_(
+                    _c.date_of_loss >= bindparam("window_start"),
+                    _c.date_of_loss <= bindparam("loss"),
+                ),
+                1,
+            )
+        )
+    ).label("claims_in_window"),
+    func.sum(
+        case(
+            (
+                and_(
+                    _same_type,
+                    _c.status == "approved",
+                    _c.date_of_loss >= bindparam("year_start"),
+                    _c.date_of_loss < bindparam("year_end"),
+                ),
+                _c.payable_amount,
+            )
+        )
+    ).label("paid"),
+    func.min(
+        case(
+            (
+                and_(
+                    _same_type,
+                    _c.date_of_loss == bindparam("loss"),
+                    _c.amount == bindparam("amount"),
+                ),
+                _c.id,
+            )
+        )
+    ).label("duplicate_of"),
+).where(
+    _c.policy_number == bindparam("policy_number"),
+    _c.date_of_loss >= bindparam("low"),
+    _c.date_of_loss <= bindparam("high"),
+    _c.id != bindparam("exclude_id"),
+)
+
+CLAIM_ID_BY_REF = select(_c.id).where(
+    _c.client_id == bindparam("client_id"), _c.external_ref == bindparam("external_ref")
+)
+
+INSERT_CLAIM = insert(CLAIMS)
+INSERT_DOCUMENTS = insert(DOCUMENTS)
+INSERT_DECISION = insert(DECISIONS).returning(DECISIONS.c.id)
+INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
+INSERT_AUDIT = insert(AUDIT)
+LAST_AUDIT_HASH = select(AUDIT.c.hash).order_by(AUDIT.c.id.desc()).limit(1)
+AUDIT_CHAIN_LOCK = select(func.pg_advisory_xact_lock(7_220_001))  # PostgreSQL only
+
+_k = API_KEYS.c
+API_KEY_BY_PREFIX = select(
+    _k.id, _k.prefix, _k.name, _k.role, _k.secret_hash, _k.revoked_at, _k.last_used_at
+).where(_k.prefix == bindparam("prefix"))
+TOUCH_API_KEY = (
+    update(API_KEYS).where(_k.id == bindparam("key_id")).values(last_used_at=bindparam("now"))
+)

@@ -1,0 +1,159 @@
+"""The SQL history lookup (one aggregate query) agrees with the pure definition.
+
+service.domain.history.summarise_history says what the 12-month count, the paid
+aggregate and the duplicate mean; service.db.repository.history_for computes
+them in the database. Random histories on one policy, on both databases.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from service.db import repository as repo
+from service.domain.history import summarise_history
+from service.domain.model import Claim, Coverage, Policy, PriorClaim
+from service.usecases.context import Context
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+TYPES = ("device_damage", "device_theft")
+OUTCOMES = ("approved", "rejected", "escalated", "pending_info")
+
+
+def _policy(number: str) -> Policy:
+    def cover(claim_type: str, wait: int) -> Coverage:
+        return Coverage(claim_type, Decimal("800"), Decimal("2000"), Decimal("50"), wait)
+
+    return Policy(
+        number=number,
+        holder="Hana History",
+        status="active",
+        effective_from=date(2024, 3, 1),
+        effective_to=date(2027, 2, 28),
+        currency="USD",
+        coverages=(cover("device_damage", 0), cover("device_theft", 30)),
+    )
+
+
+def _store(ctx: Context, policy_number: str, priors: list[PriorClaim]) -> None:
+    with ctx.unit_of_work() as session:
+        for i, prior in enumerate(priors):
+            repo.insert_claim(
+                session,
+                {
+                    "id": prior.id,
+                    "client_id": "history",
+                    "external_ref": f"h-{i}-{prior.id}",
+                    "policy_number": policy_number,
+                    "claim_type": prior.claim_type,
+                    "date_of_loss": prior.date_of_loss,
+                    "reported_at": NOW,
+                    "amount": prior.amount,
+                    "currency": "USD",
+                    "description": "",
+                    "claimant": {},
+                    "preferred_language": "en",
+                    "callback_url": None,
+                    "payload": {},
+                    "status": prior.outcome,
+                    "payable_amount": prior.payable_amount,
+                    "version": 1,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                },
+                [],
+            )
+        session.commit()
+
+
+def _random_priors(rng: random.Random, n: int, loss: date, amount: Decimal) -> list[PriorClaim]:
+    priors = []
+    for _ in range(n):
+        on_probe = rng.random() < 0.15  # same day and amount: a duplicate candidate
+        outcome = rng.choice(OUTCOMES)
+        priors.append(
+            PriorClaim(
+                id=str(uuid.UUID(int=rng.getrandbits(128))),
+                claim_type=rng.choice(TYPES),
+                date_of_loss=loss if on_probe else loss + timedelta(days=rng.randint(-800, 400)),
+                amount=amount if on_probe else Decimal(rng.randint(1, 3000)),
+                outcome=outcome,
+                payable_amount=(
+                    Decimal(rng.randint(0, 90000)) / 100 if outcome == "approved" else None
+                ),
+            )
+        )
+    return priors
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_sql_history_matches_the_definition(context: Context, seed: int) -> None:
+    rng = random.Random(seed)
+    policy = _policy(f"P-H{seed}")
+    repo_policy_saved(context, policy)
+    loss = date(2026, 5, 20)
+    amount = Decimal("450.00")
+    priors = _random_priors(rng, 60, loss, amount)
+    _store(context, policy.number, priors)
+    with context.unit_of_work(read_only=True) as session:
+        for claim_type in TYPES:
+            for probe_loss in (loss, loss - timedelta(days=200), date(2025, 3, 1)):
+                claim = Claim(
+                    policy_number=policy.number,
+                    claim_type=claim_type,
+                    date_of_loss=probe_loss,
+                    reported_at=NOW,
+                    amount=amount,
+                    currency="USD",
+                    id=str(uuid.uuid4()),
+                )
+                expected = summarise_history(claim, policy, priors)
+                got = repo.history_for(session, claim, policy)
+                assert got.claims_last_12_months == expected.claims_last_12_months
+                assert got.paid_this_policy_year == expected.paid_this_policy_year
+                assert (got.duplicate_of is None) == (expected.duplicate_of is None)
+                if got.duplicate_of is not None:  # any matching earlier claim will do
+                    match = next(p for p in priors if p.id == got.duplicate_of)
+                    assert (match.claim_type, match.date_of_loss, match.amount) == (
+                        claim_type,
+                        probe_loss,
+                        amount,
+                    )
+            # Without a policy nothing counts as paid; the count and duplicate still do.
+            no_policy = summarise_history(claim, None, priors)
+            got = repo.history_for(session, claim, None)
+            assert got.claims_last_12_months == no_policy.claims_last_12_months
+            assert got.paid_this_policy_year == no_policy.paid_this_policy_year == 0
+            assert (got.duplicate_of is None) == (no_policy.duplicate_of is None)
+
+
+def test_a_claim_is_not_its_own_history(context: Context) -> None:
+    policy = _policy("P-SELF")
+    repo_policy_saved(context, policy)
+    prior = PriorClaim(
+        str(uuid.uuid4()), "device_damage", date(2026, 5, 1), Decimal("10"), "approved", None
+    )
+    _store(context, policy.number, [prior])
+    claim = Claim(
+        policy_number=policy.number,
+        claim_type="device_damage",
+        date_of_loss=date(2026, 5, 1),
+        reported_at=NOW,
+        amount=Decimal("10"),
+        currency="USD",
+        id=prior.id,
+    )
+    with context.unit_of_work(read_only=True) as session:
+        history = repo.history_for(session, claim, policy)
+    assert (history.claims_last_12_months, history.duplicate_of) == (0, None)
+
+
+def repo_policy_saved(ctx: Context, policy: Policy) -> None:
+    with ctx.unit_of_work() as session:
+        repo.save_policy(session, policy, NOW)
+        session.commit()
