@@ -30,9 +30,9 @@ from service.db.tables import (
 )
 from service.domain.history import LOOKBACK
 from service.domain.model import Claim, Coverage, Document, History, Policy, add_years
-from service.domain.money import ZERO
 
 GENESIS = "0" * 64
+CENT = Decimal("0.01")
 
 
 # --- policies -----------------------------------------------------------------
@@ -108,7 +108,8 @@ def save_policy(session: Session, policy: Policy, now: datetime) -> bool:
 
 
 def history_for(session: Session, claim: Claim, policy: Policy | None) -> History:
-    """One indexed range scan on (policy_number, date_of_loss) answers all three questions."""
+    """One query on the daily tallies (service/db/tallies.py): its cost does not grow
+    with the number of claims on the policy."""
     loss = claim.date_of_loss
     window_start = loss - LOOKBACK
     year_start = year_end = loss  # no policy: nothing paid (an empty year)
@@ -127,12 +128,15 @@ def history_for(session: Session, claim: Claim, policy: Policy | None) -> Histor
             "year_end": year_end,
             "low": min(window_start, year_start),
             "high": max(loss, year_end),
-            "exclude_id": claim.id or "",
+            "claim_id": claim.id or "",
         },
     ).one()
+    paid = Decimal(int(row.paid_cents)) / 100
+    if policy is not None and row.self_paid is not None:  # the claim itself, approved
+        paid -= Decimal(row.self_paid)
     return History(
-        claims_last_12_months=int(row.claims_in_window or 0),
-        paid_this_policy_year=Decimal(row.paid or ZERO).quantize(Decimal("0.01")),
+        claims_last_12_months=int(row.claims_in_window) - int(row.self_count),
+        paid_this_policy_year=paid.quantize(CENT),
         duplicate_of=row.duplicate_of,
     )
 

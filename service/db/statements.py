@@ -18,6 +18,7 @@ from service.db.tables import (
     DecisionRow,
     DocumentRow,
     OutboxRow,
+    PolicyDailyRow,
     PolicyRow,
 )
 
@@ -29,6 +30,7 @@ DECISIONS: Table = DecisionRow.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditEventRow.__table__  # type: ignore[assignment]
 API_KEYS: Table = ApiKeyRow.__table__  # type: ignore[assignment]
+DAILY: Table = PolicyDailyRow.__table__  # type: ignore[assignment]
 
 _p, _cov, _c = POLICIES.c, COVERAGES.c, CLAIMS.c
 
@@ -57,53 +59,66 @@ POLICY_WITH_COVERAGES = (
 # row locks; its writers are serialised by BEGIN IMMEDIATE.
 POLICY_WITH_COVERAGES_LOCKED = POLICY_WITH_COVERAGES.with_for_update(of=POLICIES, key_share=True)
 
-# What earlier claims on the policy mean for a new one, in one range scan of
-# ix_claims_policy_loss: [low, high] spans both the 12-month window and the
-# policy year. Parameters: policy_number, claim_type, loss, amount, window_start,
-# year_start, year_end (exclusive), low, high, exclude_id.
-_same_type = _c.claim_type == bindparam("claim_type")
+# What earlier claims on the policy mean for a new one, read from the daily
+# tallies (service/db/tallies.py): at most a year of days per claim type, however
+# many claims the policy has. [low, high] spans both the 12-month window and the
+# policy year. The claim itself, when it is already stored (decided again), is in
+# the tallies: `self_count` and `self_paid` say what to take off. The duplicate
+# check is an index seek on ix_claims_dup. Parameters: policy_number, claim_type,
+# loss, amount, window_start, year_start, year_end (exclusive), low, high, claim_id.
+_d = DAILY.c
+_self = _c.id == bindparam("claim_id")
 HISTORY = select(
-    func.count(
-        case(
-            (
-                and_(
-                    _c.date_of_loss >= bindparam("window_start"),
-                    _c.date_of_loss <= bindparam("loss"),
+    func.coalesce(
+        func.sum(
+            case(
+                (
+                    and_(
+                        _d.date_of_loss >= bindparam("window_start"),
+                        _d.date_of_loss <= bindparam("loss"),
+                    ),
+                    _d.claims,
                 ),
-                1,
+                else_=0,
             )
-        )
+        ),
+        0,
     ).label("claims_in_window"),
-    func.sum(
-        case(
-            (
-                and_(
-                    _same_type,
-                    _c.status == "approved",
-                    _c.date_of_loss >= bindparam("year_start"),
-                    _c.date_of_loss < bindparam("year_end"),
+    func.coalesce(
+        func.sum(
+            case(
+                (
+                    and_(
+                        _d.claim_type == bindparam("claim_type"),
+                        _d.date_of_loss >= bindparam("year_start"),
+                        _d.date_of_loss < bindparam("year_end"),
+                    ),
+                    _d.paid_cents,
                 ),
-                _c.payable_amount,
+                else_=0,
             )
-        )
-    ).label("paid"),
-    func.min(
-        case(
-            (
-                and_(
-                    _same_type,
-                    _c.date_of_loss == bindparam("loss"),
-                    _c.amount == bindparam("amount"),
-                ),
-                _c.id,
-            )
-        )
-    ).label("duplicate_of"),
+        ),
+        0,
+    ).label("paid_cents"),
+    select(func.min(_c.id))
+    .where(
+        _c.policy_number == bindparam("policy_number"),
+        _c.claim_type == bindparam("claim_type"),
+        _c.date_of_loss == bindparam("loss"),
+        _c.amount == bindparam("amount"),
+        _c.id != bindparam("claim_id"),
+    )
+    .scalar_subquery()
+    .label("duplicate_of"),
+    select(func.count()).where(_self).scalar_subquery().label("self_count"),
+    select(_c.payable_amount)
+    .where(_self, _c.status == "approved")
+    .scalar_subquery()
+    .label("self_paid"),
 ).where(
-    _c.policy_number == bindparam("policy_number"),
-    _c.date_of_loss >= bindparam("low"),
-    _c.date_of_loss <= bindparam("high"),
-    _c.id != bindparam("exclude_id"),
+    _d.policy_number == bindparam("policy_number"),
+    _d.date_of_loss >= bindparam("low"),
+    _d.date_of_loss <= bindparam("high"),
 )
 
 CLAIM_ID_BY_REF = select(_c.id).where(

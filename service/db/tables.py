@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -183,6 +184,27 @@ class OutboxRow(Base):
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PolicyDailyRow(Base):
+    """Claims per policy, claim type and date of loss, and cents paid on the approved
+    ones: kept by triggers on `claims` (service/db/tallies.py), read by the history."""
+
+    __tablename__ = "policy_daily"
+    policy_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    date_of_loss: Mapped[date] = mapped_column(Date, primary_key=True)
+    claim_type: Mapped[str] = mapped_column(String(40), primary_key=True)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    paid_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+@event.listens_for(Base.metadata, "after_create")
+def _install_tallies(_metadata: Any, connection: Any, **kw: Any) -> None:
+    """create_all (tests, benchmarks) gets the tally triggers as a migration would."""
+    if any(table.name == "policy_daily" for table in kw.get("tables", ())):
+        from service.db.tallies import install
+
+        install(connection)
 
 
 class IdempotencyKeyRow(Base):

@@ -13,8 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import delete, text, update
 
 from service.db import repository as repo
+from service.db.repository import CENT
+from service.db.tables import ClaimRow
 from service.domain.history import summarise_history
 from service.domain.model import Claim, Coverage, Policy, PriorClaim
 from service.usecases.context import Context
@@ -136,7 +139,12 @@ def test_a_claim_is_not_its_own_history(context: Context) -> None:
     policy = _policy("P-SELF")
     repo_policy_saved(context, policy)
     prior = PriorClaim(
-        str(uuid.uuid4()), "device_damage", date(2026, 5, 1), Decimal("10"), "approved", None
+        str(uuid.uuid4()),
+        "device_damage",
+        date(2026, 5, 1),
+        Decimal("10"),
+        "approved",
+        Decimal("7.50"),
     )
     _store(context, policy.number, [prior])
     claim = Claim(
@@ -151,6 +159,62 @@ def test_a_claim_is_not_its_own_history(context: Context) -> None:
     with context.unit_of_work(read_only=True) as session:
         history = repo.history_for(session, claim, policy)
     assert (history.claims_last_12_months, history.duplicate_of) == (0, None)
+    assert history.paid_this_policy_year == 0
+
+
+def _recount(session) -> dict:
+    rows = session.execute(
+        text(
+            "SELECT policy_number, claim_type, date_of_loss, count(*), "
+            "sum(CASE WHEN status = 'approved' THEN payable_amount ELSE 0 END) "
+            "FROM claims GROUP BY policy_number, claim_type, date_of_loss"
+        )
+    ).all()
+    return {
+        (p, t, str(d)): (n, Decimal(str(paid or 0)).quantize(CENT)) for p, t, d, n, paid in rows
+    }
+
+
+def _tallies(session) -> dict:
+    rows = session.execute(
+        text(
+            "SELECT policy_number, claim_type, date_of_loss, claims, paid_cents "
+            "FROM policy_daily WHERE claims <> 0 OR paid_cents <> 0"
+        )
+    ).all()
+    return {(p, t, str(d)): (n, Decimal(cents) / 100) for p, t, d, n, cents in rows}
+
+
+def test_tallies_follow_every_change_to_claims(context: Context) -> None:
+    """Inserts, decisions, appeals, corrections, deletions: the triggers keep up."""
+    rng = random.Random(7)
+    policy = _policy("P-TALLY")
+    repo_policy_saved(context, policy)
+    priors = _random_priors(rng, 40, date(2026, 5, 20), Decimal("450.00"))
+    _store(context, policy.number, priors)
+    ids = [p.id for p in priors]
+    with context.unit_of_work() as session:
+        for _ in range(120):
+            claim_id = rng.choice(ids)
+            change = rng.choice(("decide", "move", "retype", "delete", "touch"))
+            if change == "decide":
+                status = rng.choice(OUTCOMES)
+                payable = Decimal(rng.randint(0, 50000)) / 100 if status == "approved" else None
+                values = {"status": status, "payable_amount": payable}
+            elif change == "move":
+                values = {"date_of_loss": date(2026, 5, 20) - timedelta(days=rng.randint(0, 500))}
+            elif change == "retype":
+                values = {"claim_type": rng.choice(TYPES)}
+            elif change == "touch":  # columns the tallies do not watch
+                values = {"assignee": "sam", "version": rng.randint(2, 9)}
+            else:
+                session.execute(delete(ClaimRow).where(ClaimRow.id == claim_id))
+                ids.remove(claim_id)
+                continue
+            session.execute(update(ClaimRow).where(ClaimRow.id == claim_id).values(**values))
+        session.commit()
+    with context.unit_of_work(read_only=True) as session:
+        assert _tallies(session) == _recount(session)
 
 
 def repo_policy_saved(ctx: Context, policy: Policy) -> None:
