@@ -202,6 +202,79 @@ def run_wrk(
     raise RuntimeError(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
 
 
+SPIED = (  # the request's parts whose share of the workers' time --spy reports
+    ("submit_claim", "the use case (all below)"),
+    ("get_policy", "policy (+ row lock)"),
+    ("history_for", "history (tallies)"),
+    ("insert_claim", "insert claim + documents"),
+    ("insert_decision", "insert decision"),
+    ("add_outbox_many", "insert outbox rows"),
+    ("append_audit", "audit chain (lock, head, insert)"),
+    ("adjudicate", "rules engine"),
+    ("dispatch_outbox", "hand-off to RQ"),
+    ("authenticate", "authentication + rate limit"),
+    ("_check_rate_limit", "rate limit (Redis)"),
+    ("Parser.parse", "request validation (marshmallow)"),
+)
+WAITS = ("Connection.wait", "do_commit", "do_execute", "_read_from_socket", "read_response")
+
+
+def start_py_spy(pid: int, args: argparse.Namespace, label: str) -> subprocess.Popen | None:
+    if not args.spy or shutil.which(str(BIN / "py-spy")) is None:
+        return None
+    folder = Path(args.spy)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / (label.replace(" ", "_").replace("+", "").lower() + ".txt")
+    return subprocess.Popen(
+        [
+            str(BIN / "py-spy"),
+            "record",
+            "--pid",
+            str(pid),
+            "--subprocesses",
+            "--rate",
+            "400",
+            "--format",
+            "raw",
+            "--duration",
+            str(args.warmup + args.duration),
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def spy_table(path: Path) -> list[list]:
+    """Shares of the samples taken inside a request (Flask.wsgi_app): each part's
+    inclusive share, and how much of it is spent waiting on the database or Redis."""
+    total = 0
+    parts = {name: [0, 0] for name, _ in SPIED}
+    waiting = 0
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if "Flask.wsgi_app" not in stack:
+            continue
+        n = int(count)
+        total += n
+        frames = [f.split(" (")[0] for f in stack.split(";")]
+        waits = any(w in frames[-1] or w in ";".join(frames[-4:]) for w in WAITS)
+        waiting += n if waits else 0
+        for name, counts in parts.items():
+            if any(f == name or f.endswith("." + name) for f in frames):
+                counts[0] += n
+                counts[1] += n if waits else 0
+    if not total:
+        return []
+    rows = [
+        [label, f"{parts[name][0] / total:.0%}", f"{parts[name][1] / total:.0%}"]
+        for name, label in SPIED
+    ]
+    rows.append(["whole request", "100%", f"{waiting / total:.0%}"])
+    return rows
+
+
 def server_env(database_url: str, instance: Path) -> dict[str, str]:
     return dict(
         os.environ,
@@ -265,7 +338,10 @@ def bench_api(
     try:
         wait_ready(port, proc)
         before = count_claims(database_url)
+        spy = start_py_spy(proc.pid, args, label)
         result = run_wrk(port, args, claims_file, lua, key, label)
+        if spy is not None:
+            spy.wait(timeout=60)
         created_total = count_claims(database_url) - before
     finally:
         stop(proc)
@@ -333,6 +409,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--templates", type=int, default=2000, help="distinct claim bodies")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--targets", default="floor,sqlite,postgres")
+    parser.add_argument(
+        "--spy",
+        default="",
+        help="folder: record the API workers with py-spy during each run and print "
+        "where a request's time goes",
+    )
     args = parser.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -442,6 +524,18 @@ def main(argv: list[str] | None = None) -> int:
     print_table(
         ["goal", "measured", "met"], [[g, m, "yes" if ok else "NO"] for g, m, ok in goals], "goals"
     )
+    for profile in sorted(Path(args.spy).glob("*.txt")) if args.spy else []:
+        rows = spy_table(profile)
+        if rows:
+            print_table(
+                [
+                    "part of POST /v1/claims",
+                    "share of request time",
+                    "of which waiting (DB, Redis)",
+                ],
+                rows,
+                f"py-spy, API workers under load: {profile.stem} ({profile})",
+            )
     return 0
 
 

@@ -1,7 +1,7 @@
 """How costs grow: engine time vs rule count; submit cost vs earlier claims on the policy.
 
     .venv/bin/python bench/scaling.py                   # about 1 minute
-    .venv/bin/python bench/scaling.py --history 1,100,1000,10000,50000 --probes 200
+    .venv/bin/python bench/scaling.py --history 1,100,1000,10000 --probes 200
 
 1. µs per claim through RulesEngine.evaluate for synthetic rulesets of growing
    size (YAML in the project's rule model, compiled by the real compiler).
