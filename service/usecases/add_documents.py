@@ -51,21 +51,19 @@ def add_documents(
         for doc in dict.fromkeys(new):
             repo.add_document(session, row, doc, now)
         session.flush()
-        if new:
-            repo.append_audit(
-                session,
-                actor=actor,
-                action="claim.documents_added",
-                at=now,
-                claim_id=row.id,
-                source=source,
-                after={"documents": sorted({d.type for d in new})},
-            )
+        added = {
+            "actor": actor,
+            "action": "claim.documents_added",
+            "at": now,
+            "claim_id": row.id,
+            "source": source,
+            "after": {"documents": sorted({d.type for d in new})},
+        }
         outbox_ids: list[int] = []
         readjudicate = bool(new) and row.status == "pending_info"
         if readjudicate:
             claim = repo.to_claim(row)
-            policy = repo.get_policy(session, claim.policy_number)
+            policy = repo.get_policy(session, claim.policy_number, lock=True)
             history = repo.history_for(session, claim, policy)
             engine = ctx.engine
             facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
@@ -79,8 +77,11 @@ def add_documents(
                 request_id=request_id,
                 sla_hours=ctx.config.escalation_sla_hours,
                 source=source,
+                events_before=[added],
             )
         else:
+            if new:
+                repo.append_audit(session, **added)
             row.updated_at = now
             row.version = (row.version or 0) + 1
         document = claim_document(row)

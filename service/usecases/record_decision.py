@@ -10,6 +10,7 @@ audit event):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -72,9 +73,16 @@ def record_decision(
     note: str | None = None,
     source: str | None = None,
     reviewed: bool = False,
+    events_before: Sequence[dict[str, Any]] = (),
 ) -> tuple[DecisionRow, list[int]]:
     """Decide a stored claim again. Returns the decision row and the outbox ids to
-    dispatch after commit."""
+    dispatch after commit. `events_before`: audit events (append_audit arguments) that
+    belong before the decision's own, e.g. the documents that made it possible.
+
+    Lock order: a transaction changes claims (which takes their tally rows, see
+    service/db/tallies.py) before it appends to the audit chain, whose lock is taken
+    last and held to commit, as the intake does; so two transactions never wait for
+    each other's locks in opposite orders."""
     before = _state(claim.status, claim.payable_amount)
     row = DecisionRow(**decision_values(claim.id, decision, facts, decided_by, now, note))
     claim.decisions.append(row)
@@ -82,6 +90,8 @@ def record_decision(
         setattr(claim, name, value)
     claim.version = (claim.version or 0) + 1
     session.flush()
+    for event in events_before:
+        repo.append_audit(session, **event)
     target = {"id": claim.id, "claimant": claim.claimant, "callback_url": claim.callback_url}
     messages = _notifications(target, row.id, row.outcome, reviewed)
     outbox = repo.add_outbox_many(session, messages, request_id=request_id, now=now)
