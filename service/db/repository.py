@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from service.db import statements as sql
@@ -439,10 +440,18 @@ def purge_idempotency_keys(session: Session, older_than: datetime) -> int:
 def store_ruleset(
     session: Session, version: str, files: dict[str, str], rule_count: int, now: datetime
 ) -> None:
-    if session.get(RulesetRow, version) is None:
-        session.add(
-            RulesetRow(version=version, files=files, rule_count=rule_count, first_loaded_at=now)
-        )
+    """Store a ruleset's text once. Several processes (or requests) that see a new
+    version at the same moment all try: the losers' inserts are undone in a savepoint
+    and their transactions go on."""
+    if session.get(RulesetRow, version) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(
+                RulesetRow(version=version, files=files, rule_count=rule_count, first_loaded_at=now)
+            )
+    except IntegrityError:
+        pass  # stored meanwhile by someone else: what we wanted
 
 
 def get_ruleset(session: Session, version: str) -> RulesetRow | None:

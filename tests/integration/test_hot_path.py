@@ -108,3 +108,50 @@ def test_key_cache_off_looks_up_every_request(context: Context, monkeypatch) -> 
     assert manage_identities.authenticate_key(context, new.key) is not None
     assert context.key_cache == {}
     assert manage_identities.authenticate_key(context, new.key + "x") is None  # secret checked
+
+
+def test_concurrent_claims_on_one_policy_each_see_all_earlier_ones(app, context: Context) -> None:
+    """The policy lock serialises claims on one policy: of N submitted at once, each saw
+    exactly the ones committed before it (12-month counts 0..N-1, none seen twice)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import select
+
+    from service.db.tables import DecisionRow
+    from tests.helpers import claim, put_policies
+
+    put_policies(app.test_client(), ["P-DEV"])
+    bodies = [claim(date_of_loss="2026-06-10", amount=f"{100 + n}.00") for n in range(12)]
+
+    def post(body: dict) -> int:
+        return app.test_client().post("/v1/claims", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(post, bodies)) == {201}
+    with context.unit_of_work(read_only=True) as session:
+        facts = session.scalars(select(DecisionRow.facts)).all()
+    assert sorted(f["claims_last_12_months"] for f in facts) == list(range(len(bodies)))
+
+
+def test_first_claims_on_many_policies_at_once_store_the_ruleset_once(app, context) -> None:
+    """A fresh process: every first claim tries to store the ruleset's text; all succeed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from service.db.tables import RulesetRow
+    from tests.helpers import POLICIES, claim, put_policies
+
+    numbers = ["P-DEV", "P-PROP", "P-MED", "P-LAPSED", "P-ENDED", "P-FUTURE"]
+    put_policies(app.test_client(), numbers)
+    types = {n: POLICIES[n]["coverages"][0]["claim_type"] for n in numbers}
+    bodies = [claim(n, types[n], date_of_loss="2026-06-01") for n in numbers for _ in range(3)]
+    context.rules.stored.clear()
+
+    def post(body: dict) -> int:
+        return app.test_client().post("/v1/claims", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=len(numbers)) as pool:
+        assert set(pool.map(post, bodies)) == {201}
+    with context.unit_of_work(read_only=True) as session:
+        assert session.scalar(select(func.count()).select_from(RulesetRow)) == 1
