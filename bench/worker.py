@@ -37,7 +37,6 @@ sys.path[:] = [p for p in sys.path if p not in (_HERE, "")] + [_HERE]
 import argparse
 import multiprocessing
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -46,18 +45,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from _lib import ROOT, conditions, print_conditions, print_table, ratio, version_of
+from _lib import ROOT, conditions, free_port, print_conditions, print_table, ratio, version_of
 
 sys.path.insert(0, str(ROOT))
 
 QUEUE = "bench-notifications"
 GOAL = 200.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _sink(port: int, count: object, ready: object, stop: object) -> None:
