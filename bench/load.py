@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             claims=f"{args.claims:,} generated claims, every third with a callback URL",
             clients=f"{args.clients} concurrent keep-alive sessions, Bearer key",
             server=f"claims serve, {args.workers} gunicorn workers, {args.database}",
-            delivery="claims scheduler --once, then claims worker --burst; SMTP sink and "
+            delivery="claims worker --burst after the posts (no relay sweep); SMTP sink and "
             "webhook receiver on loopback",
         ),
     )
