@@ -154,12 +154,6 @@ def claim_row(session: Session, claim_id: str, client_id: str | None = None) -> 
     )
 
 
-def claim_id_by_external_ref(session: Session, client_id: str, external_ref: str) -> str | None:
-    return session.execute(
-        sql.CLAIM_ID_BY_REF, {"client_id": client_id, "external_ref": external_ref}
-    ).scalar()
-
-
 def insert_claim(session: Session, values: dict[str, Any], documents: list[dict[str, Any]]) -> None:
     """A new claim and its documents (documents in one executemany)."""
     session.execute(sql.INSERT_CLAIM, values)

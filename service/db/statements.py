@@ -2,8 +2,8 @@
 
 A Core statement built per call costs more to build and to fingerprint for
 SQLAlchemy's compiled cache than to run; these are built once, so a claim's
-intake is a handful of cached statements (see docs/performance.md). The
-repository functions are the only callers.
+intake is a handful of cached statements (see docs/performance.md). Only the
+data layer (service/db/repository.py, service/db/identities.py) runs them.
 """
 
 from __future__ import annotations
@@ -119,10 +119,6 @@ HISTORY = select(
     _d.policy_number == bindparam("policy_number"),
     _d.date_of_loss >= bindparam("low"),
     _d.date_of_loss <= bindparam("high"),
-)
-
-CLAIM_ID_BY_REF = select(_c.id).where(
-    _c.client_id == bindparam("client_id"), _c.external_ref == bindparam("external_ref")
 )
 
 INSERT_CLAIM = insert(CLAIMS)
