@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -372,12 +372,9 @@ def audit_for_claim(session: Session, claim_id: str) -> list[AuditEventRow]:
 # --- idempotency keys ----------------------------------------------------------
 
 
-IDEMPOTENCY: Table = IdempotencyKeyRow.__table__  # type: ignore[assignment]
-
-
 def idempotency_key(session: Session, client_id: str, key: str) -> Any:
     """The key's row (request_hash, state, response, created_at), or None."""
-    c = IDEMPOTENCY.c
+    c = sql.IDEMPOTENCY.c
     return session.execute(
         select(c.request_hash, c.state, c.response, c.created_at).where(
             c.client_id == client_id, c.key == key
@@ -390,7 +387,7 @@ def reserve_idempotency_key(
 ) -> None:
     """Insert the key as in flight (IntegrityError when another request holds it)."""
     session.execute(
-        insert(IDEMPOTENCY).values(
+        insert(sql.IDEMPOTENCY).values(
             client_id=client_id,
             key=key,
             request_hash=request_hash,
@@ -403,9 +400,9 @@ def reserve_idempotency_key(
 def finish_idempotency_key(
     session: Session, client_id: str, key: str, response: dict[str, Any]
 ) -> None:
-    c = IDEMPOTENCY.c
+    c = sql.IDEMPOTENCY.c
     session.execute(
-        update(IDEMPOTENCY)
+        update(sql.IDEMPOTENCY)
         .where(c.client_id == client_id, c.key == key)
         .values(state="done", response=response)
     )
@@ -414,8 +411,8 @@ def finish_idempotency_key(
 def delete_idempotency_key(
     session: Session, client_id: str, key: str, *, only_in_flight: bool = False
 ) -> None:
-    c = IDEMPOTENCY.c
-    query = delete(IDEMPOTENCY).where(c.client_id == client_id, c.key == key)
+    c = sql.IDEMPOTENCY.c
+    query = delete(sql.IDEMPOTENCY).where(c.client_id == client_id, c.key == key)
     if only_in_flight:
         query = query.where(c.state == "in_flight")
     session.execute(query)

@@ -17,6 +17,7 @@ from service.db.tables import (
     CoverageRow,
     DecisionRow,
     DocumentRow,
+    IdempotencyKeyRow,
     OutboxRow,
     PolicyDailyRow,
     PolicyRow,
@@ -31,6 +32,7 @@ OUTBOX: Table = OutboxRow.__table__  # type: ignore[assignment]
 AUDIT: Table = AuditEventRow.__table__  # type: ignore[assignment]
 API_KEYS: Table = ApiKeyRow.__table__  # type: ignore[assignment]
 DAILY: Table = PolicyDailyRow.__table__  # type: ignore[assignment]
+IDEMPOTENCY: Table = IdempotencyKeyRow.__table__  # type: ignore[assignment]
 
 _p, _cov, _c = POLICIES.c, COVERAGES.c, CLAIMS.c
 
