@@ -34,9 +34,10 @@ GOAL_PER_SECOND = 5000
 
 
 def replay(database_url: str, page: int, trace_memory: bool) -> dict:
-    """The real backtest path (service/usecases/backtest.py): stored_rows pages + replay."""
+    """The real backtest path: service/db/analysis.py's stored_rows pages + replay."""
     from contextlib import contextmanager
 
+    from service.db import analysis
     from service.db.session import dispose_all, session_factory
     from service.rules.engine import RulesEngine, load_ruleset
     from service.usecases import backtest
@@ -60,7 +61,7 @@ def replay(database_url: str, page: int, trace_memory: bool) -> dict:
         tracemalloc.start()
     started = time.perf_counter()
     cpu_started = time.process_time()
-    report = backtest.replay(engine, backtest.stored_rows(open_session, None, None, page=page))
+    report = backtest.replay(engine, analysis.stored_rows(open_session, None, None, page=page))
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     peak = tracemalloc.get_traced_memory()[1] if trace_memory else 0

@@ -72,7 +72,6 @@ def _sink(port: int, count: object, ready: object, stop: object) -> None:
 
 def seed(database_url: str, messages: int) -> list[int]:
     """N claims, each with one pending `approved` email row."""
-    from service.db import worker_tables  # noqa: F401 - registers claim_flags
     from service.db.session import dispose_all, session_factory
     from service.db.tables import Base, ClaimRow, DecisionRow, OutboxRow
 

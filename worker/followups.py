@@ -16,9 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db.repository import append_audit
-from service.db.tables import ClaimRow, DecisionRow
-from service.db.worker_tables import ClaimFlagRow
+from service.db.audit import append_audit
+from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow
 from worker.outbox import add_once
 
 log = logging.getLogger(__name__)

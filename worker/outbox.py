@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.db.repository import add_outbox
+from service.db.outbox import add_outbox
 from service.db.tables import OutboxRow
 
 

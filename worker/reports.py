@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db.tables import ClaimRow, DecisionRow, OutboxRow
-from service.db.worker_tables import ClaimFlagRow
+from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, OutboxRow
 from worker.outbox import add_once
 
 OPEN = ("pending_info", "escalated")

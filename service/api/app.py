@@ -91,7 +91,7 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
 
 def _outbox_lag(ctx: Context) -> Any:
     def lag() -> float | None:
-        from service.db.repository import oldest_pending_outbox
+        from service.db.outbox import oldest_pending_outbox
         from service.metrics import seconds_since
 
         try:

@@ -191,11 +191,11 @@ def _audit_view(identity: Identity, claim_id: str | None, result: Any) -> None:
     status = result[1] if isinstance(result, tuple) and len(result) > 1 else 200
     if not claim_id or status != 200:
         return
-    from service.db import repository as repo
+    from service.db import audit
 
     ctx = current_app.extensions["claims"]
     with ctx.unit_of_work() as db:
-        repo.append_audit(
+        audit.append_audit(
             db,
             actor=identity.name,
             action="claim.viewed",

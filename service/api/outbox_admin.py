@@ -12,7 +12,7 @@ from service.api.identity import current_actor, source_address
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import StrictSchema
-from service.db import repository as repo
+from service.db import audit
 from service.db.tables import OutboxRow
 
 blp = Blueprint("outbox", __name__, url_prefix="/v1/outbox", description="Outbox (admin)")
@@ -100,7 +100,7 @@ def resend(outbox_id: int) -> Any:
                 code="not_dead",
                 status_now=row.status,
             )
-        repo.append_audit(
+        audit.append_audit(
             session,
             actor=current_actor(),
             action="outbox.resent",

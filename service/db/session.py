@@ -1,4 +1,8 @@
-"""Database engines and sessions, created on demand (never at import)."""
+"""Database engines and sessions, created on demand (never at import).
+
+`Session` and `Sessions` are the types the layers above name in their signatures (they
+import no SQLAlchemy themselves).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
+Sessions = sessionmaker[Session]  # a session factory, bound to one database
 _engines: dict[str, Engine] = {}
 READ_ONLY = "claims_read_only"  # execution option: this transaction never writes
 
@@ -84,7 +89,7 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def session_factory(url: str) -> sessionmaker[Session]:
+def session_factory(url: str) -> Sessions:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
 

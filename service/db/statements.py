@@ -3,15 +3,16 @@
 A Core statement built per call costs more to build and to fingerprint for
 SQLAlchemy's compiled cache than to run; these are built once, so a claim's
 intake is a handful of cached statements (see docs/performance.md). Only the
-data layer (service/db/repository.py, service/db/identities.py) runs them.
+data modules (service/db/claims.py, policies.py, outbox.py, audit.py, idempotency.py,
+accounts.py) run them.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
 
-from service.db.auth_tables import ApiKeyRow
 from service.db.tables import (
+    ApiKeyRow,
     AuditEventRow,
     ClaimRow,
     CoverageRow,

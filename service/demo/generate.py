@@ -609,7 +609,7 @@ def store_decided_bulk(
     from sqlalchemy import insert
 
     from service.api.schemas import PolicySchema
-    from service.db import repository as repo
+    from service.db import rulesets
     from service.db.tables import ClaimRow, DecisionRow, DocumentRow
     from service.usecases.manage_policies import policy_from_data, put_policy
     from service.usecases.record_decision import decision_values
@@ -623,7 +623,7 @@ def store_decided_bulk(
     engine = ctx.engine
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        repo.store_ruleset(
+        rulesets.store_ruleset(
             session, engine.ruleset.version, engine.ruleset.files, len(engine.ruleset.rules), now
         )
         session.commit()

@@ -138,6 +138,7 @@ def _changes(a: object, b: object) -> list[str]:
 def backtest(candidate_dir: Path, since: Any, until: Any, fmt: str, out: Path | None) -> None:
     """Replay stored claims through the rules in CANDIDATE_DIR and report what would change."""
     from service.config import load
+    from service.db import analysis
     from service.rules.engine import RulesEngine, RulesetError, load_ruleset
     from service.usecases import backtest as bt
     from service.usecases.context import build_context
@@ -150,7 +151,7 @@ def backtest(candidate_dir: Path, since: Any, until: Any, fmt: str, out: Path | 
     ctx = build_context(load())
     first, last = (since.date() if since else None), (until.date() if until else None)
     with ctx.unit_of_work() as session:
-        total = bt.count_replayable(session, first, last)
+        total = analysis.count_replayable(session, first, last)
     if total == 0:
         click.echo("no stored claims in that range: nothing to replay")
         return
@@ -158,7 +159,7 @@ def backtest(candidate_dir: Path, since: Any, until: Any, fmt: str, out: Path | 
     with click.progressbar(
         length=total, label=f"replaying {total:,} claims", file=sys.stderr
     ) as bar:
-        report = bt.replay(engine, bt.stored_rows(ctx.unit_of_work, first, last), bar.update)
+        report = bt.replay(engine, analysis.stored_rows(ctx.unit_of_work, first, last), bar.update)
     text = {"table": _table, "csv": _csv, "json": _json}[fmt](report.to_json())
     if out is not None:
         out.write_text(text, encoding="utf-8")

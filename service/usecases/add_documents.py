@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from service.db import repository as repo
+from service.db import audit, claims, policies
 from service.domain.facts import build_facts
 from service.domain.model import Document
 from service.rules.engine import adjudicate
@@ -41,7 +41,7 @@ def add_documents(
 ) -> DocumentsAdded:
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        row = repo.claim_row(session, claim_id, client_id)
+        row = claims.claim_row(session, claim_id, client_id)
         if row is None:
             raise ClaimNotFound(claim_id)
         have = {(d.type, d.ref) for d in row.documents}
@@ -49,7 +49,7 @@ def add_documents(
             Document(d["type"], d["ref"]) for d in documents if (d["type"], d["ref"]) not in have
         ]
         for doc in dict.fromkeys(new):
-            repo.add_document(session, row, doc, now)
+            claims.add_document(session, row, doc, now)
         session.flush()
         added = {
             "actor": actor,
@@ -62,9 +62,9 @@ def add_documents(
         outbox_ids: list[int] = []
         readjudicate = bool(new) and row.status == "pending_info"
         if readjudicate:
-            claim = repo.to_claim(row)
-            policy = repo.get_policy(session, claim.policy_number, lock=True)
-            history = repo.history_for(session, claim, policy)
+            claim = claims.to_claim(row)
+            policy = policies.get_policy(session, claim.policy_number, lock=True)
+            history = claims.history_for(session, claim, policy)
             engine = ctx.engine
             facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
             _, outbox_ids = record_decision(
@@ -81,7 +81,7 @@ def add_documents(
             )
         else:
             if new:
-                repo.append_audit(session, **added)
+                audit.append_audit(session, **added)
             row.updated_at = now
             row.version = (row.version or 0) + 1
         document = claim_document(row)

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.db import identities as ids
-from service.db import repository as repo
-from service.db.auth_tables import AppealRow, UserRow
+from service.db import accounts, appeals, audit, claims, outbox
+from service.db.tables import AppealRow, UserRow
 from service.usecases.context import Context
 from service.usecases.decide_claim import DecisionRefused
 
@@ -44,10 +43,10 @@ def appeal_claim(
         raise DecisionRefused(422, "reason_required", "Say why the decision is contested.")
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        claim = ids.claim_for_update(session, claim_id, client_id)
+        claim = claims.claim_for_update(session, claim_id, client_id)
         if claim is None:
             raise DecisionRefused(404, "not_found", "No claim with this id.")
-        if ids.open_appeal(session, claim.id) is not None:
+        if appeals.open_appeal(session, claim.id) is not None:
             raise DecisionRefused(409, "appeal_open", "An appeal on this claim is already open.")
         paid_in_full = claim.status == "approved" and (claim.payable_amount or 0) >= claim.amount
         if claim.status not in ("rejected", "approved") or paid_in_full:
@@ -79,7 +78,7 @@ def appeal_claim(
         claim.version += 1
         claim.updated_at = now
         session.flush()
-        repo.append_audit(
+        audit.append_audit(
             session,
             actor=actor,
             action="claim.appealed",
@@ -89,10 +88,10 @@ def appeal_claim(
             before=before,
             after={"status": "escalated", "appeal_id": appeal.id, "answer_due_at": due.isoformat()},
         )
-        outbox = []
+        outbox_ids = []
         if (claim.claimant or {}).get("email"):
-            outbox.append(
-                repo.add_outbox(
+            outbox_ids.append(
+                outbox.add_outbox(
                     session,
                     dedupe_key=f"claim:{claim.id}:appeal:{appeal.id}:ack:email",
                     claim_id=claim.id,
@@ -113,7 +112,6 @@ def appeal_claim(
             "claim_status": claim.status,
             "version": claim.version,
         }
-        outbox_ids = outbox
         session.commit()
     ctx.dispatcher.dispatch_outbox(outbox_ids, request_id, new=True)
     return result
@@ -124,7 +122,7 @@ def due_appeal_reminders(ctx: Context, now: datetime) -> list[AppealReminder]:
     with ctx.unit_of_work() as session:
         return [
             _reminder(session, a)
-            for a in ids.appeals_due_for_reminder(session, now + REMIND_BEFORE)
+            for a in appeals.appeals_due_for_reminder(session, now + REMIND_BEFORE)
         ]
 
 
@@ -132,9 +130,9 @@ def queue_appeal_reminders(ctx: Context, now: datetime) -> list[AppealReminder]:
     """Write one `appeal_reminder` outbox row per due appeal (to its assignee); once each."""
     sent = []
     with ctx.unit_of_work() as session:
-        for appeal in ids.appeals_due_for_reminder(session, now + REMIND_BEFORE):
+        for appeal in appeals.appeals_due_for_reminder(session, now + REMIND_BEFORE):
             reminder = _reminder(session, appeal)
-            repo.add_outbox(
+            outbox.add_outbox(
                 session,
                 dedupe_key=f"appeal:{appeal.id}:reminder:email",
                 claim_id=appeal.claim_id,
@@ -158,10 +156,10 @@ def queue_appeal_reminders(ctx: Context, now: datetime) -> list[AppealReminder]:
 
 
 def _reminder(session: Any, appeal: AppealRow) -> AppealReminder:
-    claim = repo.claim_row(session, appeal.claim_id)
+    claim = claims.claim_row(session, appeal.claim_id)
     assignee = claim.assignee if claim else None
     email = None
     if assignee:
-        user: UserRow | None = ids.user_by_username(session, assignee)
+        user: UserRow | None = accounts.user_by_username(session, assignee)
         email = user.email if user else None
     return AppealReminder(appeal.id, appeal.claim_id, assignee, email, appeal.answer_due_at)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.db import identities as ids
-from service.db import repository as repo
+from service.db import audit, claims
 from service.usecases.context import Context
 from service.usecases.decide_claim import DecisionRefused
 
@@ -22,7 +21,7 @@ def assign_claim(
     """Set or clear the assignee; someone else's claim is refused unless `force` (admin)."""
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        claim = ids.claim_for_update(session, claim_id, None)
+        claim = claims.claim_for_update(session, claim_id, None)
         if claim is None:
             raise DecisionRefused(404, "not_found", "No claim with this id.")
         if claim.status != "escalated":
@@ -36,7 +35,7 @@ def assign_claim(
             claim.assignee = assignee
             claim.version += 1
             claim.updated_at = now
-            repo.append_audit(
+            audit.append_audit(
                 session,
                 actor=actor,
                 action="claim.assigned" if assignee else "claim.unassigned",

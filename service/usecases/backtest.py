@@ -16,18 +16,16 @@ ids, (after_id, last_id]; each chunk gives a partial `Report`, and reports merge
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
-from sqlalchemy.orm import Session, aliased
-
-from service.db.tables import ClaimRow, DecisionRow
+from service.db import analysis
+from service.db.tables import BacktestRow
 from service.domain.decision import NoRuleFired
 from service.domain.facts import facts_from_json
 from service.rules.engine import (
@@ -41,7 +39,6 @@ from service.rules.engine import (
 )
 
 CHUNK_SIZE = 5_000  # decisions per chunk job
-PAGE = 1_000  # rows per query
 MAX_LISTED = 10_000  # changed claims listed in one report (all are counted)
 ZERO = Decimal("0.00")
 
@@ -145,84 +142,6 @@ def _money(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-# --- reading the stored history (data access) -------------------------------------
-
-
-def _replayable(since: date | None, until: date | None) -> Select[Any]:
-    """Each claim's latest rules decision, optionally by the claim's date of loss."""
-    later = aliased(DecisionRow)
-    newer = exists().where(
-        later.claim_id == DecisionRow.claim_id,
-        later.decided_by == "rules",
-        later.id > DecisionRow.id,
-    )
-    query = select(
-        DecisionRow.id,
-        DecisionRow.claim_id,
-        DecisionRow.outcome,
-        DecisionRow.payable_amount,
-        DecisionRow.reasons,
-        DecisionRow.facts,
-    ).where(DecisionRow.decided_by == "rules", ~newer)
-    if since is not None or until is not None:
-        query = query.join(ClaimRow, ClaimRow.id == DecisionRow.claim_id)
-        if since is not None:
-            query = query.where(ClaimRow.date_of_loss >= since)
-        if until is not None:
-            query = query.where(ClaimRow.date_of_loss <= until)
-    return query
-
-
-def count_replayable(session: Session, since: date | None, until: date | None) -> int:
-    inner = _replayable(since, until).with_only_columns(DecisionRow.id).subquery()
-    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
-
-
-def plan_chunks(
-    session: Session, since: date | None, until: date | None, size: int = CHUNK_SIZE
-) -> list[tuple[int, int]]:
-    """Cut the history into (after_id, last_id] ranges of about `size` decisions each."""
-    ids = _replayable(since, until).with_only_columns(DecisionRow.id).order_by(DecisionRow.id)
-    bounds: list[tuple[int, int]] = []
-    after = 0
-    while True:
-        last = session.scalar(ids.where(DecisionRow.id > after).offset(size - 1).limit(1))
-        if last is None:
-            inner = ids.where(DecisionRow.id > after).order_by(None).subquery()
-            last = session.scalar(select(func.max(inner.c.id)))
-            if last is not None:
-                bounds.append((after, int(last)))
-            return bounds
-        bounds.append((after, int(last)))
-        after = int(last)
-
-
-def stored_rows(
-    open_session: Callable[[], AbstractContextManager[Session]],
-    since: date | None,
-    until: date | None,
-    after_id: int = 0,
-    last_id: int | None = None,
-    page: int = PAGE,
-) -> Iterator[list[Any]]:
-    """Pages of stored decisions in id order, (after_id, last_id]; nothing kept between pages.
-
-    Each page is read in its own short transaction (on SQLite every transaction
-    takes the write lock, and intake must not wait for a backtest).
-    """
-    query = _replayable(since, until).order_by(DecisionRow.id).limit(page)
-    if last_id is not None:
-        query = query.where(DecisionRow.id <= last_id)
-    cursor = after_id
-    while True:
-        with open_session() as session:
-            rows = session.execute(query.where(DecisionRow.id > cursor)).all()
-        if not rows:
-            return
-        yield rows
-        cursor = rows[-1].id
-
-
 # --- replay -------------------------------------------------------------------------
 
 
@@ -314,16 +233,12 @@ def start_backtest(
     chunk_size: int = CHUNK_SIZE,
 ) -> dict[str, Any]:
     """Check the candidate (RulesetError), plan the chunks, enqueue one job per chunk."""
-    from uuid import uuid4
-
-    from service.db.analysis_tables import BacktestChunkRow, BacktestRow
-
     candidate = candidate_from_files(files)
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        chunks = plan_chunks(session, since, until, chunk_size)
+        chunks = analysis.plan_chunks(session, since, until, chunk_size)
     row = BacktestRow(
-        id=str(uuid4()),
+        id=str(uuid.uuid4()),
         status="running" if chunks else "done",
         params={
             "since": _iso(since),
@@ -340,18 +255,7 @@ def start_backtest(
         finished_at=None if chunks else now,
     )
     with ctx.unit_of_work() as session:
-        session.add(row)
-        session.flush()
-        for n, (after_id, last_id) in enumerate(chunks):
-            session.add(
-                BacktestChunkRow(
-                    backtest_id=row.id,
-                    chunk_no=n,
-                    after_id=after_id,
-                    last_id=last_id,
-                    status="queued",
-                )
-            )
+        analysis.add_backtest(session, row, chunks)
         session.commit()
     try:
         for n in range(len(chunks)):
@@ -364,11 +268,9 @@ def start_backtest(
 
 def run_chunk(ctx: Any, backtest_id: str, chunk_no: int, enqueue: Enqueue) -> dict[str, Any]:
     """Replay one chunk and store its partial report (rewritten if it runs again)."""
-    from service.db.analysis_tables import BacktestChunkRow, BacktestRow
-
     with ctx.unit_of_work() as session:
-        backtest = session.get(BacktestRow, backtest_id)
-        chunk = session.get(BacktestChunkRow, (backtest_id, chunk_no))
+        backtest = analysis.backtest(session, backtest_id)
+        chunk = analysis.chunk(session, backtest_id, chunk_no)
         if backtest is None or chunk is None:
             raise BacktestNotFound(f"{backtest_id}/{chunk_no}")
         params, bounds = backtest.params, (chunk.after_id, chunk.last_id)
@@ -376,12 +278,12 @@ def run_chunk(ctx: Any, backtest_id: str, chunk_no: int, enqueue: Enqueue) -> di
     try:
         engine = _candidate_engine(version, files)
         since, until = _day(params.get("since")), _day(params.get("until"))
-        report = replay(engine, stored_rows(ctx.unit_of_work, since, until, *bounds))
+        report = replay(engine, analysis.stored_rows(ctx.unit_of_work, since, until, *bounds))
     except Exception as exc:
         _fail(ctx, backtest_id, f"chunk {chunk_no} failed: {exc}", chunk_no)
         raise
     with ctx.unit_of_work() as session:
-        chunk = session.get(BacktestChunkRow, (backtest_id, chunk_no))
+        chunk = analysis.chunk(session, backtest_id, chunk_no)
         if chunk is None:  # deleted meanwhile
             raise BacktestNotFound(f"{backtest_id}/{chunk_no}")
         chunk.status, chunk.report, chunk.error = "done", report.to_json(), None
@@ -395,17 +297,11 @@ def run_chunk(ctx: Any, backtest_id: str, chunk_no: int, enqueue: Enqueue) -> di
 
 def merge(ctx: Any, backtest_id: str) -> dict[str, Any]:
     """Combine the chunk reports in chunk order; running it again gives the same report."""
-    from service.db.analysis_tables import BacktestChunkRow, BacktestRow
-
     with ctx.unit_of_work() as session:
-        backtest = session.get(BacktestRow, backtest_id)
+        backtest = analysis.backtest(session, backtest_id)
         if backtest is None:
             raise BacktestNotFound(backtest_id)
-        chunks = session.scalars(
-            select(BacktestChunkRow)
-            .where(BacktestChunkRow.backtest_id == backtest_id)
-            .order_by(BacktestChunkRow.chunk_no)
-        ).all()
+        chunks = analysis.chunks(session, backtest_id)
         done = [c for c in chunks if c.status == "done" and c.report is not None]
         backtest.chunks_done = len(done)
         if len(done) == len(chunks) and backtest.status != "failed":
@@ -419,10 +315,8 @@ def merge(ctx: Any, backtest_id: str) -> dict[str, Any]:
 
 
 def backtest_status(ctx: Any, backtest_id: str) -> dict[str, Any]:
-    from service.db.analysis_tables import BacktestRow
-
     with ctx.unit_of_work() as session:
-        row = session.get(BacktestRow, backtest_id)
+        row = analysis.backtest(session, backtest_id)
         if row is None:
             raise BacktestNotFound(backtest_id)
         status = {
@@ -444,27 +338,18 @@ def backtest_status(ctx: Any, backtest_id: str) -> dict[str, Any]:
 
 
 def _chunks_done(ctx: Any, backtest_id: str) -> tuple[int, int]:
-    from service.db.analysis_tables import BacktestChunkRow
-
     with ctx.unit_of_work() as session:
-        rows = session.execute(
-            select(BacktestChunkRow.status, func.count())
-            .where(BacktestChunkRow.backtest_id == backtest_id)
-            .group_by(BacktestChunkRow.status)
-        ).all()
-    counts = {status: int(n) for status, n in rows}
+        counts = analysis.chunk_statuses(session, backtest_id)
     return counts.get("done", 0), sum(counts.values())
 
 
 def _fail(ctx: Any, backtest_id: str, message: str, chunk_no: int | None = None) -> None:
-    from service.db.analysis_tables import BacktestChunkRow, BacktestRow
-
     with ctx.unit_of_work() as session:
-        row = session.get(BacktestRow, backtest_id)
+        row = analysis.backtest(session, backtest_id)
         if row is not None:
             row.status, row.error, row.finished_at = "failed", message, ctx.clock()
         if chunk_no is not None:
-            chunk = session.get(BacktestChunkRow, (backtest_id, chunk_no))
+            chunk = analysis.chunk(session, backtest_id, chunk_no)
             if chunk is not None:
                 chunk.status, chunk.error = "failed", message
         session.commit()
@@ -487,10 +372,6 @@ def _day(text: str | None) -> date | None:
 
 def latest_backtest(ctx: Any) -> dict[str, Any] | None:
     """The newest backtest with its report (for the analysts' console page)."""
-    from service.db.analysis_tables import BacktestRow
-
     with ctx.unit_of_work() as session:
-        newest = session.scalar(
-            select(BacktestRow.id).order_by(BacktestRow.created_at.desc()).limit(1)
-        )
+        newest = analysis.newest_backtest_id(session)
     return backtest_status(ctx, newest) if newest else None

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from service.db import identities as ids
-from service.db import repository as repo
+from service.db import appeals, claims, policies
 from service.db.tables import ClaimRow
 from service.domain.decision import Decision, Reason
 from service.domain.facts import build_facts
@@ -67,7 +66,7 @@ def decide_claim(
         raise DecisionRefused(422, "note_required", "A note explaining the decision is required.")
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        claim = ids.claim_for_update(session, claim_id, None)
+        claim = claims.claim_for_update(session, claim_id, None)
         if claim is None:
             raise DecisionRefused(404, "not_found", "No claim with this id.")
         if claim.version != expected_version:
@@ -99,7 +98,7 @@ def decide_claim(
             reviewed=True,
         )
         claim.assignee = None
-        appeal = ids.open_appeal(session, claim.id)
+        appeal = appeals.open_appeal(session, claim.id)
         if appeal is not None:
             appeal.status = "answered"
             appeal.answered_at = now
@@ -113,9 +112,9 @@ def decide_claim(
 
 def _current_facts(ctx: Context, session: Any, claim: ClaimRow) -> dict[str, Any]:
     """The facts as they stand now (the policy may have been loaded since escalation)."""
-    domain_claim = repo.to_claim(claim)
-    policy = repo.get_policy(session, claim.policy_number)
-    history = repo.history_for(session, domain_claim, policy)
+    domain_claim = claims.to_claim(claim)
+    policy = policies.get_policy(session, claim.policy_number)
+    history = claims.history_for(session, domain_claim, policy)
     return build_facts(domain_claim, policy, history, ctx.engine.ruleset.required_documents)
 
 

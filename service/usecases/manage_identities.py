@@ -13,9 +13,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from service.db import identities as ids
-from service.db import repository as repo
-from service.db.auth_tables import ApiKeyRow, UserRow
+from service.db import accounts, audit
+from service.db.tables import ApiKeyRow, UserRow
 from service.usecases.context import Context
 
 ROLES = ("intake", "supervisor", "analyst", "finance", "admin")
@@ -83,7 +82,7 @@ def create_user(
         raise IdentityError("passwords are at least 12 characters")
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        if ids.user_by_username(session, username) is not None:
+        if accounts.user_by_username(session, username) is not None:
             raise IdentityError(f"user {username!r} exists")
         session.add(
             UserRow(
@@ -95,7 +94,7 @@ def create_user(
                 created_at=now,
             )
         )
-        repo.append_audit(
+        audit.append_audit(
             session,
             actor=actor,
             action="user.created",
@@ -110,10 +109,10 @@ def login(ctx: Context, username: str, password: str, source: str | None) -> Ide
     """The user when the password matches (audited either way), else None."""
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        user = ids.user_by_username(session, username)
+        user = accounts.user_by_username(session, username)
         ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
         ok = ok and user is not None and user.active
-        repo.append_audit(
+        audit.append_audit(
             session,
             actor=username[:120] or "?",
             action="login.succeeded" if ok else "login.failed",
@@ -139,7 +138,7 @@ def _verify(stored: str, password: str) -> bool:
 
 def active_user(ctx: Context, user_id: int) -> Identity | None:
     with ctx.unit_of_work() as session:
-        user = ids.user_by_id(session, user_id)
+        user = accounts.user_by_id(session, user_id)
         if user is None or not user.active:
             return None
         return Identity("user", user.id, user.username, user.role)
@@ -148,11 +147,11 @@ def active_user(ctx: Context, user_id: int) -> Identity | None:
 def set_user_active(ctx: Context, username: str, active: bool, actor: str = "cli") -> bool:
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        user = ids.user_by_username(session, username)
+        user = accounts.user_by_username(session, username)
         if user is None:
             return False
         user.active = active
-        repo.append_audit(
+        audit.append_audit(
             session,
             actor=actor,
             action="user.enabled" if active else "user.disabled",
@@ -173,7 +172,7 @@ def list_users(ctx: Context) -> list[dict[str, Any]]:
                 "active": u.active,
                 "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None,
             }
-            for u in ids.list_users(session)
+            for u in accounts.list_users(session)
         ]
 
 
@@ -200,7 +199,7 @@ def create_api_key(
         raise IdentityError("keys look like ck_live_XXXXXXXX.<at least 16 secret characters>")
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        if ids.key_by_prefix(session, prefix) is not None:
+        if accounts.key_by_prefix(session, prefix) is not None:
             raise IdentityError(f"a key with prefix {prefix} exists")
         session.add(
             ApiKeyRow(
@@ -212,7 +211,7 @@ def create_api_key(
                 created_by=actor,
             )
         )
-        repo.append_audit(
+        audit.append_audit(
             session,
             actor=actor,
             action="apikey.created",
@@ -228,7 +227,7 @@ def ensure_api_key(ctx: Context, key: str, name: str, role: str) -> None:
     """Create this exact key unless its prefix exists (test and demo bootstrap)."""
     prefix = key.partition(".")[0]
     with ctx.unit_of_work() as session:
-        if ids.key_by_prefix(session, prefix) is not None:
+        if accounts.key_by_prefix(session, prefix) is not None:
             return
     try:
         create_api_key(ctx, name, role, actor="bootstrap", key=key)
@@ -269,13 +268,13 @@ MAX_CACHED_KEYS = 10_000
 def _look_up_key(ctx: Context, prefix: str) -> CachedKey | None:
     now = ctx.clock()
     with ctx.unit_of_work(read_only=True) as session:
-        row = ids.key_for_authentication(session, prefix)
+        row = accounts.key_for_authentication(session, prefix)
     if row is None or row.revoked_at is not None:
         ctx.key_cache.pop(prefix, None)
         return None
     if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
         with ctx.unit_of_work() as session:
-            ids.touch_key(session, row.id, now)
+            accounts.touch_key(session, row.id, now)
             session.commit()
     cached = CachedKey(
         Identity("key", row.id, row.name, row.role, row.prefix),
@@ -292,12 +291,12 @@ def _look_up_key(ctx: Context, prefix: str) -> CachedKey | None:
 def revoke_api_key(ctx: Context, prefix: str, actor: str = "cli") -> bool:
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        row = ids.key_by_prefix(session, prefix)
+        row = accounts.key_by_prefix(session, prefix)
         if row is None or row.revoked_at is not None:
             return False
         row.revoked_at = now
         ctx.key_cache.pop(prefix, None)
-        repo.append_audit(
+        audit.append_audit(
             session,
             actor=actor,
             action="apikey.revoked",
@@ -323,5 +322,5 @@ def list_api_keys(ctx: Context) -> list[dict[str, Any]]:
                 "last_used_at": when(k.last_used_at),
                 "revoked_at": when(k.revoked_at),
             }
-            for k in ids.list_keys(session)
+            for k in accounts.list_keys(session)
         ]

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from service.db import repository as repo
+from service.db import audit, policies
 from service.domain.model import Coverage, Policy
 from service.domain.money import fmt
 from service.usecases.context import Context
@@ -60,8 +60,8 @@ def policy_document(policy: Policy) -> dict[str, Any]:
 def put_policy(ctx: Context, policy: Policy, actor: str = "api", source: str | None = None) -> bool:
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        created = repo.save_policy(session, policy, now)
-        repo.append_audit(
+        created = policies.save_policy(session, policy, now)
+        audit.append_audit(
             session,
             actor=actor,
             action="policy.created" if created else "policy.replaced",
@@ -75,7 +75,7 @@ def put_policy(ctx: Context, policy: Policy, actor: str = "api", source: str | N
 
 def get_policy(ctx: Context, number: str) -> Policy | None:
     with ctx.unit_of_work() as session:
-        return repo.get_policy(session, number)
+        return policies.get_policy(session, number)
 
 
 def read_policy_file(path: Path) -> list[dict[str, Any]]:
@@ -103,12 +103,12 @@ CSV_COLUMNS = (
 
 
 def _policies_from_csv(rows: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
-    policies: dict[str, dict[str, Any]] = {}
+    by_number: dict[str, dict[str, Any]] = {}
     for row in rows:
         missing = [c for c in CSV_COLUMNS[:6] if not row.get(c)]
         if missing:
             raise ValueError(f"CSV row for {row.get('number') or '?'} lacks {', '.join(missing)}")
-        policy = policies.setdefault(
+        policy = by_number.setdefault(
             row["number"],
             {k: row[k] for k in CSV_COLUMNS[:6]} | {"coverages": []},
         )
@@ -124,7 +124,7 @@ def _policies_from_csv(rows: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
                         f"CSV row for {row['number']}: waiting_period_days is not a whole number"
                     ) from None
             policy["coverages"].append(coverage)
-    return list(policies.values())
+    return list(by_number.values())
 
 
 __all__ = ["policy_from_data", "policy_document", "put_policy", "read_policy_file"]

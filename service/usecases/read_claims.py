@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from service.db import repository as repo
+from service.db import audit, claims
 from service.usecases.context import Context
 from service.usecases.views import audit_document, claim_document, claim_summary, decision_document
 
@@ -19,13 +19,13 @@ class BadCursor(ValueError):
 def get_claim(ctx: Context, claim_id: str, client_id: str | None = None) -> dict[str, Any] | None:
     """The claim, its current decision, every decision, the facts and the audit history."""
     with ctx.unit_of_work() as session:
-        row = repo.claim_row(session, claim_id, client_id)
+        row = claims.claim_row(session, claim_id, client_id)
         if row is None:
             return None
         document = claim_document(row)
         document["decisions"] = [decision_document(d) for d in row.decisions]
         document["facts"] = row.decisions[-1].facts if row.decisions else None
-        document["history"] = [audit_document(e) for e in repo.audit_for_claim(session, row.id)]
+        document["history"] = [audit_document(e) for e in audit.audit_for_claim(session, row.id)]
         document["version"] = row.version
         return document
 
@@ -35,7 +35,7 @@ def list_claims(
 ) -> dict[str, Any]:
     after = decode_cursor(cursor) if cursor else None
     with ctx.unit_of_work() as session:
-        rows = repo.list_claims(
+        rows = claims.list_claims(
             session,
             client_id=client_id,
             status=filters.get("status"),

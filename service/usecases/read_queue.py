@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.db import identities as ids
+from service.db import appeals, claims
 from service.db.tables import ClaimRow
 from service.domain.money import fmt
 from service.usecases.context import Context
@@ -24,15 +24,15 @@ def escalation_queue(
     """`assignee`: a name, or "none" for unassigned. Overdue ones come first by deadline."""
     now = ctx.clock()
     with ctx.unit_of_work() as session:
-        rows = ids.escalated_claims(
+        rows = claims.escalated_claims(
             session,
             claim_type=claim_type,
             assignee=assignee if assignee not in (None, "none") else None,
             unassigned=assignee == "none",
             overdue_at=now if overdue else None,
         )
-        appeals = ids.open_appeal_claim_ids(session, [r.id for r in rows])
-        items = [queue_item(r, r.id in appeals, now) for r in rows]
+        appealed = appeals.open_appeal_claim_ids(session, [r.id for r in rows])
+        items = [queue_item(r, r.id in appealed, now) for r in rows]
     if overdue is False:
         items = [i for i in items if not i["overdue"]]
     if reason:
@@ -70,8 +70,8 @@ def operations_stats(ctx: Context, days: int = 14) -> dict[str, Any]:
     now = ctx.clock()
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     with ctx.unit_of_work() as session:
-        by_status = ids.count_by_status(session)
-        decisions = ids.decisions_since(session, start)
+        by_status = claims.count_by_status(session)
+        decisions = claims.decisions_since(session, start)
     per_day: Counter[str] = Counter()
     human: Counter[str] = Counter()
     for at, _outcome, decided_by in decisions:

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.db import repository as repo
-from service.db.repository import Message
+from service.db import audit, claims, outbox
+from service.db.outbox import Message
 from service.db.tables import ClaimRow, DecisionRow, DocumentRow
 from service.domain.decision import Decision
 from service.domain.facts import facts_to_json
@@ -48,16 +48,16 @@ def record_first_decision(
     the outbox ids to dispatch after commit."""
     before = _state(claim["status"], claim.get("payable_amount"))
     claim = {**claim, **_claim_changes(decision, now, sla_hours), "version": 1}
-    repo.insert_claim(session, claim, documents)
+    claims.insert_claim(session, claim, documents)
     values = decision_values(claim["id"], decision, facts, "rules", now, None)
-    decision_id = repo.insert_decision(session, values)
+    decision_id = claims.insert_decision(session, values)
     messages = [_acknowledgment(claim)] if _email(claim) else []
     messages += _notifications(claim, decision_id, decision.outcome, reviewed=False)
-    outbox = repo.add_outbox_many(session, messages, request_id=request_id, now=now)
+    outbox_ids = outbox.add_outbox_many(session, messages, request_id=request_id, now=now)
     _audit(session, claim["id"], decision, before, "rules", now, source)
     row = ClaimRow(**claim)
     row.documents = [DocumentRow(**d) for d in documents]
-    return row, DecisionRow(id=decision_id, **values), outbox
+    return row, DecisionRow(id=decision_id, **values), outbox_ids
 
 
 def record_decision(
@@ -91,12 +91,12 @@ def record_decision(
     claim.version = (claim.version or 0) + 1
     session.flush()
     for event in events_before:
-        repo.append_audit(session, **event)
+        audit.append_audit(session, **event)
     target = {"id": claim.id, "claimant": claim.claimant, "callback_url": claim.callback_url}
     messages = _notifications(target, row.id, row.outcome, reviewed)
-    outbox = repo.add_outbox_many(session, messages, request_id=request_id, now=now)
+    outbox_ids = outbox.add_outbox_many(session, messages, request_id=request_id, now=now)
     _audit(session, claim.id, decision, before, decided_by, now, source)
-    return row, outbox
+    return row, outbox_ids
 
 
 def _state(status: str, payable: Any) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def _audit(
     now: datetime,
     source: str | None,
 ) -> None:
-    repo.append_audit(
+    audit.append_audit(
         session,
         actor=actor,
         action="claim.decided",

@@ -26,8 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-import service.db.analysis_tables  # noqa: F401 - registers the analysis tables on Base
-from service.db import repository as repo
+from service.db import rulesets
 from service.rules.engine import (
     EngineFailure,
     RulesEngine,
@@ -195,20 +194,20 @@ def ensure_ruleset_stored(session: Session, manager: RulesetManager, version: st
     """
     if version in manager.stored:
         return
-    if repo.get_ruleset(session, version) is not None:
+    if rulesets.get_ruleset(session, version) is not None:
         manager.stored.add(version)
         return
     ruleset = manager.ruleset_by_version(version)
     if ruleset is None:  # cannot happen for a decision of this process; nothing to store
         log.warning("ruleset %s decided a claim but is not known here", version[:12])
         return
-    repo.store_ruleset(session, version, ruleset.files, len(ruleset.rules), datetime.now(UTC))
+    rulesets.store_ruleset(session, version, ruleset.files, len(ruleset.rules), datetime.now(UTC))
 
 
 def stored_ruleset(ctx: Any, version: str) -> dict[str, Any] | None:
     """A stored ruleset's full text, for audit (GET /v1/rulesets/<version>)."""
     with ctx.unit_of_work() as session:
-        row = repo.get_ruleset(session, version)
+        row = rulesets.get_ruleset(session, version)
         if row is None:
             return None
         return {

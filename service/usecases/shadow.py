@@ -13,11 +13,9 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from service.db.analysis_tables import ShadowResultRow
-from service.db.tables import ClaimRow
+from service.db import analysis
+from service.db.session import Session
+from service.db.tables import ClaimRow, ShadowResultRow
 from service.domain.decision import Decision
 from service.rules.engine import adjudicate
 from service.usecases.rulesets import ensure_ruleset_stored
@@ -44,7 +42,8 @@ def record_shadow(
         )
         with session.begin_nested():
             ensure_ruleset_stored(session, ctx.shadow, shadow.ruleset_version)
-            row = ShadowResultRow(
+            row = analysis.add_shadow_result(
+                session,
                 claim_id=claim.id,
                 active_version=decision.ruleset_version,
                 shadow_version=shadow.ruleset_version,
@@ -57,7 +56,6 @@ def record_shadow(
                 agree=agree,
                 at=ctx.clock(),
             )
-            session.add(row)
         return row
     except Exception:  # noqa: BLE001 - the shadow must never fail a live claim
         log.exception(
@@ -75,36 +73,17 @@ def shadow_report(ctx: Any) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - a broken shadow folder is reported, not raised
             status = {"last_error": str(exc)}
     with ctx.unit_of_work() as session:
-        evaluated = session.scalar(select(func.count()).select_from(ShadowResultRow)) or 0
-        pairs = session.execute(
-            select(
-                ShadowResultRow.active_outcome, ShadowResultRow.shadow_outcome, func.count()
-            ).group_by(ShadowResultRow.active_outcome, ShadowResultRow.shadow_outcome)
-        ).all()
-        disagreeing = (
-            session.scalar(
-                select(func.count())
-                .select_from(ShadowResultRow)
-                .where(ShadowResultRow.agree.is_(False))
-            )
-            or 0
-        )
-        recent = session.scalars(
-            select(ShadowResultRow)
-            .where(ShadowResultRow.agree.is_(False))
-            .order_by(ShadowResultRow.id.desc())
-            .limit(RECENT)
-        ).all()
+        summary = analysis.shadow_summary(session, RECENT)
         matrix: dict[str, dict[str, int]] = {}
-        for active, shadow, count in pairs:
-            matrix.setdefault(active, {})[shadow] = int(count)
+        for active, shadow, count in summary["pairs"]:
+            matrix.setdefault(active, {})[shadow] = count
         return {
             "enabled": ctx.shadow is not None,
             "shadow": status,
-            "evaluated": int(evaluated),
-            "disagreements": int(disagreeing),
+            "evaluated": summary["evaluated"],
+            "disagreements": summary["disagreements"],
             "transitions": matrix,
-            "recent_disagreements": [_row(r) for r in recent],
+            "recent_disagreements": [_row(r) for r in summary["recent"]],
         }
 
 

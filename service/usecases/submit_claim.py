@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from service.db import repository as repo
+from service.db import claims, idempotency, policies
 from service.db.tables import ClaimRow
 from service.domain.facts import build_facts
 from service.domain.model import Claim, Document
@@ -115,8 +115,8 @@ def _store_and_decide(
             documents=tuple(Document(d["type"], d["ref"]) for d in documents),
             line_items_count=len(data.get("line_items") or []),
         )
-        policy = repo.get_policy(session, claim.policy_number, lock=True)
-        history = repo.history_for(session, claim, policy)
+        policy = policies.get_policy(session, claim.policy_number, lock=True)
+        history = claims.history_for(session, claim, policy)
         engine = ctx.engine
         facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
         decision = adjudicate(engine, facts)
@@ -135,7 +135,7 @@ def _store_and_decide(
         record_shadow(ctx, session, claim_row, facts, decision)
         document = claim_document(claim_row, decision_row)
         if idempotency_key:
-            repo.finish_idempotency_key(session, client_id, idempotency_key, document)
+            idempotency.finish_idempotency_key(session, client_id, idempotency_key, document)
         session.commit()
     return Submitted(document, replayed=False), outbox_ids
 
@@ -193,7 +193,7 @@ def _replay_external_ref(
     ctx: Context, data: dict[str, Any], digest: str, client_id: str
 ) -> Submitted:
     with ctx.unit_of_work() as session:
-        existing = repo.claim_by_external_ref(session, client_id, data["external_ref"])
+        existing = claims.claim_by_external_ref(session, client_id, data["external_ref"])
         if existing is None:
             raise RuntimeError("claim insert failed without a conflicting claim")
         return Submitted(_replay_or_conflict(existing, digest), replayed=True)
@@ -208,16 +208,16 @@ def _reserve_key(ctx: Context, client_id: str, key: str, digest: str) -> dict[st
     ttl = timedelta(hours=ctx.config.idempotency_ttl_hours)
     for _ in range(2):
         with ctx.unit_of_work() as session:
-            row = repo.idempotency_key(session, client_id, key)
+            row = idempotency.idempotency_key(session, client_id, key)
             if row is not None and (
                 row.created_at < now - ttl
                 or (row.state == "in_flight" and row.created_at < now - ABANDONED_AFTER)
             ):
-                repo.delete_idempotency_key(session, client_id, key)
+                idempotency.delete_idempotency_key(session, client_id, key)
                 row = None
             if row is None:
                 try:
-                    repo.reserve_idempotency_key(session, client_id, key, digest, now)
+                    idempotency.reserve_idempotency_key(session, client_id, key, digest, now)
                     session.commit()
                     return None
                 except IntegrityError:
@@ -233,14 +233,14 @@ def _reserve_key(ctx: Context, client_id: str, key: str, digest: str) -> dict[st
 
 def _finish_key(ctx: Context, client_id: str, key: str, document: dict[str, Any]) -> None:
     with ctx.unit_of_work() as session:
-        repo.finish_idempotency_key(session, client_id, key, document)
+        idempotency.finish_idempotency_key(session, client_id, key, document)
         session.commit()
 
 
 def _release_key(ctx: Context, client_id: str, key: str) -> None:
     try:
         with ctx.unit_of_work() as session:
-            repo.delete_idempotency_key(session, client_id, key, only_in_flight=True)
+            idempotency.delete_idempotency_key(session, client_id, key, only_in_flight=True)
             session.commit()
     except Exception:  # noqa: BLE001 - database down: the key is taken over after ABANDONED_AFTER
         pass

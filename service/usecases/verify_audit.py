@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.db import identities as ids
-from service.db.repository import GENESIS, audit_fields, event_hash
+from service.db import audit
+from service.db.audit import GENESIS, audit_fields, event_hash
 from service.usecases.context import Context
 
 
@@ -21,7 +21,7 @@ def verify_audit(ctx: Context) -> ChainReport:
     prev = GENESIS
     checked = 0
     with ctx.unit_of_work() as session:
-        for row in ids.iter_audit_chain(session):
+        for row in audit.iter_audit_chain(session):
             if row.prev_hash != prev:
                 return ChainReport(
                     False,
@@ -44,6 +44,6 @@ def audit_page(ctx: Context, filters: dict[str, object], limit: int) -> dict[str
     from service.usecases.views import audit_document
 
     with ctx.unit_of_work() as session:
-        rows = ids.audit_events(session, filters, limit)
+        rows = audit.audit_events(session, filters, limit)
         items = [audit_document(r) | {"hash": r.hash, "prev_hash": r.prev_hash} for r in rows]
     return {"items": items, "next_after_id": items[-1]["id"] if len(items) == limit else None}

@@ -161,7 +161,7 @@ def test_revoked_key_is_refused_and_last_use_recorded(app, client):
 def test_keys_are_stored_only_as_hashes(app):
     from sqlalchemy import select
 
-    from service.db.auth_tables import ApiKeyRow
+    from service.db.tables import ApiKeyRow
 
     headers = key(app, "finance")
     secret = headers["Authorization"].split(".", 1)[1]

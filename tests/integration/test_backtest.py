@@ -99,14 +99,14 @@ def test_in_process_chunks_match_the_hand_computed_case(rules_app: Any, rules_di
 
 
 def test_date_of_loss_range_and_zero_claims(rules_app: Any, rules_dir: Path) -> None:
-    from service.usecases import backtest
+    from service.db import analysis
 
     store_case(rules_app)
     ctx = rules_app.extensions["claims"]
     with ctx.unit_of_work() as session:
-        assert backtest.count_replayable(session, None, None) == 4
-        assert backtest.count_replayable(session, date(2026, 6, 11), None) == 0
-        assert backtest.count_replayable(session, None, date(2026, 6, 10)) == 4
+        assert analysis.count_replayable(session, None, None) == 4
+        assert analysis.count_replayable(session, date(2026, 6, 11), None) == 0
+        assert analysis.count_replayable(session, None, date(2026, 6, 10)) == 4
     analyst = key(rules_app, "analyst")
     response = rules_app.test_client().post(
         "/v1/rulesets/backtest",

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from service.db.analysis_tables import BacktestRow
+from service.db.tables import BacktestRow
 from tests.auth_helpers import PASSWORD, user
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,6 @@ from service.adapters import queue as rq_adapter
 from service.adapters import smtp as smtp_adapter
 from service.adapters import webhooks
 from service.adapters.queue import RQDispatcher, connect, get_queue
-from service.db import worker_tables  # noqa: F401 - registers claim_flags
 from service.db.session import dispose_all, session_factory
 from service.db.tables import Base, ClaimRow, DecisionRow, OutboxRow
 from worker import delivery, followups, relay, reports, runner

@@ -1,7 +1,7 @@
 """The SQL history lookup (one aggregate query) agrees with the pure definition.
 
 service.domain.history.summarise_history says what the 12-month count, the paid
-aggregate and the duplicate mean; service.db.repository.history_for computes
+aggregate and the duplicate mean; service.db.claims.history_for computes
 them in the database. Random histories on one policy, on both databases.
 """
 
@@ -15,8 +15,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import delete, text, update
 
-from service.db import repository as repo
-from service.db.repository import CENT
+from service.db import claims, policies
+from service.db.claims import CENT
 from service.db.tables import ClaimRow
 from service.domain.history import summarise_history
 from service.domain.model import Claim, Coverage, Policy, PriorClaim
@@ -46,7 +46,7 @@ def _policy(number: str) -> Policy:
 def _store(ctx: Context, policy_number: str, priors: list[PriorClaim]) -> None:
     with ctx.unit_of_work() as session:
         for i, prior in enumerate(priors):
-            repo.insert_claim(
+            claims.insert_claim(
                 session,
                 {
                     "id": prior.id,
@@ -116,7 +116,7 @@ def test_sql_history_matches_the_definition(context: Context, seed: int) -> None
                     id=str(uuid.uuid4()),
                 )
                 expected = summarise_history(claim, policy, priors)
-                got = repo.history_for(session, claim, policy)
+                got = claims.history_for(session, claim, policy)
                 assert got.claims_last_12_months == expected.claims_last_12_months
                 assert got.paid_this_policy_year == expected.paid_this_policy_year
                 assert (got.duplicate_of is None) == (expected.duplicate_of is None)
@@ -129,7 +129,7 @@ def test_sql_history_matches_the_definition(context: Context, seed: int) -> None
                     )
             # Without a policy nothing counts as paid; the count and duplicate still do.
             no_policy = summarise_history(claim, None, priors)
-            got = repo.history_for(session, claim, None)
+            got = claims.history_for(session, claim, None)
             assert got.claims_last_12_months == no_policy.claims_last_12_months
             assert got.paid_this_policy_year == no_policy.paid_this_policy_year == 0
             assert (got.duplicate_of is None) == (no_policy.duplicate_of is None)
@@ -157,7 +157,7 @@ def test_a_claim_is_not_its_own_history(context: Context) -> None:
         id=prior.id,
     )
     with context.unit_of_work(read_only=True) as session:
-        history = repo.history_for(session, claim, policy)
+        history = claims.history_for(session, claim, policy)
     assert (history.claims_last_12_months, history.duplicate_of) == (0, None)
     assert history.paid_this_policy_year == 0
 
@@ -219,5 +219,5 @@ def test_tallies_follow_every_change_to_claims(context: Context) -> None:
 
 def repo_policy_saved(ctx: Context, policy: Policy) -> None:
     with ctx.unit_of_work() as session:
-        repo.save_policy(session, policy, NOW)
+        policies.save_policy(session, policy, NOW)
         session.commit()

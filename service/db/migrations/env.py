@@ -1,4 +1,5 @@
-"""Alembic environment: the URL comes from the service's own config."""
+"""Alembic environment: the URL comes from the service's own config; the models from
+service.db.tables, the one package that holds (and registers) every table."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db.tables import Base, BigId, Money, UTCDateTime
+from service.db.tables.base import Base, BigId, Money, UTCDateTime
 
 
 class BacktestRow(Base):

@@ -1,13 +1,13 @@
-"""Tables for identities (console users, API keys) and appeals. Migration 0002."""
+"""Identities: console users (people) and API keys (machine clients)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db.tables import Base, BigId, UTCDateTime
+from service.db.tables.base import Base, BigId, UTCDateTime
 
 
 class UserRow(Base):
@@ -37,21 +37,3 @@ class ApiKeyRow(Base):
     created_by: Mapped[str] = mapped_column(String(120))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-
-
-class AppealRow(Base):
-    """A claimant's dispute of a decision; answered by a supervisor's decision."""
-
-    __tablename__ = "appeals"
-    __table_args__ = (Index("ix_appeals_status_due", "status", "answer_due_at"),)
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"), index=True)
-    reason: Mapped[str] = mapped_column(Text)
-    submitted_by: Mapped[str] = mapped_column(String(120))
-    appealed_decision_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
-    status: Mapped[str] = mapped_column(String(16))  # open | answered
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    answer_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    decision_id: Mapped[int | None] = mapped_column(BigId, nullable=True)

@@ -1,0 +1,196 @@
+"""Claims: the claim rows with their documents and decisions, the history a new claim is
+judged against, and the lists supervisors work from.
+
+Use cases call these inside a unit of work (service/usecases/context.py); views and jobs
+never see a session.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, nulls_last, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from service.db import statements as sql
+from service.db.tables import ClaimRow, DecisionRow, DocumentRow
+from service.domain.history import LOOKBACK
+from service.domain.model import Claim, Document, History, Policy, add_years
+
+CENT = Decimal("0.01")
+
+
+def claim_row(session: Session, claim_id: str, client_id: str | None = None) -> ClaimRow | None:
+    query = select(ClaimRow).where(ClaimRow.id == claim_id)
+    if client_id is not None:
+        query = query.where(ClaimRow.client_id == client_id)
+    return session.scalar(
+        query.options(selectinload(ClaimRow.documents), selectinload(ClaimRow.decisions))
+    )
+
+
+def insert_claim(session: Session, values: dict[str, Any], documents: list[dict[str, Any]]) -> None:
+    """A new claim and its documents (documents in one executemany)."""
+    session.execute(sql.INSERT_CLAIM, values)
+    if documents:
+        session.execute(sql.INSERT_DOCUMENTS, documents)
+
+
+def insert_decision(session: Session, values: dict[str, Any]) -> int:
+    return int(session.execute(sql.INSERT_DECISION, values).scalar_one())
+
+
+def claim_by_external_ref(session: Session, client_id: str, external_ref: str) -> ClaimRow | None:
+    return session.scalar(
+        select(ClaimRow)
+        .where(ClaimRow.client_id == client_id, ClaimRow.external_ref == external_ref)
+        .options(selectinload(ClaimRow.documents), selectinload(ClaimRow.decisions))
+    )
+
+
+def to_claim(row: ClaimRow) -> Claim:
+    return Claim(
+        id=row.id,
+        policy_number=row.policy_number,
+        claim_type=row.claim_type,
+        date_of_loss=row.date_of_loss,
+        reported_at=row.reported_at,
+        amount=row.amount,
+        currency=row.currency,
+        documents=tuple(Document(type=d.type, ref=d.ref) for d in row.documents),
+        line_items_count=len(row.payload.get("line_items") or []),
+    )
+
+
+def list_claims(
+    session: Session,
+    *,
+    client_id: str | None,
+    status: str | None,
+    policy_number: str | None,
+    claim_type: str | None,
+    since: datetime | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> list[ClaimRow]:
+    """Newest first, keyset-paginated on (created_at, id)."""
+    query = select(ClaimRow).options(selectinload(ClaimRow.decisions))
+    if client_id is not None:
+        query = query.where(ClaimRow.client_id == client_id)
+    if status:
+        query = query.where(ClaimRow.status == status)
+    if policy_number:
+        query = query.where(ClaimRow.policy_number == policy_number)
+    if claim_type:
+        query = query.where(ClaimRow.claim_type == claim_type)
+    if since:
+        query = query.where(ClaimRow.created_at >= since)
+    if after:
+        created, claim_id = after
+        query = query.where(
+            or_(
+                ClaimRow.created_at < created,
+                and_(ClaimRow.created_at == created, ClaimRow.id < claim_id),
+            )
+        )
+    query = query.order_by(ClaimRow.created_at.desc(), ClaimRow.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def latest_decision(row: ClaimRow) -> DecisionRow | None:
+    return row.decisions[-1] if row.decisions else None
+
+
+def add_document(session: Session, row: ClaimRow, doc: Document, now: datetime) -> None:
+    row.documents.append(DocumentRow(type=doc.type, ref=doc.ref, received_at=now))
+
+
+def claim_for_update(session: Session, claim_id: str, client_id: str | None) -> ClaimRow | None:
+    """The claim, row-locked on PostgreSQL (SQLite serialises writers at BEGIN IMMEDIATE)."""
+    query = select(ClaimRow).where(ClaimRow.id == claim_id)
+    if client_id is not None:
+        query = query.where(ClaimRow.client_id == client_id)
+    return session.scalar(
+        query.options(
+            selectinload(ClaimRow.documents), selectinload(ClaimRow.decisions)
+        ).with_for_update(of=ClaimRow)
+    )
+
+
+def escalated_claims(
+    session: Session,
+    *,
+    claim_type: str | None,
+    assignee: str | None,
+    unassigned: bool,
+    overdue_at: datetime | None,
+) -> list[ClaimRow]:
+    """Escalated claims, earliest SLA deadline first (so overdue ones lead)."""
+    query = (
+        select(ClaimRow)
+        .where(ClaimRow.status == "escalated")
+        .options(selectinload(ClaimRow.decisions))
+    )
+    if claim_type:
+        query = query.where(ClaimRow.claim_type == claim_type)
+    if assignee:
+        query = query.where(ClaimRow.assignee == assignee)
+    if unassigned:
+        query = query.where(ClaimRow.assignee.is_(None))
+    if overdue_at is not None:
+        query = query.where(ClaimRow.sla_due_at < overdue_at)
+    query = query.order_by(nulls_last(ClaimRow.sla_due_at.asc()), ClaimRow.created_at, ClaimRow.id)
+    return list(session.scalars(query))
+
+
+def count_by_status(session: Session) -> dict[str, int]:
+    rows = session.execute(select(ClaimRow.status, func.count()).group_by(ClaimRow.status))
+    return {status: int(count) for status, count in rows}
+
+
+def decisions_since(session: Session, since: datetime) -> list[tuple[datetime, str, str]]:
+    rows = session.execute(
+        select(DecisionRow.decided_at, DecisionRow.outcome, DecisionRow.decided_by).where(
+            DecisionRow.decided_at >= since
+        )
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+# --- history (the SQL twin of service.domain.history.summarise_history) --------
+
+
+def history_for(session: Session, claim: Claim, policy: Policy | None) -> History:
+    """One query on the daily tallies (service/db/tallies.py): its cost does not grow
+    with the number of claims on the policy."""
+    loss = claim.date_of_loss
+    window_start = loss - LOOKBACK
+    year_start = year_end = loss  # no policy: nothing paid (an empty year)
+    if policy is not None:
+        year_start = policy.policy_year_start(loss)
+        year_end = add_years(year_start, 1)
+    row = session.execute(
+        sql.HISTORY,
+        {
+            "policy_number": claim.policy_number,
+            "claim_type": claim.claim_type,
+            "loss": loss,
+            "amount": claim.amount,
+            "window_start": window_start,
+            "year_start": year_start,
+            "year_end": year_end,
+            "low": min(window_start, year_start),
+            "high": max(loss, year_end),
+            "claim_id": claim.id or "",
+        },
+    ).one()
+    paid = Decimal(int(row.paid_cents)) / 100
+    if policy is not None and row.self_paid is not None:  # the claim itself, approved
+        paid -= Decimal(row.self_paid)
+    return History(
+        claims_last_12_months=int(row.claims_in_window) - int(row.self_count),
+        paid_this_policy_year=paid.quantize(CENT),
+        duplicate_of=row.duplicate_of,
+    )

@@ -1,0 +1,40 @@
+"""Policies and their coverages (one coverage per claim type)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db.tables.base import Base, BigId, Money, UTCDateTime
+
+
+class PolicyRow(Base):
+    __tablename__ = "policies"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    coverages: Mapped[list[CoverageRow]] = relationship(
+        back_populates="policy", cascade="all, delete-orphan", order_by="CoverageRow.claim_type"
+    )
+
+
+class CoverageRow(Base):
+    __tablename__ = "coverages"
+    __table_args__ = (UniqueConstraint("policy_id", "claim_type"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("policies.id", ondelete="CASCADE"))
+    claim_type: Mapped[str] = mapped_column(String(40))
+    limit_per_claim: Mapped[Decimal] = mapped_column(Money)
+    annual_aggregate: Mapped[Decimal] = mapped_column(Money)
+    deductible: Mapped[Decimal] = mapped_column(Money)
+    waiting_period_days: Mapped[int] = mapped_column(Integer, default=0)
+    policy: Mapped[PolicyRow] = relationship(back_populates="coverages")
