@@ -12,7 +12,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	2>/dev/null && { command -v $$p; break; }; done)
 
-.PHONY: help venv demo test lint format bench clean distclean
+.PHONY: help venv demo test test-fast lint format bench clean distclean
 
 help: ## List the targets (this text)
 	@echo "Claims adjudication service: make <target>"
@@ -36,19 +36,28 @@ $(STAMP): pyproject.toml
 demo: venv ## Run the demo: API, worker, scheduler, sample claims (ARGS=--once to exit after the table)
 	@$(VENV)/bin/claims demo run $(ARGS)
 
-test: venv ## Lint (ruff check), then the whole test suite against PostgreSQL and Redis
+test: venv ## Lint (ruff check), then the whole suite against PostgreSQL and Redis (CI); the 20 slowest tests
 	@echo "==> ruff check"
 	@$(VENV)/bin/ruff check .
-	@$(PY) scripts/ensure-services.py -- $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(PY) scripts/ensure-services.py -- $(VENV)/bin/pytest --durations=20 $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
-lint: venv ## ruff check, ruff format --check, mypy on the domain core
+test-fast: venv ## The unit tests only (tests/unit: fakes and SQLite, no servers), seconds
+	@$(VENV)/bin/pytest -q tests/unit -m unit -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+		if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
+
+lint: venv ## ruff, layering contracts (lint-imports), dead code (vulture), mypy strict
 	@echo "==> ruff check"
 	@$(VENV)/bin/ruff check .
 	@echo "==> ruff format --check"
 	@$(VENV)/bin/ruff format --check .
-	@echo "==> mypy service/domain"
-	@$(VENV)/bin/mypy service/domain
+	@echo "==> lint-imports (contracts in pyproject.toml)"
+	@$(VENV)/bin/lint-imports
+	@echo "==> vulture (whitelist: scripts/vulture_whitelist.py)"
+	@$(VENV)/bin/vulture
+	@echo "==> mypy --strict: domain, use cases, data layer, worker"
+	@$(VENV)/bin/mypy service/domain service/usecases service/db worker \
+		service/ports.py service/clock.py service/config.py
 
 format: venv ## Apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix .

@@ -43,7 +43,7 @@ def measure(label: str, url: str, args: argparse.Namespace, tmp: Path, profile: 
     from service.config import load
     from service.db.migrate import upgrade
     from service.demo.generate import generate
-    from service.usecases.manage_identities import create_api_key
+    from service.usecases.manage_api_keys import create_api_key
     from service.usecases.manage_policies import policy_from_data, put_policy
 
     upgrade(url)

@@ -14,7 +14,7 @@ start to empty queue, for each worker:
 - **delivery**: N approved-claim email rows: claim the row, render the Jinja2
   template (text + HTML), send over SMTP to an aiosmtpd sink on loopback (in its
   own process), record `sent`. `batch` (the default, what the system does): the
-  scheduler's relay (`worker.relay.relay_outbox`) enqueues the due rows, up to
+  scheduler's relay (`service.usecases.relay_outbox`) enqueues the due rows, up to
   BATCH_SIZE rows per `deliver_outbox_batch` job; `single`: one
   `deliver_outbox(id)` job per row (as before batching; the dispatcher still does
   this for a lone row). The relay's own time is reported apart (it runs in the
@@ -181,7 +181,8 @@ def main() -> None:
     from service.adapters import queue as rq_adapter
     from service.db.session import dispose_all, session_factory
     from service.db.tables import OutboxRow
-    from worker import relay
+    from service.usecases.context import build_context
+    from service.usecases.relay_outbox import relay_outbox
 
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     conn = Redis.from_url(redis_url)
@@ -236,13 +237,8 @@ def main() -> None:
                         before = count.value
                         started = time.perf_counter()
                         if kind == "batch":  # what the scheduler's sweep does
-                            relay.relay_outbox(
-                                session_factory(db),
-                                conn,
-                                config,
-                                datetime.now(UTC),
-                                batch=args.messages,
-                            )
+                            ctx = build_context(config, rq_adapter.RQDispatcher(redis_url))
+                            relay_outbox(ctx, batch=args.messages)
                         else:
                             for outbox_id in ids:
                                 rq_adapter.enqueue_delivery(conn, QUEUE, outbox_id, 0, "bench")

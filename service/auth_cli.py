@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from service.usecases.manage_identities import ROLES, IdentityError
+from service.domain.identity import ROLES, IdentityError
 
 
 def _ctx() -> Any:
@@ -32,7 +32,7 @@ def users() -> None:
 @click.option("--password", default=None, help="Default: $CLAIMS_PASSWORD, else a prompt.")
 def users_create(username: str, role: str, email: str | None, password: str | None) -> None:
     """Create a console user; the password is stored as an argon2id hash."""
-    from service.usecases.manage_identities import create_user
+    from service.usecases.manage_users import create_user
 
     password = (
         password
@@ -49,7 +49,7 @@ def users_create(username: str, role: str, email: str | None, password: str | No
 @users.command("list")
 def users_list() -> None:
     """Users with their role and last login."""
-    from service.usecases.manage_identities import list_users
+    from service.usecases.manage_users import list_users
 
     for u in list_users(_ctx()):
         state = "active" if u["active"] else "disabled"
@@ -60,7 +60,7 @@ def users_list() -> None:
 @click.argument("username")
 def users_disable(username: str) -> None:
     """Disable a user (their sessions stop working at once)."""
-    from service.usecases.manage_identities import set_user_active
+    from service.usecases.manage_users import set_user_active
 
     if not set_user_active(_ctx(), username, False):
         raise click.ClickException(f"no user {username}")
@@ -77,7 +77,7 @@ def apikeys() -> None:
 @click.option("--name", required=True, help="For role intake: the client id its claims carry.")
 def apikeys_create(role: str, name: str) -> None:
     """Create a key. It is printed once, alone on the last line."""
-    from service.usecases.manage_identities import create_api_key
+    from service.usecases.manage_api_keys import create_api_key
 
     try:
         new = create_api_key(_ctx(), name, role, actor="cli")
@@ -90,7 +90,7 @@ def apikeys_create(role: str, name: str) -> None:
 @apikeys.command("list")
 def apikeys_list() -> None:
     """Keys with prefix, name, role, last use and revocation (never the secret)."""
-    from service.usecases.manage_identities import list_api_keys
+    from service.usecases.manage_api_keys import list_api_keys
 
     for k in list_api_keys(_ctx()):
         state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
@@ -102,7 +102,7 @@ def apikeys_list() -> None:
 @click.argument("prefix")
 def apikeys_revoke(prefix: str) -> None:
     """Revoke the key with this prefix (e.g. ck_live_1a2b3c4d)."""
-    from service.usecases.manage_identities import revoke_api_key
+    from service.usecases.manage_api_keys import revoke_api_key
 
     if not revoke_api_key(_ctx(), prefix, actor="cli"):
         raise click.ClickException(f"no active key {prefix}")

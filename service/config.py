@@ -1,17 +1,21 @@
-"""Settings, read once from the environment (12-factor), validated at start-up.
+"""Settings: read once from the environment (12-factor), typed, validated at start-up.
 
-Every variable the service reads is declared in SETTINGS: the README's
-configuration table, `claims config` and the compose-file test all come
-from here.
+`Config` declares every variable the service reads, once: its name (the field, in
+upper case in the environment), its type (the annotation), its default and what it
+changes (`setting(...)`). `SETTINGS` is generated from that declaration; the
+README's configuration table (scripts/config_table.py), `claims config` and the
+compose-file test all read it. `load()` parses and checks every value, so a bad
+setting stops the process at start-up with one readable line (ConfigError).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -21,128 +25,100 @@ class ConfigError(ValueError):
     """A setting has a value the service cannot use. The message is one readable line."""
 
 
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    default: str
-    help: str
-    kind: str = "str"  # str | int | bool | float | url | path | list
-    secret: bool = False
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", "", "SQLAlchemy URL; empty = SQLite file instance/claims.db", "url"),
-    Setting("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for RQ queues and rate limits", "url"),
-    Setting("RULES_DIR", "", "Folder of rule files; empty = the project's rules/", "path"),
-    Setting(
-        "RULES_WATCH_SECONDS",
-        "2",
-        "How often each process looks for edited rules; 0 = never",
-        "float",
-    ),
-    Setting(
-        "SHADOW_RULES_DIR", "", "Candidate ruleset run beside the live one; empty = off", "path"
-    ),
-    Setting(
-        "INSTANCE_DIR", "", "Folder for the SQLite file and reports; empty = ./instance", "path"
-    ),
-    Setting("MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)", "int"),
-    Setting("PAGE_SIZE_MAX", "200", "Largest page a list endpoint returns", "int"),
-    Setting("IDEMPOTENCY_TTL_HOURS", "48", "How long Idempotency-Key replays are kept", "int"),
-    Setting("LOG_LEVEL", "INFO", "Logging level", "str"),
-    Setting("LOG_FORMAT", "json", "json or text", "str"),
-    Setting(
-        "SECRET_KEY", "dev-only-change-me", "Signs console sessions and CSRF tokens", secret=True
-    ),
-    Setting("SMTP_HOST", "127.0.0.1", "SMTP server for claimant email", "str"),
-    Setting("SMTP_PORT", "25", "SMTP port", "int"),
-    Setting("SMTP_FROM", "claims@example.com", "From address of outgoing email", "str"),
-    Setting("SMTP_USER", "", "SMTP login (empty = no AUTH)", "str"),
-    Setting("SMTP_PASSWORD", "", "SMTP password", "str", secret=True),
-    Setting("SMTP_STARTTLS", "false", "Upgrade the SMTP connection with STARTTLS", "bool"),
-    Setting(
-        "WEBHOOK_SECRET", "dev-webhook-secret", "Default HMAC secret for webhooks", secret=True
-    ),
-    Setting("WEBHOOK_MAX_ATTEMPTS", "6", "Delivery tries before a message is dead", "int"),
-    Setting("CALLBACK_ALLOW_PRIVATE", "false", "Allow loopback/private callback URLs", "bool"),
-    Setting(
-        "CALLBACK_ALLOWLIST", "", "Comma-separated hosts allowed despite being private", "list"
-    ),
-    Setting("SWEEP_INTERVAL_SECONDS", "30", "Seconds between the scheduler's sweeps", "float"),
-    Setting("DIGEST_HOUR_UTC", "7", "Hour (UTC) the daily digest goes out", "int"),
-    Setting(
-        "RETRY_BASE_SECONDS", "30", "First retry delay; doubles each try, with jitter", "float"
-    ),
-    Setting("RETRY_CAP_SECONDS", "3600", "Longest delay between two delivery tries", "float"),
-    Setting("DELIVERY_BATCH_SIZE", "50", "Outbox rows delivered per worker job", "int"),
-    Setting(
-        "DELIVERY_LEASE_SECONDS", "300", "How long a worker owns a message it is sending", "int"
-    ),
-    Setting(
-        "WEBHOOK_CLIENT_SECRETS",
-        "",
-        "Per intake client webhook secrets, client:secret,...",
-        "list",
-        secret=True,
-    ),
-    Setting("QUEUES", "notifications,followups,reports", "Queues a worker listens on", "list"),
-    Setting("REMINDER_DAYS", "2,3", "Days after a document request to remind", "list"),
-    Setting("ABANDON_AFTER_DAYS", "10", "Days pending before escalation or closure", "int"),
-    Setting("ABANDON_ACTION", "escalate", "escalate or close when documents never come", "str"),
-    Setting("ESCALATION_SLA_HOURS", "48", "Hours a supervisor has to decide", "int"),
-    Setting("APPEAL_ANSWER_DAYS", "3", "Days to answer an appeal", "int"),
-    Setting("DIGEST_RECIPIENTS", "", "Comma-separated emails for the daily digest", "list"),
-    Setting("SUPERVISOR_LEAD_EMAIL", "", "Who hears about SLA breaches", "str"),
-    Setting(
-        "REG_ACK_DAYS",
-        "15",
-        "Statutory days to acknowledge a claim (10 CCR 2695.5); 0 = off",
-        "int",
-    ),
-    Setting(
-        "REG_DECIDE_DAYS", "40", "Statutory days to accept or deny (10 CCR 2695.7); 0 = off", "int"
-    ),
-    Setting(
-        "REG_STATUS_EVERY_DAYS",
-        "30",
-        "Days between status letters while a claim is open; 0 = off",
-        "int",
-    ),
-    Setting(
-        "REG_WARN_AT", "0.8", "Share of a statutory deadline used when the lead is warned", "float"
-    ),
-    Setting("RATE_LIMIT", "600/minute", "Per-key request rate limit", "str"),
-    Setting(
-        "API_KEY_CACHE_SECONDS",
-        "5",
-        "How long a process trusts an API key it looked up (a revocation elsewhere "
-        "takes effect within this; 0 looks up every request)",
-        "int",
-    ),
-    Setting("SESSION_COOKIE_SECURE", "false", "Send the console cookie over HTTPS only", "bool"),
-    Setting("SESSION_HOURS", "8", "Console sessions expire after this many hours", "int"),
-)
-_BY_NAME = {s.name: s for s in SETTINGS}
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+def setting(default: str, help: str, *, kind: str = "", secret: bool = False) -> typing.Any:
+    """Declare a setting: its default as written in the environment, what it changes,
+    a kind when the type says too little (url, path), whether it is a secret."""
+    return field(metadata={"default": default, "help": help, "kind": kind, "secret": secret})
 
 
 @dataclass(frozen=True)
 class Config:
-    values: Mapping[str, Any] = field(default_factory=dict)
+    """The effective settings; build with `load()`."""
 
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.values[name.upper()]
-        except KeyError as exc:
-            raise AttributeError(name) from exc
+    database_url: str = setting(
+        "", "SQLAlchemy URL; empty = SQLite file instance/claims.db", kind="url"
+    )
+    redis_url: str = setting(
+        "redis://127.0.0.1:6379/0", "Redis for RQ queues and rate limits", kind="url"
+    )
+    rules_dir: str = setting("", "Folder of rule files; empty = the project's rules/", kind="path")
+    rules_watch_seconds: float = setting(
+        "2", "How often each process looks for edited rules; 0 = never"
+    )
+    shadow_rules_dir: str = setting(
+        "", "Candidate ruleset run beside the live one; empty = off", kind="path"
+    )
+    instance_dir: str = setting(
+        "", "Folder for the SQLite file and reports; empty = ./instance", kind="path"
+    )
+    max_body_bytes: int = setting("1048576", "Largest request body accepted (413 above)")
+    page_size_max: int = setting("200", "Largest page a list endpoint returns")
+    idempotency_ttl_hours: int = setting("48", "How long Idempotency-Key replays are kept")
+    log_level: str = setting("INFO", "Logging level")
+    log_format: str = setting("json", "json or text")
+    secret_key: str = setting(
+        "dev-only-change-me", "Signs console sessions and CSRF tokens", secret=True
+    )
+    smtp_host: str = setting("127.0.0.1", "SMTP server for claimant email")
+    smtp_port: int = setting("25", "SMTP port")
+    smtp_from: str = setting("claims@example.com", "From address of outgoing email")
+    smtp_user: str = setting("", "SMTP login (empty = no AUTH)")
+    smtp_password: str = setting("", "SMTP password", secret=True)
+    smtp_starttls: bool = setting("false", "Upgrade the SMTP connection with STARTTLS")
+    webhook_secret: str = setting(
+        "dev-webhook-secret", "Default HMAC secret for webhooks", secret=True
+    )
+    webhook_max_attempts: int = setting("6", "Delivery tries before a message is dead")
+    callback_allow_private: bool = setting("false", "Allow loopback/private callback URLs")
+    callback_allowlist: tuple[str, ...] = setting(
+        "", "Comma-separated hosts allowed despite being private"
+    )
+    sweep_interval_seconds: float = setting("30", "Seconds between the scheduler's sweeps")
+    digest_hour_utc: int = setting("7", "Hour (UTC) the daily digest goes out")
+    retry_base_seconds: float = setting("30", "First retry delay; doubles each try, with jitter")
+    retry_cap_seconds: float = setting("3600", "Longest delay between two delivery tries")
+    delivery_batch_size: int = setting("50", "Outbox rows delivered per worker job")
+    delivery_lease_seconds: int = setting("300", "How long a worker owns a message it is sending")
+    webhook_client_secrets: tuple[str, ...] = setting(
+        "", "Per intake client webhook secrets, client:secret,...", secret=True
+    )
+    queues: tuple[str, ...] = setting(
+        "notifications,followups,reports", "Queues a worker listens on"
+    )
+    reminder_days: tuple[int, ...] = setting("2,3", "Days after a document request to remind")
+    abandon_after_days: int = setting("10", "Days pending before escalation or closure")
+    abandon_action: str = setting("escalate", "escalate or close when documents never come")
+    escalation_sla_hours: int = setting("48", "Hours a supervisor has to decide")
+    appeal_answer_days: int = setting("3", "Days to answer an appeal")
+    digest_recipients: tuple[str, ...] = setting("", "Comma-separated emails for the daily digest")
+    supervisor_lead_email: str = setting("", "Who hears about SLA breaches")
+    reg_ack_days: int = setting(
+        "15", "Statutory days to acknowledge a claim (10 CCR 2695.5); 0 = off"
+    )
+    reg_decide_days: int = setting(
+        "40", "Statutory days to accept or deny (10 CCR 2695.7); 0 = off"
+    )
+    reg_status_every_days: int = setting(
+        "30", "Days between status letters while a claim is open; 0 = off"
+    )
+    reg_warn_at: float = setting(
+        "0.8", "Share of a statutory deadline used when the lead is warned"
+    )
+    rate_limit: str = setting("600/minute", "Per-key request rate limit")
+    api_key_cache_seconds: int = setting(
+        "5",
+        "How long a process trusts an API key it looked up (a revocation elsewhere "
+        "takes effect within this; 0 looks up every request)",
+    )
+    session_cookie_secure: bool = setting("false", "Send the console cookie over HTTPS only")
+    session_hours: int = setting("8", "Console sessions expire after this many hours")
 
     def masked(self) -> dict[str, str]:
         """Effective settings for `claims config`, secrets and URL passwords hidden."""
         out = {}
         for s in SETTINGS:
-            value = self.values[s.name]
-            text = ",".join(value) if isinstance(value, list) else str(value)
+            value = getattr(self, s.name.lower())
+            text = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
             if s.secret and text:
                 text = "****"
             elif s.kind == "url":
@@ -151,40 +127,71 @@ class Config:
         return out
 
 
-def load(env: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+@dataclass(frozen=True)
+class Setting:
+    name: str  # as in the environment
+    default: str
+    help: str
+    kind: str  # str | int | bool | float | url | path | list
+    secret: bool = False
+
+
+_KINDS: dict[object, str] = {
+    str: "str",
+    int: "int",
+    bool: "bool",
+    float: "float",
+    tuple[str, ...]: "list",
+    tuple[int, ...]: "list",
+}
+_TYPES = typing.get_type_hints(Config)
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(
+        name=f.name.upper(),
+        default=f.metadata["default"],
+        help=f.metadata["help"],
+        kind=f.metadata["kind"] or _KINDS[_TYPES[f.name]],
+        secret=f.metadata["secret"],
+    )
+    for f in dataclasses.fields(Config)
+)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def load(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
+    """The settings from `env` (default: os.environ), each parsed to its type; `overrides`
+    (by environment name, already typed) win. ConfigError names the first bad value."""
     env = os.environ if env is None else env
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     for s in SETTINGS:
-        raw = env.get(s.name, s.default)
-        values[s.name] = _parse(s, raw)
+        values[s.name] = _parse(s, _TYPES[s.name.lower()], env.get(s.name, s.default))
     for key, value in overrides.items():
-        if key.upper() not in _BY_NAME:
+        if key not in values:
             raise ConfigError(f"unknown setting {key}")
-        values[key.upper()] = value
+        values[key] = value
     _derive(values)
-    return Config(values)
+    typed: dict[str, typing.Any] = {name.lower(): value for name, value in values.items()}
+    return Config(**typed)
 
 
-def _parse(s: Setting, raw: str) -> Any:
+def _parse(s: Setting, wanted: object, raw: str) -> object:
     raw = raw.strip()
-    if s.kind == "int":
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"{s.name}={raw!r} is not a whole number") from None
-    if s.kind == "float":
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigError(f"{s.name}={raw!r} is not a number") from None
-    if s.kind == "bool":
+    if wanted is int:
+        return _number(s, raw, int, "a whole number")
+    if wanted is float:
+        return _number(s, raw, float, "a number")
+    if wanted is bool:
         if raw.lower() in _TRUE:
             return True
         if raw.lower() in _FALSE:
             return False
         raise ConfigError(f"{s.name}={raw!r} is not true or false")
     if s.kind == "list":
-        return [part.strip() for part in raw.split(",") if part.strip()]
+        parts = tuple(part.strip() for part in raw.split(",") if part.strip())
+        if wanted == tuple[int, ...]:
+            return tuple(_number(s, part, int, "a list of whole numbers") for part in parts)
+        return parts
     if s.kind == "url" and raw:
         scheme = urlsplit(raw).scheme
         if not scheme or "://" not in raw:
@@ -192,7 +199,14 @@ def _parse(s: Setting, raw: str) -> Any:
     return raw
 
 
-def _derive(values: dict[str, Any]) -> None:
+def _number(s: Setting, raw: str, kind: type[int] | type[float], words: str) -> int | float:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{s.name}={raw!r} is not {words}") from None
+
+
+def _derive(values: dict[str, typing.Any]) -> None:
     instance = Path(values["INSTANCE_DIR"] or Path.cwd() / "instance")
     values["INSTANCE_DIR"] = str(instance)
     if not values["DATABASE_URL"]:

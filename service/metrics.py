@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 import threading
 import time
@@ -50,12 +49,6 @@ def prepare_multiproc_dir(path: str | None = None, clean: bool = True) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     os.environ[MULTIPROC_ENV] = str(folder)
     return str(folder)
-
-
-def remove_multiproc_dir() -> None:
-    folder = os.environ.get(MULTIPROC_ENV)
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def mark_process_dead(pid: int) -> None:
@@ -228,14 +221,8 @@ def install_metrics(
 
 def _default_queue_depths(app: Any) -> Callable[[], Mapping[str, int]]:
     def read() -> Mapping[str, int]:
-        config = getattr(app.extensions.get("claims"), "config", None)
-        url = getattr(config, "redis_url", None) or app.config.get("REDIS_URL")
-        queues = getattr(config, "queues", None) or app.config.get("QUEUES")
-        url = url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-        queues = queues or os.environ.get("QUEUES", "notifications,followups,reports")
-        if isinstance(queues, str):
-            queues = [q.strip() for q in queues.split(",") if q.strip()]
-        return redis_queue_depths(url, queues)
+        config = app.extensions["claims"].config
+        return redis_queue_depths(config.redis_url, config.queues)
 
     return read
 

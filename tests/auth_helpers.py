@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.usecases.manage_identities import create_api_key, create_user
+from service.usecases.manage_api_keys import create_api_key
+from service.usecases.manage_users import create_user
 
 PASSWORD = "correct horse battery staple"
 

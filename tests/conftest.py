@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 from werkzeug.datastructures import Headers
 
 from service import config as config_module
+from service.clock import FixedClock
 from service.db.migrate import upgrade
 from service.db.session import dispose_all, get_engine
 from service.usecases.context import Context, build_context
@@ -92,16 +93,6 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
     return f"sqlite:///{path}"
 
 
-class FixedClock:
-    """An injectable clock that tests move forward by hand."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def make_config(db_url: str, tmp_path: Path, **overrides: object) -> config_module.Config:
     env = {
         "DATABASE_URL": db_url,
@@ -162,7 +153,7 @@ class AuthClient(FlaskClient):
 def _ensure_default_key(app) -> None:  # type: ignore[no-untyped-def]
     if app.extensions.get("test_default_key"):
         return
-    from service.usecases.manage_identities import ensure_api_key
+    from service.usecases.manage_api_keys import ensure_api_key
 
     try:
         ensure_api_key(app.extensions["claims"], DEFAULT_KEY, "default", "intake")

@@ -25,7 +25,7 @@ def _enqueuer(config: Any) -> backtest.Enqueue:
     queue_name = job.origin if job is not None else "reports"
 
     def enqueue(func: str, *args: Any, job_id: str) -> None:
-        connection = rq_adapter.connect(config.REDIS_URL)
+        connection = rq_adapter.connect(config.redis_url)
         rq_adapter.enqueue_call(connection, queue_name, func, *args, job_id=job_id)
 
     return enqueue

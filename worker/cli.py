@@ -1,13 +1,28 @@
-"""Click commands for the main `claims` group: main.add_command(worker), etc."""
+"""Click commands for the main `claims` group: worker, scheduler, outbox, reports.
+
+Each builds a context and calls the same use case the API calls for the same action.
+"""
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 import click
 
 from service import config as config_module
-from service.db.session import session_factory
-from worker import delivery, reports, runner
-from worker.clock import SystemClock
+from service.adapters.queue import RQDispatcher
+from service.logs import configure_logging
+from service.usecases.context import Context, build_context
+from service.usecases.resend_dead_message import (
+    MessageNotFound,
+    NotDead,
+    list_dead_messages,
+    resend_dead_message,
+)
+from service.usecases.send_daily_digest import send_daily_digest
+from service.usecases.write_bordereau import month_bounds, write_bordereau
+from worker import runner
+from worker import scheduler as sweeps
 
 
 @click.command("worker")
@@ -30,18 +45,21 @@ def scheduler(once: bool, interval: float | None) -> None:
     """Sweep the database: follow-ups, SLA, regulatory clocks, reports and the outbox relay."""
     config = _logged(config_module.load())
     if once:
-        click.echo(runner.sweep_once(config))
+        click.echo(sweeps.sweep_once(config))
     else:
-        runner.run_scheduler(config, interval=interval)
+        sweeps.run_scheduler(config, interval=interval)
 
 
 def _logged(config: config_module.Config) -> config_module.Config:
     """Our JSON/text handler on the root logger (RQ then adds none of its own), so job
     lines carry the request id from job.meta and personal data is redacted."""
-    from service.logs import configure_logging
-
-    configure_logging(config.LOG_LEVEL, config.LOG_FORMAT)
+    configure_logging(config.log_level, config.log_format)
     return config
+
+
+def _context() -> Context:
+    config = config_module.load()
+    return build_context(config, RQDispatcher(config.redis_url))
 
 
 @click.group("outbox")
@@ -53,29 +71,25 @@ def outbox() -> None:
 @click.option("--limit", type=int, default=100)
 def outbox_dead(limit: int) -> None:
     """List messages that ran out of tries."""
-    config = config_module.load()
-    with session_factory(config.DATABASE_URL)() as session:
-        rows = delivery.list_dead(session, limit)
-        for row in rows:
-            click.echo(
-                f"{row.id}\t{row.event}\t{row.channel}\tclaim={row.claim_id}\t"
-                f"attempts={row.attempts}\t{row.last_error or ''}"
-            )
-        if not rows:
-            click.echo("no dead messages")
+    items = list_dead_messages(_context(), limit)["items"]
+    for item in items:
+        click.echo(
+            f"{item['id']}\t{item['event']}\t{item['channel']}\tclaim={item['claim_id']}\t"
+            f"attempts={item['attempts']}\t{item['last_error'] or ''}"
+        )
+    if not items:
+        click.echo("no dead messages")
 
 
 @outbox.command("resend")
 @click.argument("outbox_id", type=int)
 def outbox_resend(outbox_id: int) -> None:
-    """Put a dead message back in line; the next sweep (or now, if Redis is up) sends it."""
-    from service.adapters.queue import RQDispatcher
-
-    config = config_module.load()
-    sessions = session_factory(config.DATABASE_URL)
-    if not delivery.resend(sessions, outbox_id, SystemClock().now()):
-        raise click.ClickException(f"outbox {outbox_id} is not dead")
-    RQDispatcher(config.REDIS_URL).dispatch_outbox([outbox_id])
+    """Put a dead message back in line (audited); sent now if Redis is up, else by the
+    next sweep."""
+    try:
+        resend_dead_message(_context(), outbox_id, actor="cli")
+    except (MessageNotFound, NotDead):
+        raise click.ClickException(f"outbox {outbox_id} is not dead") from None
     click.echo(f"outbox {outbox_id} queued again")
 
 
@@ -88,22 +102,18 @@ def reports_group() -> None:
 @click.option("--month", required=True, help="YYYY-MM")
 def reports_monthly(month: str) -> None:
     """Write the bordereau CSV for a month and print its path."""
-    config = config_module.load()
     try:
-        reports.month_bounds(month)
+        month_bounds(month)
     except ValueError:
         raise click.BadParameter("expected YYYY-MM", param_hint="--month") from None
-    click.echo(str(reports.write_bordereau(session_factory(config.DATABASE_URL), config, month)))
+    click.echo(str(write_bordereau(_context(), month)))
 
 
 @reports_group.command("daily")
 @click.option("--day", default=None, help="YYYY-MM-DD (default: yesterday, UTC)")
 def reports_daily(day: str | None) -> None:
     """Queue the daily digest email for a day (once per day)."""
-    from datetime import date, timedelta
-
-    config = config_module.load()
-    now = SystemClock().now()
-    which = date.fromisoformat(day) if day else (now - timedelta(days=1)).date()
-    queued = reports.schedule_daily_digest(session_factory(config.DATABASE_URL), config, which, now)
+    ctx = _context()
+    which = date.fromisoformat(day) if day else (ctx.clock.now() - timedelta(days=1)).date()
+    queued = send_daily_digest(ctx, which)
     click.echo(f"digest for {which} {'queued' if queued else 'already queued or no recipients'}")

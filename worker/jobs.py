@@ -1,38 +1,45 @@
 """RQ jobs: module-level functions taking ids or plain strings (JSON serializer).
 
-Each is a thin entrypoint: read the configuration, open sessions, call one
-use case. Enqueued by dotted path, e.g. "worker.jobs.deliver_outbox".
-Every job runs inside the request id its enqueuer put in `job.meta`
-(`request_id`), so the worker's log lines join the API request that caused them;
-a job without one gets a fresh id.
+Each is a thin entrypoint: ids in, one use case called, its result out. Enqueued by
+dotted path, e.g. "worker.jobs.deliver_outbox". Every job runs inside the request id
+its enqueuer put in `job.meta` (`request_id`), so the worker's log lines join the API
+request that caused them; a job without one gets a fresh id.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
+from rq import get_current_job
+from rq.timeouts import BaseTimeoutException
+
 from service import config as config_module
-from service.db.session import session_factory
 from service.logs import request_id_scope
-from worker import delivery, reports, runner
+from service.usecases.context import Context, build_context
+from service.usecases.deliver_message import deliver_message, deliver_messages
+from worker import scheduler
 
 T = TypeVar("T")
+TIMEOUTS = (BaseTimeoutException,)  # RQ's job timeout: recorded, then the job stops
 
 
-def _context() -> tuple[Any, Any]:
-    config = config_module.load()
-    return config, session_factory(config.DATABASE_URL)
+def job_context() -> Context:
+    """A context for one job, from the environment's settings (no queue hand-off: rows a
+    job writes go out with the relay)."""
+    return build_context(config_module.load())
+
+
+def _meta() -> dict[str, Any]:
+    job = get_current_job()
+    return dict(getattr(job, "meta", None) or {})
 
 
 def job_request_id() -> str | None:
     """The request id carried in the current RQ job's meta, if any."""
-    from rq import get_current_job
-
-    job = get_current_job()
-    meta = getattr(job, "meta", None) or {}
-    value = meta.get("request_id")
+    value = _meta().get("request_id")
     return str(value) if value else None
 
 
@@ -47,35 +54,23 @@ def with_request_id(func: Callable[..., T]) -> Callable[..., T]:
 
 @with_request_id
 def deliver_outbox(outbox_id: int) -> str:
-    config, sessions = _context()
-    return delivery.deliver(sessions, int(outbox_id), config)
+    return deliver_message(job_context(), int(outbox_id), interrupts=TIMEOUTS)
 
 
 def deliver_outbox_batch(outbox_ids: list[int]) -> dict[str, str]:
     """Several rows in one job (the relay's and the dispatcher's batches). Each row is its
     own attempt, as `deliver_outbox` would make it, under its own request id from
     `job.meta["request_ids"]`."""
-    from rq import get_current_job
+    request_ids = dict(_meta().get("request_ids") or {})
 
-    config, sessions = _context()
-    job = get_current_job()
-    request_ids = dict((getattr(job, "meta", None) or {}).get("request_ids") or {})
-
-    def scope(outbox_id: int) -> Any:
+    def scope(outbox_id: int) -> AbstractContextManager[object]:
         return request_id_scope(request_ids.get(str(outbox_id)))
 
-    results = delivery.deliver_many(sessions, list(outbox_ids), config, each=scope)
+    results = deliver_messages(job_context(), list(outbox_ids), each=scope, interrupts=TIMEOUTS)
     return {str(outbox_id): result for outbox_id, result in results.items()}
 
 
 @with_request_id
 def run_sweeps() -> dict[str, Any]:
     """One pass of every sweep (for running the sweep from RQ instead of the scheduler)."""
-    config, _ = _context()
-    return runner.sweep_once(config)
-
-
-@with_request_id
-def monthly_bordereau(month: str) -> str:
-    config, sessions = _context()
-    return str(reports.write_bordereau(sessions, config, month))
+    return scheduler.sweep_once(config_module.load())

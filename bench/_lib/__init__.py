@@ -147,16 +147,14 @@ def make_api_key(env: Mapping[str, str], role: str = "intake", name: str = "benc
         if out.returncode == 0 and out.stdout.strip():
             return out.stdout.strip().splitlines()[-1].strip()
     try:
-        from service.usecases import manage_identities
+        from service.usecases import manage_api_keys
     except ImportError:
-        return ""
-    if not hasattr(manage_identities, "create_api_key"):
         return ""
     from service.config import load
     from service.usecases.context import build_context
 
     ctx = build_context(load(dict(env)))
-    return str(manage_identities.create_api_key(ctx, name, role, actor="bench").key)
+    return str(manage_api_keys.create_api_key(ctx, name, role, actor="bench").key)
 
 
 # --- data ------------------------------------------------------------------------------

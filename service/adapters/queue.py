@@ -1,8 +1,9 @@
 """The one module that talks to RQ.
 
-The API hands outbox row ids to a Dispatcher after its transaction commits.
-Dispatching never raises: if Redis is down the rows stay `pending` in the
-database and the relay sweep (worker.relay) enqueues them when Redis is back.
+`RQDispatcher` is the Dispatcher (service/ports.py) the use cases hand
+outbox row ids to after their transaction commits. Dispatching never raises: if
+Redis is down the rows stay `pending` in the database and the relay sweep
+(service/usecases/relay_outbox.py) enqueues them when Redis is back.
 
 Jobs are enqueued by dotted path with JSON arguments (never pickle) and a
 deterministic id: `outbox-<row id>-<attempt>` for one row, and for several rows
@@ -24,7 +25,7 @@ import os
 import threading
 from collections.abc import Iterable
 from queue import Empty, SimpleQueue
-from typing import Any, Protocol
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -40,28 +41,19 @@ POINTER_TTL = FAILURE_TTL  # a pointer outlives any job that could still be wait
 BACKGROUND_BATCH = 500  # most ids the background hand-off enqueues in one round trip
 
 
-class Dispatcher(Protocol):
-    def dispatch_outbox(
-        self, outbox_ids: list[int], request_id: str | None = None, *, new: bool = False
-    ) -> None:
-        """Enqueue deliveries of these outbox rows. `new`: rows this request just
-        committed, which no job can hold yet (skips the live-job check)."""
-
-
-class NullDispatcher:
-    """Leaves rows pending (for tests and tools that only write)."""
-
-    def dispatch_outbox(
-        self, outbox_ids: list[int], request_id: str | None = None, *, new: bool = False
-    ) -> None:
-        return None
-
-
-def connect(redis_url: str) -> Any:
+def connect(redis_url: str, timeout: float = 5) -> Any:
     """A Redis client that fails fast when the server is away."""
     from redis import Redis
 
-    return Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=5)
+    return Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=timeout)
+
+
+def ping(redis_url: str) -> bool:
+    """True when Redis answers within a second."""
+    try:
+        return bool(connect(redis_url, timeout=1).ping())
+    except Exception:  # noqa: BLE001 - any failure means: not reachable
+        return False
 
 
 def get_queue(connection: Any, name: str) -> Any:
@@ -226,6 +218,21 @@ class RQDispatcher:
                 self._handoff.put((outbox_id, request_id))
             return
         self._enqueue(dict.fromkeys(outbox_ids, request_id), check_live=not new)
+
+    def enqueue_deliveries(
+        self,
+        queue_name: str,
+        attempts: list[tuple[int, int]],
+        request_ids: dict[int, str | None],
+        batch_size: int,
+    ) -> None:
+        """The relay's hand-off: raises when Redis cannot be reached. A batch size of 0
+        means BATCH_SIZE."""
+        if self._connection is None:
+            self._connection = connect(self.redis_url)
+        enqueue_deliveries(
+            self._connection, queue_name, attempts, request_ids, batch_size or BATCH_SIZE
+        )
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every handed-off id was enqueued (or given up); False on timeout."""

@@ -30,15 +30,8 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Email:
-    to: tuple[str, ...]
-    subject: str
-    text: str
-    html: str | None = None
-    message_id: str | None = None  # stable per outbox row, so mail systems can dedupe
-    language: str = "en"
+from service.config import Config
+from service.ports import Email
 
 
 @dataclass(frozen=True)
@@ -52,14 +45,14 @@ class SmtpSender:
     timeout: float = 30.0
 
     @classmethod
-    def from_config(cls, config: Any) -> SmtpSender:
+    def from_config(cls, config: Config) -> SmtpSender:
         return cls(
-            host=config.SMTP_HOST,
-            port=int(config.SMTP_PORT),
-            sender=config.SMTP_FROM,
-            user=config.SMTP_USER,
-            password=config.SMTP_PASSWORD,
-            starttls=bool(config.SMTP_STARTTLS),
+            host=config.smtp_host,
+            port=config.smtp_port,
+            sender=config.smtp_from,
+            user=config.smtp_user,
+            password=config.smtp_password,
+            starttls=config.smtp_starttls,
         )
 
     def build(self, email: Email) -> EmailMessage:

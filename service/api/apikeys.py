@@ -12,14 +12,15 @@ from service.api.identity import current_actor, source_address
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import StrictSchema
-from service.usecases import manage_identities as identities
+from service.domain import identity
+from service.usecases import manage_api_keys
 
 blp = Blueprint("apikeys", __name__, url_prefix="/v1/apikeys", description="API keys")
 
 
 class NewKeySchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    role = fields.String(required=True, validate=validate.OneOf(identities.ROLES))
+    role = fields.String(required=True, validate=validate.OneOf(identity.ROLES))
 
 
 class KeySchema(Schema):
@@ -50,10 +51,10 @@ def _ctx() -> Any:
 def create_key(data: dict[str, Any]) -> Any:
     """Create a key; for role intake the name is the client id its claims belong to."""
     try:
-        new = identities.create_api_key(
+        new = manage_api_keys.create_api_key(
             _ctx(), data["name"], data["role"], actor=current_actor(), source=source_address()
         )
-    except identities.IdentityError as exc:
+    except identity.IdentityError as exc:
         raise Problem(422, str(exc), code="validation_error") from None
     return new.__dict__
 
@@ -63,7 +64,7 @@ def create_key(data: dict[str, Any]) -> Any:
 @blp.response(200, KeySchema(many=True))
 def list_keys() -> Any:
     """Every key with its prefix, role, last use and revocation (never the secret)."""
-    return identities.list_api_keys(_ctx())
+    return manage_api_keys.list_api_keys(_ctx())
 
 
 @blp.route("/<prefix>/revoke", methods=["POST"])
@@ -71,6 +72,6 @@ def list_keys() -> Any:
 @blp.response(204)
 def revoke_key(prefix: str) -> Any:
     """Revoke a key at once."""
-    if not identities.revoke_api_key(_ctx(), prefix, actor=current_actor()):
+    if not manage_api_keys.revoke_api_key(_ctx(), prefix, actor=current_actor()):
         raise Problem(404, "No active key with this prefix.", code="not_found")
     return None

@@ -11,6 +11,7 @@ from flask_smorest import Api
 from service import __version__
 from service.api.problems import http_exception_problem, install_problem_handlers
 from service.config import Config, load
+from service.usecases.check_health import outbox_lag_seconds
 from service.usecases.context import Context, build_context
 
 
@@ -47,7 +48,8 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
     from service.metrics import install_metrics
 
     install_request_logging(app)
-    install_metrics(app, outbox_lag=_outbox_lag(app.extensions["claims"]))
+    ctx = app.extensions["claims"]
+    install_metrics(app, outbox_lag=lambda: outbox_lag_seconds(ctx))
 
     from service.api import (
         apikeys,
@@ -63,8 +65,8 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
         rulesets,
     )
     from service.api.auth import init_auth, install_security_scheme
+    from service.api.console import install_console
     from service.api.parsing import install_body_checks
-    from service.console import install_console
 
     install_body_checks(app)
     init_auth(app, config)
@@ -87,21 +89,6 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
     install_console(app)
     install_problem_handlers(app)
     return app
-
-
-def _outbox_lag(ctx: Context) -> Any:
-    def lag() -> float | None:
-        from service.db.outbox import oldest_pending_outbox
-        from service.metrics import seconds_since
-
-        try:
-            with ctx.unit_of_work() as session:
-                oldest = oldest_pending_outbox(session)
-        except Exception:  # noqa: BLE001 - a scrape must not fail with the database
-            return None
-        return seconds_since(oldest) if oldest else 0.0
-
-    return lag
 
 
 def _dispatcher(config: Config) -> Any:

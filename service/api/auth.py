@@ -21,8 +21,9 @@ from flask_limiter.util import get_remote_address
 from limits import parse as parse_limit
 
 from service.api.problems import Problem
-from service.usecases import manage_identities as identities
-from service.usecases.manage_identities import ROLES, Identity
+from service.domain.identity import ROLES, Identity
+from service.usecases import check_credentials
+from service.usecases.record_claim_view import record_claim_view
 
 log = logging.getLogger(__name__)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -73,7 +74,7 @@ def authenticate() -> Identity:
         g.auth_via = "key"
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            identity = identities.authenticate_key(ctx, token.strip())
+            identity = check_credentials.authenticate_key(ctx, token.strip())
         if identity is None:
             failure = Problem(
                 401,
@@ -110,10 +111,10 @@ def _session_identity(ctx: Any) -> Identity | None:
         return None
     lifetime = current_app.permanent_session_lifetime.total_seconds()
     started = session.get("at")
-    if not isinstance(started, (int, float)) or ctx.clock().timestamp() - started > lifetime:
+    if not isinstance(started, (int, float)) or ctx.clock.now().timestamp() - started > lifetime:
         session.clear()
         return None
-    identity = identities.active_user(ctx, user_id)
+    identity = check_credentials.active_user(ctx, user_id)
     if identity is None:
         session.clear()
     return identity
@@ -157,7 +158,7 @@ def start_session(identity: Identity) -> None:
     session.clear()
     session.permanent = True
     session["uid"] = identity.id
-    session["at"] = current_app.extensions["claims"].clock().timestamp()
+    session["at"] = current_app.extensions["claims"].clock.now().timestamp()
     session["csrf"] = secrets.token_urlsafe(32)
 
 
@@ -191,20 +192,14 @@ def _audit_view(identity: Identity, claim_id: str | None, result: Any) -> None:
     status = result[1] if isinstance(result, tuple) and len(result) > 1 else 200
     if not claim_id or status != 200:
         return
-    from service.db import audit
-
-    ctx = current_app.extensions["claims"]
-    with ctx.unit_of_work() as db:
-        audit.append_audit(
-            db,
-            actor=identity.name,
-            action="claim.viewed",
-            at=ctx.clock(),
-            claim_id=claim_id,
-            source=request.remote_addr,
-            after={"via": identity.kind, "role": identity.role},
-        )
-        db.commit()
+    record_claim_view(
+        current_app.extensions["claims"],
+        claim_id,
+        actor=identity.name,
+        via=identity.kind,
+        role=identity.role,
+        source=request.remote_addr,
+    )
 
 
 # --- wiring -------------------------------------------------------------------------

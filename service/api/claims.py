@@ -41,7 +41,7 @@ def _ctx() -> Any:
 def post_claim(data: dict[str, Any]) -> Any:
     """Submit a claim and get its first-pass decision."""
     _check_callback(data.get("callback_url"))
-    problems = date_problems(data, _ctx().clock())
+    problems = date_problems(data, _ctx().clock.now())
     if problems:
         raise Problem(
             422, f"{len(problems)} invalid field(s)", code="validation_error", errors=problems

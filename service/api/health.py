@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import current_app
 from marshmallow import Schema, fields
-from sqlalchemy import text
 
+from service.adapters.queue import ping
 from service.api.parsing import Blueprint
 from service.api.problems import problem_response
+from service.usecases.check_health import database_answers
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -38,27 +39,9 @@ def healthz() -> dict[str, Any]:
 def readyz() -> Any:
     """The database and Redis answer."""
     ctx = current_app.extensions["claims"]
-    checks = {"database": _database_ok(ctx), "redis": _redis_ok(ctx.config.redis_url)}
+    checks = {"database": database_answers(ctx), "redis": ping(ctx.config.redis_url)}
     if all(checks.values()):
         return {"status": "ready", "checks": checks}
     return problem_response(
         503, "Not ready", checks=checks, headers={"Retry-After": "5"}, code="not_ready"
     )
-
-
-def _database_ok(ctx: Any) -> bool:
-    try:
-        with ctx.unit_of_work() as session:
-            session.execute(text("SELECT 1"))
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
-def _redis_ok(url: str) -> bool:
-    try:
-        from redis import Redis
-
-        return bool(Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
-    except Exception:  # noqa: BLE001
-        return False

@@ -12,8 +12,12 @@ from service.api.identity import current_actor, source_address
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import StrictSchema
-from service.db import audit
-from service.db.tables import OutboxRow
+from service.usecases.resend_dead_message import (
+    MessageNotFound,
+    NotDead,
+    list_dead_messages,
+    resend_dead_message,
+)
 
 blp = Blueprint("outbox", __name__, url_prefix="/v1/outbox", description="Outbox (admin)")
 
@@ -40,39 +44,14 @@ class DeadPageSchema(Schema):
     total = fields.Integer()
 
 
-def _item(row: OutboxRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "event": row.event,
-        "channel": row.channel,
-        "claim_id": row.claim_id,
-        "dedupe_key": row.dedupe_key,
-        "status": row.status,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "created_at": row.created_at.isoformat(),
-        "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
-    }
-
-
 @blp.route("/dead", methods=["GET"])
 @requires("admin")
 @blp.arguments(DeadArgs(), location="query")
 @blp.response(200, DeadPageSchema)
 def list_dead(args: dict[str, Any]) -> Any:
     """Messages that ran out of tries (or failed for good), oldest first, with the last error."""
-    from sqlalchemy import func, select
-
-    from worker.delivery import list_dead as dead_rows
-
     ctx = current_app.extensions["claims"]
-    limit = min(args["limit"], ctx.config.page_size_max)
-    with ctx.unit_of_work() as session:
-        rows = dead_rows(session, limit)
-        total = session.scalar(
-            select(func.count()).select_from(OutboxRow).where(OutboxRow.status == "dead")
-        )
-        return {"items": [_item(r) for r in rows], "total": int(total or 0)}
+    return list_dead_messages(ctx, min(args["limit"], ctx.config.page_size_max))
 
 
 @blp.route("/<int(max=9223372036854775807):outbox_id>/resend", methods=["POST"])
@@ -84,34 +63,15 @@ def resend(outbox_id: int) -> Any:
     The webhook id stays the same, so receivers can drop a copy they already have.
     If Redis is down the message waits for the scheduler's next sweep.
     """
-    from worker.delivery import resend_in
-
-    ctx = current_app.extensions["claims"]
-    now = ctx.clock()
-    with ctx.unit_of_work() as session:
-        row = session.get(OutboxRow, outbox_id)
-        if row is None:
-            raise Problem(404, "No outbox message with this id.", code="not_found")
-        before = {"status": row.status, "attempts": row.attempts, "last_error": row.last_error}
-        if not resend_in(session, outbox_id, now):
-            raise Problem(
-                409,
-                f"Only dead messages can be re-sent; this one is {row.status}.",
-                code="not_dead",
-                status_now=row.status,
-            )
-        audit.append_audit(
-            session,
+    try:
+        return resend_dead_message(
+            current_app.extensions["claims"],
+            outbox_id,
             actor=current_actor(),
-            action="outbox.resent",
-            at=now,
-            claim_id=row.claim_id,
             source=source_address(),
-            before=dict(before, outbox_id=outbox_id, event=row.event, channel=row.channel),
-            after={"status": "pending", "attempts": 0},
+            request_id=g.get("request_id"),
         )
-        session.commit()
-        session.refresh(row)
-        item = _item(row)
-    ctx.dispatcher.dispatch_outbox([outbox_id], g.get("request_id"))
-    return item
+    except MessageNotFound:
+        raise Problem(404, "No outbox message with this id.", code="not_found") from None
+    except NotDead as exc:
+        raise Problem(409, str(exc), code="not_dead", status_now=exc.status) from None

@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from service.db.errors import UNAVAILABLE
 from service.rules.engine import EngineFailure
 
 log = logging.getLogger(__name__)
@@ -108,9 +107,6 @@ def install_problem_handlers(app: Flask) -> None:
             error.status, error.detail, code=error.code, headers=error.headers, **error.extra
         )
 
-    @app.errorhandler(OperationalError)
-    @app.errorhandler(InterfaceError)
-    @app.errorhandler(PoolTimeout)
     def _database_down(error: Exception) -> Response:
         log.error("database unavailable: %s", type(error).__name__)
         return problem_response(
@@ -119,6 +115,9 @@ def install_problem_handlers(app: Flask) -> None:
             code="database_unavailable",
             headers={"Retry-After": "5"},
         )
+
+    for unavailable in UNAVAILABLE:
+        app.register_error_handler(unavailable, _database_down)
 
     @app.errorhandler(EngineFailure)
     def _engine_down(error: EngineFailure) -> Response:

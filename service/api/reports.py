@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app
@@ -13,11 +11,11 @@ from marshmallow import Schema, fields
 from service.api.auth import requires
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
+from service.usecases.write_bordereau import bordereau, stored_bordereaux
 
 blp = Blueprint("reports", __name__, url_prefix="/v1/reports", description="Reports")
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-STORED = re.compile(r"^bordereau-(\d{4}-\d{2})\.csv$")
 
 
 class StoredMonthSchema(Schema):
@@ -31,32 +29,13 @@ class StoredListSchema(Schema):
     items = fields.List(fields.Nested(StoredMonthSchema))
 
 
-def _folder() -> Path:
-    return Path(current_app.extensions["claims"].config.instance_dir) / "reports"
-
-
 @blp.route("/bordereau", methods=["GET"])
 @requires("finance", "admin")
 @blp.response(200, StoredListSchema)
 def list_bordereaux() -> Any:
     """Months whose bordereau is stored, newest first."""
-    items = []
-    folder = _folder()
-    paths = sorted(folder.glob("bordereau-*.csv"), reverse=True) if folder.is_dir() else []
-    for path in paths:
-        match = STORED.match(path.name)
-        if not match:
-            continue
-        stat = path.stat()
-        items.append(
-            {
-                "month": match.group(1),
-                "bytes": stat.st_size,
-                "written_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
-                "href": f"/v1/reports/bordereau/{match.group(1)}",
-            }
-        )
-    return {"items": items}
+    items = stored_bordereaux(current_app.extensions["claims"])
+    return {"items": [dict(i, href=f"/v1/reports/bordereau/{i['month']}") for i in items]}
 
 
 @blp.route("/bordereau/<month>", methods=["GET"])
@@ -76,9 +55,6 @@ def get_bordereau(month: str) -> Any:
     A month that has ended is written once and then served from the stored file;
     the current month is built on the fly and not stored (it is still changing).
     """
-    from worker import reports
-
-    ctx = current_app.extensions["claims"]
     if not MONTH.match(month):
         raise Problem(
             422,
@@ -86,24 +62,17 @@ def get_bordereau(month: str) -> Any:
             code="bad_month",
             errors=[{"field": "month", "message": "Expected YYYY-MM."}],
         )
-    start, end = reports.month_bounds(month)
-    now = ctx.clock()
-    if start > now:
+    try:
+        report = bordereau(current_app.extensions["claims"], month)
+    except ValueError:
         raise Problem(
             422,
             f"{month} has not begun; there is nothing to report yet.",
             code="bad_month",
             errors=[{"field": "month", "message": "In the future."}],
-        )
-    partial = end > now
-    if partial:
-        with ctx.unit_of_work() as session:
-            text = reports.bordereau_csv(session, month)
-    else:
-        path = reports.write_bordereau(ctx.sessions, ctx.config, month, overwrite=False)
-        text = path.read_text(encoding="utf-8")
-    response = Response(text, mimetype="text/csv")
+        ) from None
+    response = Response(report.text, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="bordereau-{month}.csv"'
-    response.headers["X-Report-Complete"] = "false" if partial else "true"
+    response.headers["X-Report-Complete"] = "true" if report.complete else "false"
     return response

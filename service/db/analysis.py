@@ -95,7 +95,7 @@ def stored_rows(
             rows = session.execute(query.where(DecisionRow.id > cursor)).all()
         if not rows:
             return
-        yield rows
+        yield list(rows)
         cursor = rows[-1].id
 
 

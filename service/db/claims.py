@@ -11,11 +11,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, nulls_last, or_, select
+from sqlalchemy import and_, func, nulls_last, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from service.db import statements as sql
-from service.db.tables import ClaimRow, DecisionRow, DocumentRow
+from service.db.session import rowcount
+from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, DocumentRow
 from service.domain.history import LOOKBACK
 from service.domain.model import Claim, Document, History, Policy, add_years
 
@@ -194,3 +196,92 @@ def history_for(session: Session, claim: Claim, policy: Policy | None) -> Histor
         paid_this_policy_year=paid.quantize(CENT),
         duplicate_of=row.duplicate_of,
     )
+
+
+# --- what the sweeps read and write ---------------------------------------------------
+
+
+def claim_ids_with_status(session: Session, *statuses: str) -> list[str]:
+    return list(session.scalars(select(ClaimRow.id).where(ClaimRow.status.in_(statuses))))
+
+
+def claims_with_status(session: Session, *statuses: str) -> list[ClaimRow]:
+    return list(session.scalars(select(ClaimRow).where(ClaimRow.status.in_(statuses))))
+
+
+def get_claim(session: Session, claim_id: str) -> ClaimRow | None:
+    """The claim by id (no documents or decisions loaded with it)."""
+    return session.get(ClaimRow, claim_id)
+
+
+def get_decision(session: Session, decision_id: int) -> DecisionRow | None:
+    return session.get(DecisionRow, decision_id)
+
+
+def latest_decision_of(session: Session, claim_id: str) -> DecisionRow | None:
+    return session.scalars(
+        select(DecisionRow)
+        .where(DecisionRow.claim_id == claim_id)
+        .order_by(DecisionRow.id.desc())
+        .limit(1)
+    ).first()
+
+
+def raise_flag(
+    session: Session, claim_id: str, flag: str, decision_id: int, due: datetime, now: datetime
+) -> bool:
+    """Raise `flag` on the claim for this decision once; False when it was raised before
+    (also by a concurrent sweep, whose insert is undone in a savepoint)."""
+    exists = session.scalar(
+        select(ClaimFlagRow.id).where(
+            ClaimFlagRow.claim_id == claim_id,
+            ClaimFlagRow.flag == flag,
+            ClaimFlagRow.decision_id == decision_id,
+        )
+    )
+    if exists:
+        return False
+    row = ClaimFlagRow(
+        claim_id=claim_id, flag=flag, decision_id=decision_id, due_at=due, raised_at=now
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+def flags_to_clear(session: Session, flag: str, while_status: str) -> list[Any]:
+    """Open flags of claims no longer in `while_status`: (id, claim_id, decision_id, due_at)."""
+    still = select(ClaimRow.id).where(ClaimRow.status == while_status)
+    return list(
+        session.execute(
+            select(
+                ClaimFlagRow.id,
+                ClaimFlagRow.claim_id,
+                ClaimFlagRow.decision_id,
+                ClaimFlagRow.due_at,
+            )
+            .where(
+                ClaimFlagRow.flag == flag,
+                ClaimFlagRow.cleared_at.is_(None),
+                ClaimFlagRow.claim_id.not_in(still),
+            )
+            .order_by(ClaimFlagRow.id)
+        )
+    )
+
+
+def clear_flag(session: Session, flag_id: int, now: datetime) -> bool:
+    """Lower the flag; False when it was lowered meanwhile."""
+    query = (
+        update(ClaimFlagRow)
+        .where(ClaimFlagRow.id == flag_id, ClaimFlagRow.cleared_at.is_(None))
+        .values(cleared_at=now)
+    )
+    return bool(rowcount(session.execute(query)))
+
+
+def status_of(session: Session, claim_id: str) -> str | None:
+    return session.scalar(select(ClaimRow.status).where(ClaimRow.id == claim_id))

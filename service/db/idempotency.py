@@ -9,7 +9,6 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from service.db import statements as sql
-from service.db.tables import IdempotencyKeyRow
 
 
 def idempotency_key(session: Session, client_id: str, key: str) -> Any:
@@ -56,10 +55,3 @@ def delete_idempotency_key(
     if only_in_flight:
         query = query.where(c.state == "in_flight")
     session.execute(query)
-
-
-def purge_idempotency_keys(session: Session, older_than: datetime) -> int:
-    result = session.execute(
-        delete(IdempotencyKeyRow).where(IdempotencyKeyRow.created_at < older_than)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

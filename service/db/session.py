@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event, text
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
+
+import service.db.tables  # noqa: F401 - every mapper, for configure_mappers in warm_up
 
 Sessions = sessionmaker[Session]  # a session factory, bound to one database
+__all__ = [
+    "READ_ONLY",
+    "Session",
+    "Sessions",
+    "dispose_all",
+    "get_engine",
+    "ping",
+    "rowcount",
+    "session_factory",
+    "warm_up",
+]
 _engines: dict[str, Engine] = {}
 READ_ONLY = "claims_read_only"  # execution option: this transaction never writes
 
@@ -89,8 +102,33 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE touched."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def ping(session: Session) -> None:
+    """One round trip (SELECT 1); raises when the database does not answer."""
+    session.execute(text("SELECT 1"))
+
+
 def session_factory(url: str) -> Sessions:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+
+
+def warm_up(url: str) -> bool:
+    """Configure every mapper and initialise the dialect once (a worker's main process,
+    before it forks work horses); leaves no connection open. False when the database
+    did not answer (the jobs will retry)."""
+    configure_mappers()
+    try:
+        engine = get_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()  # the pool is empty when the horses fork
+    except Exception:  # noqa: BLE001 - the database may be down
+        return False
+    return True
 
 
 def dispose_all() -> None:

@@ -561,8 +561,8 @@ def store_decided(
     Slow but exact: each claim is its own transaction with history lookups,
     audit events and outbox rows, as over HTTP. Returns counts and seconds.
     """
-    from service.adapters.queue import NullDispatcher
     from service.api.schemas import ClaimSchema, PolicySchema
+    from service.ports import NullDispatcher
     from service.usecases.manage_policies import policy_from_data, put_policy
     from service.usecases.submit_claim import submit_claim
 
@@ -621,7 +621,7 @@ def store_decided_bulk(
         put_policy(ctx, policy_from_data(body["number"], data), actor="generator")
     policies_done = time.perf_counter()
     engine = ctx.engine
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         rulesets.store_ruleset(
             session, engine.ruleset.version, engine.ruleset.files, len(engine.ruleset.rules), now

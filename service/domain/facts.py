@@ -24,8 +24,6 @@ from service.domain.model import (
 )
 from service.domain.money import ZERO
 
-FACT_TYPES = ("money", "integer", "boolean", "date", "string", "enum", "list")
-
 
 @dataclass(frozen=True)
 class Fact:

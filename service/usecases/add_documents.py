@@ -39,7 +39,7 @@ def add_documents(
     request_id: str | None = None,
     source: str | None = None,
 ) -> DocumentsAdded:
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         row = claims.claim_row(session, claim_id, client_id)
         if row is None:
@@ -51,7 +51,7 @@ def add_documents(
         for doc in dict.fromkeys(new):
             claims.add_document(session, row, doc, now)
         session.flush()
-        added = {
+        added: dict[str, Any] = {
             "actor": actor,
             "action": "claim.documents_added",
             "at": now,

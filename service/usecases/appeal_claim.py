@@ -41,7 +41,7 @@ def appeal_claim(
     reason = reason.strip()
     if not reason:
         raise DecisionRefused(422, "reason_required", "Say why the decision is contested.")
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         claim = claims.claim_for_update(session, claim_id, client_id)
         if claim is None:

@@ -19,7 +19,7 @@ def assign_claim(
     source: str | None = None,
 ) -> dict[str, Any]:
     """Set or clear the assignee; someone else's claim is refused unless `force` (admin)."""
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         claim = claims.claim_for_update(session, claim_id, None)
         if claim is None:

@@ -234,7 +234,7 @@ def start_backtest(
 ) -> dict[str, Any]:
     """Check the candidate (RulesetError), plan the chunks, enqueue one job per chunk."""
     candidate = candidate_from_files(files)
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         chunks = analysis.plan_chunks(session, since, until, chunk_size)
     row = BacktestRow(
@@ -287,7 +287,7 @@ def run_chunk(ctx: Any, backtest_id: str, chunk_no: int, enqueue: Enqueue) -> di
         if chunk is None:  # deleted meanwhile
             raise BacktestNotFound(f"{backtest_id}/{chunk_no}")
         chunk.status, chunk.report, chunk.error = "done", report.to_json(), None
-        chunk.finished_at = ctx.clock()
+        chunk.finished_at = ctx.clock.now()
         session.commit()
     done, total = _chunks_done(ctx, backtest_id)
     if done == total:  # counted after our commit: the last chunk to finish always sees it
@@ -309,7 +309,7 @@ def merge(ctx: Any, backtest_id: str) -> dict[str, Any]:
             for chunk in done:
                 report = report.merge(Report.from_json(chunk.report or {}))
             backtest.report, backtest.status = report.to_json(), "done"
-            backtest.finished_at = ctx.clock()
+            backtest.finished_at = ctx.clock.now()
         session.commit()
     return backtest_status(ctx, backtest_id)
 
@@ -347,7 +347,7 @@ def _fail(ctx: Any, backtest_id: str, message: str, chunk_no: int | None = None)
     with ctx.unit_of_work() as session:
         row = analysis.backtest(session, backtest_id)
         if row is not None:
-            row.status, row.error, row.finished_at = "failed", message, ctx.clock()
+            row.status, row.error, row.finished_at = "failed", message, ctx.clock.now()
         if chunk_no is not None:
             chunk = analysis.chunk(session, backtest_id, chunk_no)
             if chunk is not None:

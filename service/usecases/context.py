@@ -1,38 +1,41 @@
-"""What a use case needs from the outside, handed in (so tests can swap parts)."""
+"""What a use case needs from the outside, handed in (so tests can swap parts).
+
+The ports (service/ports.py) and the clock (service/clock.py) are
+interfaces: production builds the real adapters here, tests hand in the fakes of
+tests/fakes.py. Nothing here connects at construction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from service.adapters.queue import Dispatcher, NullDispatcher
+from service.adapters.notifier import SmtpWebhookNotifier
+from service.clock import Clock, SystemClock
 from service.config import Config
-from service.db.session import READ_ONLY
+from service.db.session import READ_ONLY, Session, Sessions, session_factory
+from service.domain.identity import CachedKey
+from service.metrics import count_reload
+from service.ports import Dispatcher, Notifier, NullDispatcher
 from service.usecases.rulesets import RulesetManager
 
 if TYPE_CHECKING:
     from service.rules.engine import RulesEngine
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Context:
     config: Config
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     rules: RulesetManager
+    notifier: Notifier
     dispatcher: Dispatcher = field(default_factory=NullDispatcher)
-    clock: Callable[[], datetime] = utcnow
+    clock: Clock = field(default_factory=SystemClock)
     shadow: RulesetManager | None = None
-    key_cache: dict[str, Any] = field(default_factory=dict)  # API keys looked up (auth)
+    key_cache: dict[str, CachedKey] = field(default_factory=dict)  # API keys looked up (auth)
 
     @property
     def engine(self) -> RulesEngine:
@@ -58,19 +61,18 @@ class Context:
             session.close()
 
 
-def build_context(config: Config, dispatcher: Dispatcher | None = None) -> Context:
-    from service.db.session import session_factory
-
-    def counted(result: str) -> None:
-        from service.metrics import count_reload
-
-        count_reload(result)
-
+def build_context(
+    config: Config, dispatcher: Dispatcher | None = None, clock: Clock | None = None
+) -> Context:
+    """The production context: sessions on DATABASE_URL, the rules folders, SMTP and
+    webhooks behind the Notifier, and `dispatcher` (default: rows wait for the relay)."""
     shadow_dir = config.shadow_rules_dir
     return Context(
         config=config,
         sessions=session_factory(config.database_url),
-        rules=RulesetManager(Path(config.rules_dir), config.rules_watch_seconds, counted),
+        rules=RulesetManager(Path(config.rules_dir), config.rules_watch_seconds, count_reload),
+        notifier=SmtpWebhookNotifier(config),
         dispatcher=dispatcher or NullDispatcher(),
+        clock=clock or SystemClock(),
         shadow=RulesetManager(Path(shadow_dir), config.rules_watch_seconds) if shadow_dir else None,
     )

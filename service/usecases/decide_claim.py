@@ -64,7 +64,7 @@ def decide_claim(
 ) -> dict[str, Any]:
     if not choice.note.strip():
         raise DecisionRefused(422, "note_required", "A note explaining the decision is required.")
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         claim = claims.claim_for_update(session, claim_id, None)
         if claim is None:

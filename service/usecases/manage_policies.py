@@ -58,7 +58,7 @@ def policy_document(policy: Policy) -> dict[str, Any]:
 
 
 def put_policy(ctx: Context, policy: Policy, actor: str = "api", source: str | None = None) -> bool:
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         created = policies.save_policy(session, policy, now)
         audit.append_audit(

@@ -22,7 +22,7 @@ def escalation_queue(
     limit: int = 50,
 ) -> dict[str, Any]:
     """`assignee`: a name, or "none" for unassigned. Overdue ones come first by deadline."""
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         rows = claims.escalated_claims(
             session,
@@ -67,7 +67,7 @@ def queue_item(row: ClaimRow, appeal: bool, now: datetime) -> dict[str, Any]:
 
 
 def operations_stats(ctx: Context, days: int = 14) -> dict[str, Any]:
-    now = ctx.clock()
+    now = ctx.clock.now()
     start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
     with ctx.unit_of_work() as session:
         by_status = claims.count_by_status(session)

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from service.db import audit, claims, outbox
 from service.db.outbox import Message
+from service.db.session import Session
 from service.db.tables import ClaimRow, DecisionRow, DocumentRow
 from service.domain.decision import Decision
 from service.domain.facts import facts_to_json
@@ -74,16 +73,21 @@ def record_decision(
     source: str | None = None,
     reviewed: bool = False,
     events_before: Sequence[dict[str, Any]] = (),
+    action: str = "claim.decided",
+    audit_extra: dict[str, Any] | None = None,
 ) -> tuple[DecisionRow, list[int]]:
     """Decide a stored claim again. Returns the decision row and the outbox ids to
     dispatch after commit. `events_before`: audit events (append_audit arguments) that
     belong before the decision's own, e.g. the documents that made it possible.
+    `action` and `audit_extra` name the decision's own audit event and add to what it
+    records (a sweep's escalation says why it escalated).
 
     Lock order: a transaction changes claims (which takes their tally rows, see
     service/db/tallies.py) before it appends to the audit chain, whose lock is taken
     last and held to commit, as the intake does; so two transactions never wait for
     each other's locks in opposite orders."""
     before = _state(claim.status, claim.payable_amount)
+    before.update((audit_extra or {}).get("before", {}))
     row = DecisionRow(**decision_values(claim.id, decision, facts, decided_by, now, note))
     claim.decisions.append(row)
     for name, value in _claim_changes(decision, now, sla_hours).items():
@@ -95,7 +99,8 @@ def record_decision(
     target = {"id": claim.id, "claimant": claim.claimant, "callback_url": claim.callback_url}
     messages = _notifications(target, row.id, row.outcome, reviewed)
     outbox_ids = outbox.add_outbox_many(session, messages, request_id=request_id, now=now)
-    _audit(session, claim.id, decision, before, decided_by, now, source)
+    after = None if audit_extra is None else {"decision_id": row.id, **audit_extra.get("after", {})}
+    _audit(session, claim.id, decision, before, decided_by, now, source, action, after)
     return row, outbox_ids
 
 
@@ -186,11 +191,13 @@ def _audit(
     actor: str,
     now: datetime,
     source: str | None,
+    action: str = "claim.decided",
+    extra: dict[str, Any] | None = None,
 ) -> None:
     audit.append_audit(
         session,
         actor=actor,
-        action="claim.decided",
+        action=action,
         at=now,
         claim_id=claim_id,
         source=source,
@@ -200,5 +207,6 @@ def _audit(
             "payable_amount": fmt(decision.payable_amount),
             "reason_codes": [r.code for r in decision.reasons],
             "ruleset_version": decision.ruleset_version,
+            **(extra or {}),
         },
     )

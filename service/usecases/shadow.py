@@ -54,7 +54,7 @@ def record_shadow(
                 active_reasons=active_codes,
                 shadow_reasons=shadow_codes,
                 agree=agree,
-                at=ctx.clock(),
+                at=ctx.clock.now(),
             )
         return row
     except Exception:  # noqa: BLE001 - the shadow must never fail a live claim

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from service.db import claims, idempotency, policies
+from service.db.errors import Conflict
 from service.db.tables import ClaimRow
 from service.domain.facts import build_facts
 from service.domain.model import Claim, Document
@@ -74,7 +73,7 @@ def submit_claim(
         submitted, outbox_ids = _store_and_decide(
             ctx, data, digest, client_id, idempotency_key, request_id, source
         )
-    except IntegrityError:
+    except Conflict:
         # Another request with the same external_ref committed first.
         submitted, outbox_ids = _replay_external_ref(ctx, data, digest, client_id), []
         if idempotency_key:
@@ -99,9 +98,9 @@ def _store_and_decide(
     request_id: str | None,
     source: str | None,
 ) -> tuple[Submitted, list[int]]:
-    now = ctx.clock()
+    now = ctx.clock.now()
     with ctx.unit_of_work() as session:
-        # A reused external_ref is caught by the unique index at insert (IntegrityError,
+        # A reused external_ref is caught by the unique index at insert (Conflict,
         # answered by _replay_external_ref): no lookup first, retries are the exception.
         values, documents = _new_claim(data, digest, client_id, now)
         claim = Claim(
@@ -204,7 +203,7 @@ def _replay_external_ref(
 
 def _reserve_key(ctx: Context, client_id: str, key: str, digest: str) -> dict[str, Any] | None:
     """Claim the key for this request, or return the stored response to replay."""
-    now = ctx.clock()
+    now = ctx.clock.now()
     ttl = timedelta(hours=ctx.config.idempotency_ttl_hours)
     for _ in range(2):
         with ctx.unit_of_work() as session:
@@ -220,7 +219,7 @@ def _reserve_key(ctx: Context, client_id: str, key: str, digest: str) -> dict[st
                     idempotency.reserve_idempotency_key(session, client_id, key, digest, now)
                     session.commit()
                     return None
-                except IntegrityError:
+                except Conflict:
                     session.rollback()
                     continue
             if row.request_hash != digest:

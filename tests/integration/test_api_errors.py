@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -117,8 +118,8 @@ def test_bad_cursor_is_400(client):
     assert_problem(client.get("/v1/claims?cursor=@@@"), 400)
 
 
-def test_private_callback_url_is_refused_unless_allowed(client, context, app):
-    context.config.values["CALLBACK_ALLOW_PRIVATE"] = False  # type: ignore[index]
+def test_private_callback_url_is_refused_unless_allowed(client, context, app, monkeypatch):
+    monkeypatch.setattr(context, "config", replace(context.config, callback_allow_private=False))
     body = claim(callback_url="http://127.0.0.1:9/hook")
     problem = assert_problem(client.post("/v1/claims", json=body), 422)
     assert problem["errors"][0]["field"] == "callback_url"

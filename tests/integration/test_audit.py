@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import delete, select, update
 
 from service.db.tables import AuditEventRow
-from service.usecases import manage_identities
+from service.usecases import check_credentials
 from service.usecases.verify_audit import verify_audit
 from tests.auth_helpers import key
 from tests.helpers import claim, put_policies
@@ -102,5 +102,5 @@ def test_cli_verify_and_apikeys(app, client, monkeypatch, db_url, tmp_path):
     headers = {"Authorization": f"Bearer {new_key}"}
     assert client.get("/v1/claims", headers=headers).status_code == 200
     later = time.monotonic() + ctx.config.api_key_cache_seconds + 0.1
-    monkeypatch.setattr(manage_identities, "monotonic", lambda: later)
+    monkeypatch.setattr(check_credentials, "monotonic", lambda: later)
     assert client.get("/v1/claims", headers=headers).status_code == 401

@@ -207,7 +207,7 @@ def test_chunks_through_a_real_rq_worker_equal_the_in_process_result(
     changed_id = store_case(rules_app)
     config = rules_app.extensions["claims"].config
     for var in ("DATABASE_URL", "REDIS_URL", "RULES_DIR", "INSTANCE_DIR"):
-        monkeypatch.setenv(var, str(config.values[var]))
+        monkeypatch.setenv(var, str(getattr(config, var.lower())))
     monkeypatch.setenv("LOG_FORMAT", "text")
     rules_app.config.update(BACKTEST_QUEUE=name, BACKTEST_CHUNK_SIZE=2)
     client = rules_app.test_client()

@@ -52,8 +52,8 @@ def test_analyst_page_shows_the_latest_backtest(app, client, context, clock):
                 chunks_total=1,
                 chunks_done=1,
                 report=report,
-                created_at=clock(),
-                finished_at=clock(),
+                created_at=clock.now(),
+                finished_at=clock.now(),
             )
         )
         session.commit()

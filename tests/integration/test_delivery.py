@@ -29,10 +29,19 @@ from service.adapters import queue as rq_adapter
 from service.adapters import smtp as smtp_adapter
 from service.adapters import webhooks
 from service.adapters.queue import RQDispatcher, connect, get_queue
+from service.clock import FixedClock
+from service.db import claims
+from service.db import outbox as outbox_data
 from service.db.session import dispose_all, session_factory
-from service.db.tables import Base, ClaimRow, DecisionRow, OutboxRow
-from worker import delivery, followups, relay, reports, runner
-from worker.clock import FrozenClock
+from service.db.tables import Base, ClaimFlagRow, ClaimRow, DecisionRow, OutboxRow
+from service.usecases.context import Context, build_context
+from service.usecases.deliver_message import RetryPolicy, deliver_message
+from service.usecases.escalate_overdue import escalate_overdue
+from service.usecases.relay_outbox import relay_outbox
+from service.usecases.resend_dead_message import NotDead, resend_dead_message
+from service.usecases.send_reminders import send_reminders
+from service.usecases.write_bordereau import write_bordereau
+from worker import runner, scheduler
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,7 +160,7 @@ def cfg(env):
 
 @pytest.fixture
 def sessions(cfg):
-    return session_factory(cfg.DATABASE_URL)
+    return session_factory(cfg.database_url)
 
 
 # ---------------------------------------------------------------- helpers
@@ -235,6 +244,16 @@ def add_outbox(sessions, claim_id, decision_id, event, channel="email") -> int:
         return row.id
 
 
+def at(cfg, when=None) -> Context:
+    """The use cases' context: RQ on cfg's Redis, the clock stopped at `when` (now)."""
+    clock = FixedClock(when or datetime.now(UTC))
+    return build_context(cfg, RQDispatcher(cfg.redis_url), clock)
+
+
+def relay(cfg, when=None) -> int:
+    return relay_outbox(at(cfg, when))
+
+
 def work(cfg) -> None:
     """A real RQ worker, in-process (no fork), until the queues are empty."""
     runner.run_worker(cfg, burst=True, worker_class=SimpleWorker)
@@ -253,9 +272,9 @@ def later(hours: float = 10) -> datetime:
 def test_job_run_twice_sends_once(cfg, sessions, smtp):
     claim_id, decision_id = add_claim(sessions)
     outbox_id = add_outbox(sessions, claim_id, decision_id, "approved")
-    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id], "req-1")
-    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id], "req-1")  # same job id: no-op
-    queue = get_queue(connect(cfg.REDIS_URL), "notifications")
+    RQDispatcher(cfg.redis_url).dispatch_outbox([outbox_id], "req-1")
+    RQDispatcher(cfg.redis_url).dispatch_outbox([outbox_id], "req-1")  # same job id: no-op
+    queue = get_queue(connect(cfg.redis_url), "notifications")
     queue.enqueue("worker.jobs.deliver_outbox", outbox_id, job_id="a-duplicate")
     assert queue.count == 2
     work(cfg)
@@ -267,7 +286,7 @@ def test_job_run_twice_sends_once(cfg, sessions, smtp):
     assert {"text/plain", "text/html"} <= parts
     done = row(sessions, outbox_id)
     assert (done.status, done.attempts) == ("sent", 1) and done.sent_at is not None
-    assert delivery.deliver(sessions, outbox_id, cfg) == "skipped"
+    assert deliver_message(at(cfg), outbox_id) == "skipped"
     assert len(smtp.messages) == 1
 
 
@@ -275,20 +294,19 @@ def test_webhook_500_retried_with_backoff_then_dead_then_resent(cfg, sessions, r
     claim_id, decision_id = add_claim(sessions, callback_url=receiver.url)
     outbox_id = add_outbox(sessions, claim_id, decision_id, "claim.decided", "webhook")
     receiver.status = 500
-    conn = connect(cfg.REDIS_URL)
-    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id])
+    RQDispatcher(cfg.redis_url).dispatch_outbox([outbox_id])
     work(cfg)
     first = row(sessions, outbox_id)
     assert (first.status, first.attempts, first.last_error) == ("pending", 1, "Transient: HTTP 500")
     assert first.next_attempt_at > datetime.now(UTC) + timedelta(seconds=10)  # backoff
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 0  # not due yet
+    assert relay(cfg) == 0  # not due yet
     for _ in range(2):
-        assert relay.relay_outbox(sessions, conn, cfg, later()) == 1
+        assert relay(cfg, later()) == 1
         work(cfg)
     dead = row(sessions, outbox_id)
     assert (dead.status, dead.attempts) == ("dead", 3)
     with sessions() as s:
-        assert [r.id for r in delivery.list_dead(s)] == [outbox_id]
+        assert [r.id for r in outbox_data.list_dead(s)] == [outbox_id]
     assert len(receiver.calls) == 3
     ids = {headers["webhook-id"] for headers, _ in receiver.calls}
     assert ids == {f"msg_outbox_{outbox_id}"}  # same id on every try
@@ -297,9 +315,9 @@ def test_webhook_500_retried_with_backoff_then_dead_then_resent(cfg, sessions, r
         assert json.loads(body)["data"]["claim_id"] == claim_id
 
     receiver.status = 200
-    assert delivery.resend(sessions, outbox_id, datetime.now(UTC))
-    assert not delivery.resend(sessions, outbox_id, datetime.now(UTC))
-    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id])
+    resend_dead_message(at(cfg), outbox_id, actor="test")  # dispatched at once
+    with pytest.raises(NotDead):
+        resend_dead_message(at(cfg), outbox_id, actor="test")
     work(cfg)
     assert row(sessions, outbox_id).status == "sent"
     assert len(receiver.calls) == 4
@@ -310,9 +328,8 @@ def test_smtp_refusing_is_retried_then_dead(cfg, sessions, monkeypatch):
     monkeypatch.setenv("SMTP_PORT", str(free_port()))  # nothing listens there
     claim_id, decision_id = add_claim(sessions)
     outbox_id = add_outbox(sessions, claim_id, decision_id, "acknowledgment")
-    conn = connect(cfg.REDIS_URL)
     for expected in ("pending", "pending", "dead"):
-        relay.relay_outbox(sessions, conn, cfg, later())
+        relay(cfg, later())
         work(cfg)
         assert row(sessions, outbox_id).status == expected
     dead = row(sessions, outbox_id)
@@ -322,7 +339,7 @@ def test_smtp_refusing_is_retried_then_dead(cfg, sessions, monkeypatch):
 def test_missing_language_template_falls_back_to_english(cfg, sessions, smtp, caplog):
     claim_id, decision_id = add_claim(sessions, language="fr")
     outbox_id = add_outbox(sessions, claim_id, decision_id, "acknowledgment")
-    relay.relay_outbox(sessions, connect(cfg.REDIS_URL), cfg, datetime.now(UTC))
+    relay(cfg)
     work(cfg)
     assert row(sessions, outbox_id).status == "sent"
     assert smtp.messages[0]["Subject"].startswith("We received your claim")
@@ -342,7 +359,7 @@ def test_claimant_language_and_rejection_reasons(cfg, sessions, smtp):
     ]
     claim_id, decision_id = add_claim(sessions, outcome="rejected", language="es", reasons=reasons)
     add_outbox(sessions, claim_id, decision_id, "rejected")
-    relay.relay_outbox(sessions, connect(cfg.REDIS_URL), cfg, datetime.now(UTC))
+    relay(cfg)
     work(cfg)
     body = smtp.messages[0].get_body(("plain",)).get_content()
     assert "Su póliza no cubre este tipo de siniestro." in body
@@ -356,8 +373,8 @@ def test_batch_job_run_twice_delivers_each_row_once(cfg, sessions, smtp, receive
         ids.append(add_outbox(sessions, claim_id, decision_id, "approved"))
     claim_id, decision_id = add_claim(sessions, callback_url=receiver.url)
     ids.append(add_outbox(sessions, claim_id, decision_id, "claim.decided", "webhook"))
-    conn = connect(cfg.REDIS_URL)
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 4
+    conn = connect(cfg.redis_url)
+    assert relay(cfg) == 4
     queue = get_queue(conn, "notifications")
     [job_id] = queue.job_ids  # one job for the four rows
     assert job_id == rq_adapter.batch_job_id((i, 0) for i in ids)
@@ -383,15 +400,15 @@ def test_rows_held_by_a_live_batch_job_are_not_enqueued_again(cfg, sessions, smt
     for _ in range(2):
         claim_id, decision_id = add_claim(sessions)
         ids.append(add_outbox(sessions, claim_id, decision_id, "approved"))
-    conn = connect(cfg.REDIS_URL)
-    RQDispatcher(cfg.REDIS_URL).dispatch_outbox(ids, "req")  # one batch job
+    conn = connect(cfg.redis_url)
+    RQDispatcher(cfg.redis_url).dispatch_outbox(ids, "req")  # one batch job
     queue = get_queue(conn, "notifications")
     assert queue.count == 1
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 2  # pending: marked
-    assert relay.relay_outbox(sessions, conn, cfg, later(0.1)) == 2  # stale: checked, live
+    assert relay(cfg) == 2  # pending: marked
+    assert relay(cfg, later(0.1)) == 2  # stale: checked, live
     assert queue.count == 1
     conn.flushdb()  # Redis forgets the job and its pointers
-    assert relay.relay_outbox(sessions, conn, cfg, later(0.2)) == 2
+    assert relay(cfg, later(0.2)) == 2
     assert queue.count == 1
     work(cfg)
     assert {row(sessions, i).status for i in ids} == {"sent"} and len(smtp.messages) == 2
@@ -403,16 +420,15 @@ def test_job_timeout_stops_a_batch_in_process_and_loses_nothing(cfg, sessions, s
     for _ in range(3):
         claim_id, decision_id = add_claim(sessions)
         ids.append(add_outbox(sessions, claim_id, decision_id, "approved"))
-    conn = connect(cfg.REDIS_URL)
     smtp.hold_first_rcpt = True  # the first send hangs past the job timeout
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 3
+    assert relay(cfg) == 3
     work(cfg)  # in-process worker: RQ's SIGALRM death penalty interrupts the send
     first = row(sessions, ids[0])
     assert (first.status, first.attempts) == ("pending", 1)
     assert "JobTimeoutException" in first.last_error
     assert [row(sessions, i).status for i in ids[1:]] == ["enqueued", "enqueued"]
     smtp.release.set()
-    assert relay.relay_outbox(sessions, conn, cfg, later()) == 3  # failed job: not live
+    assert relay(cfg, later()) == 3  # failed job: not live
     work(cfg)
     assert [(row(sessions, i).status, row(sessions, i).attempts) for i in ids] == [
         ("sent", 2),
@@ -504,13 +520,12 @@ def test_rows_written_while_redis_is_down_are_delivered_when_it_returns(
     for _ in range(3):
         claim_id, decision_id = add_claim(sessions)
         ids.append(add_outbox(sessions, claim_id, decision_id, "approved"))
-    RQDispatcher(cfg.REDIS_URL).dispatch_outbox(ids, "req")  # must not raise
-    conn = connect(cfg.REDIS_URL)
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 0  # must not raise
-    assert runner.sweep_once(cfg, connection=conn)["relay"] == 0
+    RQDispatcher(cfg.redis_url).dispatch_outbox(ids, "req")  # must not raise
+    assert relay(cfg) == 0  # must not raise
+    assert scheduler.sweep_once(cfg)["relay"] == 0
     assert {row(sessions, i).status for i in ids} == {"pending"}
     private_redis.start()
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 3
+    assert relay(cfg) == 3
     assert {row(sessions, i).status for i in ids} == {"enqueued"}
     work(cfg)
     assert {row(sessions, i).status for i in ids} == {"sent"}
@@ -520,11 +535,11 @@ def test_rows_written_while_redis_is_down_are_delivered_when_it_returns(
 def test_wiped_redis_loses_nothing(cfg, sessions, smtp):
     claim_id, decision_id = add_claim(sessions)
     outbox_id = add_outbox(sessions, claim_id, decision_id, "approved")
-    conn = connect(cfg.REDIS_URL)
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 1
+    conn = connect(cfg.redis_url)
+    assert relay(cfg) == 1
     conn.flushdb()  # Redis forgets the job
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 0  # not stale yet
-    assert relay.relay_outbox(sessions, conn, cfg, later(0.1)) == 1
+    assert relay(cfg) == 0  # not stale yet
+    assert relay(cfg, later(0.1)) == 1
     work(cfg)
     assert row(sessions, outbox_id).status == "sent" and len(smtp.messages) == 1
 
@@ -547,7 +562,7 @@ def test_worker_killed_mid_delivery_delivers_exactly_once(cfg, sessions, smtp, e
     claim_id, decision_id = add_claim(sessions)
     outbox_id = add_outbox(sessions, claim_id, decision_id, "approved")
     smtp.hold_first_rcpt = True
-    RQDispatcher(cfg.REDIS_URL).dispatch_outbox([outbox_id])
+    RQDispatcher(cfg.redis_url).dispatch_outbox([outbox_id])
     code = (
         "from service import config; from worker.runner import run_worker; "
         f"run_worker(config.load(), burst=True, fork={fork})"
@@ -572,10 +587,9 @@ def test_worker_killed_mid_delivery_delivers_exactly_once(cfg, sessions, smtp, e
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     smtp.release.set()
-    conn = connect(cfg.REDIS_URL)
-    assert relay.relay_outbox(sessions, conn, cfg, datetime.now(UTC)) == 0  # lease still held
-    lease_over = datetime.now(UTC) + timedelta(seconds=delivery.RetryPolicy().lease_seconds + 1)
-    assert relay.relay_outbox(sessions, conn, cfg, lease_over) == 1
+    assert relay(cfg) == 0  # lease still held
+    lease_over = datetime.now(UTC) + timedelta(seconds=RetryPolicy().lease_seconds + 1)
+    assert relay(cfg, lease_over) == 1
     work(cfg)
     time.sleep(0.2)
     assert len(smtp.messages) == 1
@@ -600,7 +614,7 @@ def outbox_events(sessions, claim_id) -> list[str]:
 def test_reminders_on_day_2_and_3_once_then_escalation_on_day_10(cfg, sessions, smtp):
     missing = [{"type": "photos"}]
     claim_id, _ = add_claim(sessions, outcome="pending_info", decided_at=T0, missing=missing)
-    clock = FrozenClock(T0)
+    clock = FixedClock(T0)
     for days, expected in [
         (1, []),
         (2, ["reminder:2"]),
@@ -610,20 +624,20 @@ def test_reminders_on_day_2_and_3_once_then_escalation_on_day_10(cfg, sessions, 
     ]:
         clock.set(T0 + timedelta(days=days))
         for _ in range(2):  # a sweep that runs twice sends nothing twice
-            followups.sweep_followups(sessions, cfg, clock.now())
+            send_reminders(at(cfg, clock.now()))
         assert outbox_events(sessions, claim_id) == expected, days
     clock.set(T0 + timedelta(days=10))
-    assert followups.sweep_followups(sessions, cfg, clock.now())["abandoned"] == 1
-    assert followups.sweep_followups(sessions, cfg, clock.now())["abandoned"] == 0
+    assert send_reminders(at(cfg, clock.now()))["abandoned"] == 1
+    assert send_reminders(at(cfg, clock.now()))["abandoned"] == 0
     with sessions() as s:
         claim = s.get(ClaimRow, claim_id)
         assert claim.status == "escalated"
-        assert followups.latest_decision(s, claim_id).decided_by == "followups"
+        assert claims.latest_decision_of(s, claim_id).decided_by == "followups"
     assert outbox_events(sessions, claim_id) == ["reminder:2", "reminder:3", "escalated"]
 
     # end to end: the scheduler's sweep relays them and a real worker sends them
-    runner.sweep_once(cfg, clock)
-    runner.sweep_once(cfg, clock)
+    scheduler.sweep_once(cfg, clock)
+    scheduler.sweep_once(cfg, clock)
     work(cfg)
     to_claimant = [m for m in smtp.messages if m["To"] == "ana@example.com"]
     subjects = sorted(m["Subject"] for m in to_claimant)
@@ -634,39 +648,39 @@ def test_reminders_on_day_2_and_3_once_then_escalation_on_day_10(cfg, sessions, 
 
 def test_documents_arriving_cancel_reminders(cfg, sessions):
     claim_id, _ = add_claim(sessions, outcome="pending_info", decided_at=T0)
-    followups.sweep_followups(sessions, cfg, T0 + timedelta(days=2))
+    send_reminders(at(cfg, T0 + timedelta(days=2)))
     with sessions.begin() as s:  # what the API does when documents arrive
         s.get(ClaimRow, claim_id).status = "approved"
     for days in (3, 10, 11):
-        followups.sweep_followups(sessions, cfg, T0 + timedelta(days=days))
+        send_reminders(at(cfg, T0 + timedelta(days=days)))
     assert outbox_events(sessions, claim_id) == ["reminder:2"]
 
 
 def test_abandon_action_close(cfg, sessions, monkeypatch):
     monkeypatch.setenv("ABANDON_ACTION", "close")
     claim_id, _ = add_claim(sessions, outcome="pending_info", decided_at=T0)
-    followups.sweep_followups(sessions, config_module.load(), T0 + timedelta(days=10))
+    send_reminders(at(config_module.load(), T0 + timedelta(days=10)))
     with sessions() as s:
         assert s.get(ClaimRow, claim_id).status == "closed"
 
 
 def test_escalation_past_sla_flags_overdue_and_tells_the_lead_once(cfg, sessions, smtp):
     claim_id, _ = add_claim(sessions, outcome="escalated", decided_at=T0)
-    assert followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=47))["breaches"] == 0
+    assert escalate_overdue(at(cfg, T0 + timedelta(hours=47)))["breaches"] == 0
     for _ in range(2):
-        followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=49))
+        escalate_overdue(at(cfg, T0 + timedelta(hours=49)))
     assert outbox_events(sessions, claim_id) == ["sla_breach"]
     with sessions() as s:
-        assert followups.overdue_claim_ids(s) == [claim_id]
-    relay.relay_outbox(sessions, connect(cfg.REDIS_URL), cfg, T0 + timedelta(hours=49))
+        assert overdue_flags(s) == [claim_id]
+    relay(cfg, T0 + timedelta(hours=49))
     work(cfg)
     assert smtp.messages[0]["To"] == "lead@example.com"
     assert "SLA" in smtp.messages[0]["Subject"]
     with sessions.begin() as s:  # a supervisor decides
         s.get(ClaimRow, claim_id).status = "approved"
-    assert followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=50))["cleared"] == 1
+    assert escalate_overdue(at(cfg, T0 + timedelta(hours=50)))["cleared"] == 1
     with sessions() as s:
-        assert followups.overdue_claim_ids(s) == []
+        assert overdue_flags(s) == []
 
 
 # ---------------------------------------------------------------- reports
@@ -674,9 +688,9 @@ def test_daily_digest_is_sent_once_to_the_recipients(cfg, sessions, smtp):
     add_claim(sessions, decided_at=T0)
     add_claim(sessions, outcome="escalated", decided_at=T0)
     now = T0 + timedelta(days=1, hours=-1)  # 08:00 next day, after DIGEST_HOUR_UTC
-    clock = FrozenClock(now)
-    runner.sweep_once(cfg, clock)
-    runner.sweep_once(cfg, clock)
+    clock = FixedClock(now)
+    scheduler.sweep_once(cfg, clock)
+    scheduler.sweep_once(cfg, clock)
     work(cfg)
     assert len(smtp.messages) == 1
     digest = smtp.messages[0]
@@ -690,10 +704,16 @@ def test_monthly_bordereau_has_rows_and_totals(cfg, sessions):
     add_claim(sessions, decided_at=T0 + timedelta(days=3))
     add_claim(sessions, outcome="rejected", decided_at=T0)
     add_claim(sessions, decided_at=T0 + timedelta(days=40))  # next month
-    path = reports.write_bordereau(sessions, cfg, "2026-03")
+    path = write_bordereau(at(cfg), "2026-03")
     lines = path.read_text().splitlines()
     assert lines[0].startswith("record,claim_id")
     assert sum(line.startswith("claim,") for line in lines) == 2
     total = next(line for line in lines if line.startswith("total,"))
     assert total.endswith("POL-1,device_damage,,,,EUR,240.00,140.00,2")
     assert lines[-1] == "grand_total,,,,,,,,EUR,240.00,140.00,2"
+
+
+def overdue_flags(session) -> list[str]:
+    """Claims flagged overdue and not cleared."""
+    flags = session.query(ClaimFlagRow).filter(ClaimFlagRow.cleared_at.is_(None))
+    return [f.claim_id for f in flags]

@@ -33,7 +33,7 @@ def fuzz_app(sqlite_url: str, tmp_path: Path) -> Any:
     config = make_config(sqlite_url, tmp_path, RATE_LIMIT="1000000/minute")
     ctx = build_context(config)
     try:
-        from service.usecases.manage_identities import ensure_api_key
+        from service.usecases.manage_api_keys import ensure_api_key
     except ImportError:  # an API without keys
         pass
     else:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import text
 
 from service.adapters.queue import RQDispatcher, batch_job_id, connect, get_queue
 from service.db import session as db_session
-from service.usecases import manage_identities
+from service.usecases import check_credentials, manage_api_keys
 from service.usecases.context import Context
 from tests.conftest import REDIS_URL
 
@@ -100,14 +101,14 @@ def test_sqlite_reader_does_not_queue_behind_a_writer(sqlite_url: str, tmp_path)
 
 
 def test_key_cache_off_looks_up_every_request(context: Context, monkeypatch) -> None:
-    new = manage_identities.create_api_key(context, "acme", "intake")
-    assert manage_identities.authenticate_key(context, new.key) is not None
+    new = manage_api_keys.create_api_key(context, "acme", "intake")
+    assert check_credentials.authenticate_key(context, new.key) is not None
     assert new.prefix in context.key_cache  # cached by default
-    monkeypatch.setitem(context.config.values, "API_KEY_CACHE_SECONDS", 0)
+    monkeypatch.setattr(context, "config", replace(context.config, api_key_cache_seconds=0))
     context.key_cache.clear()
-    assert manage_identities.authenticate_key(context, new.key) is not None
+    assert check_credentials.authenticate_key(context, new.key) is not None
     assert context.key_cache == {}
-    assert manage_identities.authenticate_key(context, new.key + "x") is None  # secret checked
+    assert check_credentials.authenticate_key(context, new.key + "x") is None  # secret checked
 
 
 def test_concurrent_claims_on_one_policy_each_see_all_earlier_ones(app, context: Context) -> None:

@@ -58,7 +58,7 @@ def test_key_in_flight_is_409(client, context, clock):
                 key="k-3",
                 state="in_flight",
                 request_hash=body_hash(loaded),
-                created_at=clock(),
+                created_at=clock.now(),
             )
         )
         session.commit()
@@ -78,7 +78,7 @@ def test_abandoned_in_flight_key_is_taken_over(client, context, clock):
                 key="k-4",
                 state="in_flight",
                 request_hash="h",
-                created_at=clock() - timedelta(minutes=5),
+                created_at=clock.now() - timedelta(minutes=5),
             )
         )
         session.commit()

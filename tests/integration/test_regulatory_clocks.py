@@ -10,13 +10,18 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from service.adapters import templates
+from service.clock import FixedClock
 from service.db.session import session_factory
 from service.db.tables import AuditEventRow, ClaimRow, DecisionRow, OutboxRow
-from service.usecases.context import build_context
+from service.usecases import notifications
+from service.usecases.context import Context, build_context
+from service.usecases.escalate_overdue import escalate_overdue
+from service.usecases.run_statutory_clocks import run_statutory_clocks
+from service.usecases.send_daily_digest import digest_context, send_daily_digest
+from service.usecases.send_reminders import send_reminders
 from service.usecases.verify_audit import verify_audit
 from tests.conftest import make_config
-from worker import followups, messages, regulatory, render, reports
-from worker.clock import FrozenClock
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -28,13 +33,18 @@ def cfg(db_url, tmp_path):
         db_url,
         tmp_path,
         SUPERVISOR_LEAD_EMAIL="lead@example.com",
-        DIGEST_RECIPIENTS=["ops@example.com"],
+        DIGEST_RECIPIENTS=("ops@example.com",),
     )
+
+
+def at(cfg, when) -> Context:
+    """The use cases' context with the clock stopped at `when`."""
+    return build_context(cfg, clock=FixedClock(when))
 
 
 @pytest.fixture
 def sessions(cfg):
-    return session_factory(cfg.DATABASE_URL)
+    return session_factory(cfg.database_url)
 
 
 def add_claim(
@@ -109,14 +119,14 @@ def audit(sessions, claim_id) -> list[AuditEventRow]:
 
 def sweep(sessions, cfg, clock, times=2):
     for _ in range(times):  # a sweep that runs twice sends nothing twice
-        result = regulatory.sweep_regulatory(sessions, cfg, clock.now())
+        result = run_statutory_clocks(at(cfg, clock.now()))
     return result
 
 
 # ---------------------------------------------------------------- clocks
 def test_warning_at_80_percent_once_then_when_missed(cfg, sessions):
     claim_id = add_claim(sessions)
-    clock = FrozenClock(T0)
+    clock = FixedClock(T0)
 
     def warnings():
         return [
@@ -140,7 +150,7 @@ def test_warning_at_80_percent_once_then_when_missed(cfg, sessions):
     warning = rows(sessions, claim_id, "regulatory_clock")[0]
     assert warning.dedupe_key == f"claim:{claim_id}:reg:acknowledge:near:email"
     with sessions() as s:
-        email = messages.build_email(s, warning, cfg)
+        email = notifications.build_email(s, warning, cfg)
     assert email.to == ("lead@example.com",)
     assert "Regulatory deadline near" in email.subject and email.subject.endswith(
         f"claim EXT-{claim_id[:8]}"
@@ -175,7 +185,7 @@ def test_warning_at_80_percent_once_then_when_missed(cfg, sessions):
 def test_decided_claims_carry_no_clock_and_late_sweep_sends_latest_stage(cfg, sessions):
     decided = add_claim(sessions, status="approved")
     late = add_claim(sessions, status="pending_info")
-    clock = FrozenClock(T0 + timedelta(days=45))
+    clock = FixedClock(T0 + timedelta(days=45))
     sweep(sessions, cfg, clock)
     assert rows(sessions, decided) == []
     stages = sorted(
@@ -189,7 +199,7 @@ def test_status_letter_every_30_days_while_open(cfg, sessions):
         sessions, status="pending_info", language="et", missing=[{"type": "photos"}]
     )
     no_email = add_claim(sessions, email=False)
-    clock = FrozenClock(T0 + timedelta(days=29, hours=23))
+    clock = FixedClock(T0 + timedelta(days=29, hours=23))
     sweep(sessions, cfg, clock)
     assert rows(sessions, claim_id, "status_update") == []
     for day, letters in ((30, [1]), (45, [1]), (60, [1, 2]), (89, [1, 2]), (90, [1, 2, 3])):
@@ -203,7 +213,7 @@ def test_status_letter_every_30_days_while_open(cfg, sessions):
     letter = rows(sessions, claim_id, "status_update")[1]
     assert letter.dedupe_key == f"claim:{claim_id}:status:2:email"
     with sessions() as s:
-        email = messages.build_email(s, letter, cfg)
+        email = notifications.build_email(s, letter, cfg)
     assert email.language == "et" and "60 päeva" in email.text and "photos" in email.text
 
     with sessions.begin() as s:  # decided: no more letters
@@ -214,8 +224,8 @@ def test_status_letter_every_30_days_while_open(cfg, sessions):
 
 
 def test_status_letter_renders_in_every_language():
-    for language in render.LANGUAGES:
-        out = render.render(
+    for language in templates.LANGUAGES:
+        out = templates.render(
             "status_update",
             language,
             {
@@ -236,7 +246,7 @@ def test_digest_lists_claims_near_or_past_a_clock(cfg, sessions):
     fine = add_claim(sessions, at=T0 - timedelta(days=2))
     add_claim(sessions, status="approved", at=T0 - timedelta(days=60))
     with sessions() as s:
-        context = reports.digest_context(s, (T0 - timedelta(days=1)).date(), cfg)
+        context = digest_context(s, (T0 - timedelta(days=1)).date(), cfg)
     listed = {(c["claim_id"], c["clock"], c["stage"]) for c in context["clocks"]}
     assert (near, "acknowledge", "near") in listed
     assert {(past, "acknowledge", "past"), (past, "decide", "past")} <= listed
@@ -244,10 +254,10 @@ def test_digest_lists_claims_near_or_past_a_clock(cfg, sessions):
     assert context["clocks_total"] == 3 and context["clocks_past"] == 2
     assert context["clocks"][0]["claim_id"] == past  # most urgent first
 
-    assert reports.schedule_daily_digest(sessions, cfg, (T0 - timedelta(days=1)).date(), T0)
+    assert send_daily_digest(at(cfg, T0), (T0 - timedelta(days=1)).date())
     digest = _digest_row(sessions)
     with sessions() as s:
-        email = messages.build_email(s, digest, cfg)
+        email = notifications.build_email(s, digest, cfg)
     assert "Statutory clocks near or past their deadline: 3 (2 past)" in email.text
     assert f"- {past} decide PAST" in email.text and f"- {near} acknowledge near" in email.text
 
@@ -260,8 +270,8 @@ def _digest_row(sessions) -> OutboxRow:
 # ---------------------------------------------------------------- audit of the sweeps
 def test_abandon_escalation_is_audited(cfg, sessions):
     claim_id = add_claim(sessions, status="pending_info", missing=[{"type": "photos"}])
-    followups.sweep_followups(sessions, cfg, T0 + timedelta(days=10))
-    followups.sweep_followups(sessions, cfg, T0 + timedelta(days=10))
+    send_reminders(at(cfg, T0 + timedelta(days=10)))
+    send_reminders(at(cfg, T0 + timedelta(days=10)))
     events = audit(sessions, claim_id)
     assert [(e.actor, e.action) for e in events] == [("followups", "claim.escalated_abandoned")]
     assert events[0].before["status"] == "pending_info"
@@ -280,7 +290,7 @@ def test_abandon_close_is_audited_and_the_claimant_told(cfg, sessions, db_url, t
         callback_url="http://127.0.0.1:9/hook",
     )
     for _ in range(2):
-        followups.sweep_followups(sessions, closing, T0 + timedelta(days=10))
+        send_reminders(at(closing, T0 + timedelta(days=10)))
     with sessions() as s:
         assert s.get(ClaimRow, claim_id).status == "closed"
     events = audit(sessions, claim_id)
@@ -292,8 +302,8 @@ def test_abandon_close_is_audited_and_the_claimant_told(cfg, sessions, db_url, t
         ("claim.closed", "webhook"),
     ]
     with sessions() as s:
-        email = messages.build_email(s, sent[0], closing)
-        _, _, body = messages.build_webhook(s, sent[1], lambda client: "secret", 1)
+        email = notifications.build_email(s, sent[0], closing)
+        _, _, body = notifications.build_webhook(s, sent[1], closing, 1)
     assert email.language == "vi" and "photos" in email.text and "10" in email.text
     assert '"outcome":"closed"' in body and "documents_not_received" in body
     assert verify_audit(build_context(cfg)).ok
@@ -301,23 +311,23 @@ def test_abandon_close_is_audited_and_the_claimant_told(cfg, sessions, db_url, t
 
 def test_closed_abandoned_renders_in_every_language_with_fallback():
     context = {"name": "Ana", "ref": "EXT-7", "abandon_days": 10, "missing_documents": ["x"]}
-    for language in render.LANGUAGES:
-        out = render.render("closed_abandoned", language, context)
+    for language in templates.LANGUAGES:
+        out = templates.render("closed_abandoned", language, context)
         assert out.language == language and "EXT-7" in out.subject and "- x" in out.text
-    assert render.render("closed_abandoned", "fr", context).language == "en"
+    assert templates.render("closed_abandoned", "fr", context).language == "en"
 
 
 def test_sla_flag_raised_and_cleared_are_audited(cfg, sessions):
     claim_id = add_claim(sessions, status="escalated")
     for _ in range(2):
-        followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=49))
+        escalate_overdue(at(cfg, T0 + timedelta(hours=49)))
     events = audit(sessions, claim_id)
     assert [(e.actor, e.action) for e in events] == [("sla", "claim.flagged_overdue")]
     assert (events[0].before["overdue"], events[0].after["overdue"]) == (False, True)
     with sessions.begin() as s:
         s.execute(update(ClaimRow).where(ClaimRow.id == claim_id).values(status="approved"))
     for _ in range(2):
-        followups.sweep_sla(sessions, cfg, T0 + timedelta(hours=50))
+        escalate_overdue(at(cfg, T0 + timedelta(hours=50)))
     events = audit(sessions, claim_id)
     assert [(e.actor, e.action) for e in events] == [
         ("sla", "claim.flagged_overdue"),

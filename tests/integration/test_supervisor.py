@@ -68,10 +68,10 @@ def claim_state(app, claim_id):
 def test_queue_is_ordered_by_deadline_and_filters(app, client, clock, sup):
     put_policies(client)
     first = escalate(client, clock)
-    clock.now += timedelta(hours=1)
+    clock.advance(hours=1)
     big = client.post("/v1/claims", json=claim("P-MED", "medical_reimbursement", "2500")).json
     assert big["decision"]["outcome"] == "escalated"
-    clock.now += timedelta(hours=1)
+    clock.advance(hours=1)
     client.post("/v1/claims", json=claim())  # approved: not in the queue
     items = client.get("/v1/escalations", headers=sup).json["items"]
     assert [i["id"] for i in items] == [first, big["id"]]
@@ -82,7 +82,7 @@ def test_queue_is_ordered_by_deadline_and_filters(app, client, clock, sup):
     by_reason = client.get("/v1/escalations?reason=AMOUNT_ABOVE_THRESHOLD", headers=sup).json
     assert [i["id"] for i in by_reason["items"]] == [big["id"]]
     assert client.get("/v1/escalations?overdue=true", headers=sup).json["items"] == []
-    clock.now += timedelta(hours=47)
+    clock.advance(hours=47)
     overdue = client.get("/v1/escalations?overdue=true", headers=sup).json["items"]
     assert [i["id"] for i in overdue] == [first] and overdue[0]["overdue"]
     assert client.get("/v1/escalations?limit=1", headers=sup).json["total"] == 2
@@ -254,7 +254,7 @@ def test_appeal_flow_with_deadline_and_reminder(app, client, clock, sup):
     )
     assert response.status_code == 201, response.json
     appeal = response.json
-    assert appeal["answer_due_at"] == (clock.now + timedelta(days=3)).isoformat()
+    assert appeal["answer_due_at"] == (clock.now() + timedelta(days=3)).isoformat()
     assert outbox_events(app, claim_id)[-1] == "appeal_received"
     again = client.post(f"/v1/claims/{claim_id}/appeal", json={"reason": "again"})
     assert again.status_code == 409 and again.json["code"] == "appeal_open"
@@ -266,8 +266,8 @@ def test_appeal_flow_with_deadline_and_reminder(app, client, clock, sup):
     client.post(f"/v1/escalations/{claim_id}/assign", headers=sup)
 
     ctx = app.extensions["claims"]
-    assert due_appeal_reminders(ctx, clock.now + timedelta(days=1)) == []
-    later = clock.now + timedelta(days=2, hours=1)
+    assert due_appeal_reminders(ctx, clock.now() + timedelta(days=1)) == []
+    later = clock.now() + timedelta(days=2, hours=1)
     due = due_appeal_reminders(ctx, later)
     assert [(r.claim_id, r.assignee, r.assignee_email) for r in due] == [
         (claim_id, "sue", "sue@example.com")
@@ -276,12 +276,12 @@ def test_appeal_flow_with_deadline_and_reminder(app, client, clock, sup):
     assert queue_appeal_reminders(ctx, later) == []  # once only
     assert outbox_events(app, claim_id)[-1] == "appeal_reminder"
 
-    clock.now = later
+    clock.set(later)
     answer = decide(
         client, claim_id, sup, {"outcome": "approve", "amount": "10.00", "note": "Renewal found"}
     )
     assert answer.status_code == 200, answer.json
-    assert due_appeal_reminders(ctx, clock.now + timedelta(days=5)) == []
+    assert due_appeal_reminders(ctx, clock.now() + timedelta(days=5)) == []
     assert client.get("/v1/escalations", headers=sup).json["items"] == []
 
 

@@ -67,7 +67,7 @@ def add_claim(context, decided_at: datetime, outcome: str = "approved") -> str:
 
 
 def add_outbox(context, claim_id: str, status: str, n: int = 0) -> int:
-    now = context.clock()
+    now = context.clock.now()
     with context.sessions.begin() as s:
         row = OutboxRow(
             dedupe_key=f"claim:{claim_id}:test:{n}:email",
@@ -88,7 +88,7 @@ def add_outbox(context, claim_id: str, status: str, n: int = 0) -> int:
 
 # ---------------------------------------------------------------- outbox
 def test_dead_list_and_resend_need_admin(app, client, context):
-    claim_id = add_claim(context, context.clock())
+    claim_id = add_claim(context, context.clock.now())
     dead = add_outbox(context, claim_id, "dead", 1)
     add_outbox(context, claim_id, "sent", 2)
     client.default_auth = False
@@ -107,7 +107,7 @@ def test_dead_list_and_resend_need_admin(app, client, context):
 def test_admin_lists_dead_and_resends_once(app, client, context):
     dispatcher = RecordingDispatcher()
     context.dispatcher = dispatcher
-    claim_id = add_claim(context, context.clock())
+    claim_id = add_claim(context, context.clock.now())
     dead = add_outbox(context, claim_id, "dead", 1)
     sent = add_outbox(context, claim_id, "sent", 2)
     admin = key(app, "admin", "ops-admin")

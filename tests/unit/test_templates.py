@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from worker import render
+from service.adapters import templates
 
 pytestmark = pytest.mark.unit
 
@@ -20,11 +20,11 @@ CONTEXT = {
 }
 
 
-@pytest.mark.parametrize("language", render.LANGUAGES)
-@pytest.mark.parametrize("event", render.CLAIMANT_EVENTS)
+@pytest.mark.parametrize("language", templates.LANGUAGES)
+@pytest.mark.parametrize("event", templates.CLAIMANT_EVENTS)
 def test_every_event_renders_in_every_language(event, language, caplog):
     with caplog.at_level(logging.WARNING):
-        out = render.render(event, language, CONTEXT)
+        out = templates.render(event, language, CONTEXT)
     assert out.language == language
     assert not caplog.records  # no fallback for the five supported languages
     assert "EXT-42" in out.subject
@@ -33,39 +33,41 @@ def test_every_event_renders_in_every_language(event, language, caplog):
     assert "{{" not in out.text and "{%" not in out.text
 
 
-@pytest.mark.parametrize("language", render.LANGUAGES)
+@pytest.mark.parametrize("language", templates.LANGUAGES)
 def test_rejection_lists_reasons_in_the_claimants_words(language):
-    words = render.reason_words(
+    words = templates.reason_words(
         [
             {"code": "not_covered", "carc": "96", "message": "Water damage is not covered."},
             {"code": "custom", "carc": None, "message": "Photo is unreadable."},
         ],
         language,
     )
-    out = render.render("rejected", language, dict(CONTEXT, reasons=words))
-    assert render.carc_words()[language]["96"] in out.text or language == "en"
+    out = templates.render("rejected", language, dict(CONTEXT, reasons=words))
+    assert templates.carc_words()[language]["96"] in out.text or language == "en"
     assert "Photo is unreadable." in out.text
     assert "<li>" in out.html
 
 
 def test_english_uses_the_rule_message():
-    words = render.reason_words([{"carc": "96", "message": "Water damage is not covered."}], "en")
+    words = templates.reason_words(
+        [{"carc": "96", "message": "Water damage is not covered."}], "en"
+    )
     assert words == ["Water damage is not covered."]
 
 
 def test_missing_language_falls_back_to_english_and_logs(caplog):
-    with caplog.at_level(logging.WARNING, logger="worker.render"):
-        out = render.render("approved", "fr", CONTEXT)
+    with caplog.at_level(logging.WARNING, logger="service.adapters.templates"):
+        out = templates.render("approved", "fr", CONTEXT)
     assert out.language == "en"
     assert "approved" in out.subject
     assert any("falling back" in r.getMessage() for r in caplog.records)
 
 
 def test_none_language_means_english():
-    assert render.render("acknowledgment", None, CONTEXT).language == "en"
+    assert templates.render("acknowledgment", None, CONTEXT).language == "en"
 
 
-@pytest.mark.parametrize("event", render.STAFF_EVENTS)
+@pytest.mark.parametrize("event", templates.STAFF_EVENTS)
 def test_staff_templates_render(event):
     context = {
         "ref": "EXT-1",
@@ -78,4 +80,4 @@ def test_staff_templates_render(event):
         "oldest": [],
         "dead": 0,
     }
-    assert render.render(event, "en", context).text.strip()
+    assert templates.render(event, "en", context).text.strip()

@@ -9,7 +9,7 @@ from service.db.session import get_engine
 from service.db.tables import Base
 
 config = context.config
-url = config.get_main_option("sqlalchemy.url")
+url = config.get_main_option("sqlalchemy.url") or ""
 
 
 def run() -> None:

@@ -1,4 +1,5 @@
-"""Notification templates: one Jinja2 file per event and language, English fallback.
+"""The one module that renders notifications (Jinja2): one template per event and
+language, English fallback.
 
 `service/templates/notifications/<lang>/<event>.j2` holds a `subject` and a
 `text` block; the HTML part is the text laid out by `layout.html.j2`.
@@ -18,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoe
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "service" / "templates" / "notifications"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "notifications"
 FALLBACK = "en"
 LANGUAGES = ("en", "zh", "es", "et", "vi")
 CLAIMANT_EVENTS = (

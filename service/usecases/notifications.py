@@ -1,7 +1,7 @@
-"""Turn an outbox row into the message to send, loading the claim by id.
+"""What each outbox message says: the email or webhook built from its row and its claim.
 
 Outbox payloads carry ids only (no personal data); names, addresses and
-languages come from the claim at send time.
+languages come from the claim at send time. Used by deliver_message.
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ import json
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from service.adapters.smtp import Email
+from service.adapters import templates
 from service.adapters.webhooks import signed_headers
+from service.config import Config
+from service.db import claims
+from service.db.session import Session
 from service.db.tables import ClaimRow, DecisionRow, OutboxRow
-from worker import render
+from service.ports import Email
+from service.usecases.send_daily_digest import digest_context
 
 
 class Undeliverable(Exception):
@@ -27,24 +28,24 @@ def message_id(row: OutboxRow, domain: str) -> str:
     return f"<outbox-{row.id}.{row.dedupe_key.replace(':', '.')}@{domain}>"
 
 
-def build_email(session: Session, row: OutboxRow, config: Any) -> Email:
-    domain = str(config.SMTP_FROM).rpartition("@")[2] or "localhost"
+def build_email(session: Session, row: OutboxRow, config: Config) -> Email:
+    domain = str(config.smtp_from).rpartition("@")[2] or "localhost"
     if row.event in ("sla_breach", "regulatory_clock"):
-        return _staff_email(session, row, [config.SUPERVISOR_LEAD_EMAIL], domain, config)
+        return _staff_email(session, row, [config.supervisor_lead_email], domain, config)
     if row.event == "daily_digest":
-        return _staff_email(session, row, list(config.DIGEST_RECIPIENTS), domain, config)
+        return _staff_email(session, row, list(config.digest_recipients), domain, config)
     if row.event == "appeal_reminder":  # to the assignee, else the supervisors' lead
-        to = (row.payload or {}).get("to") or config.SUPERVISOR_LEAD_EMAIL
+        to = (row.payload or {}).get("to") or config.supervisor_lead_email
         return _staff_email(session, row, [to], domain, config)
     claim = _claim(session, row)
-    to = (claim.claimant or {}).get("email")
-    if not to:
+    address = (claim.claimant or {}).get("email")
+    if not address:
         raise Undeliverable(f"claim {claim.id} has no claimant email")
     language = claim.preferred_language or (claim.claimant or {}).get("preferred_language")
     context = claimant_context(session, claim, row, config, language or "en")
-    out = render.render(row.event, language, context)
+    out = templates.render(row.event, language, context)
     return Email(
-        to=(to,),
+        to=(address,),
         subject=out.subject,
         text=out.text,
         html=out.html,
@@ -54,7 +55,7 @@ def build_email(session: Session, row: OutboxRow, config: Any) -> Email:
 
 
 def claimant_context(
-    session: Session, claim: ClaimRow, row: OutboxRow, config: Any, language: str
+    session: Session, claim: ClaimRow, row: OutboxRow, config: Config, language: str
 ) -> dict[str, Any]:
     decision = _decision(session, claim, row)
     payload = row.payload or {}
@@ -72,28 +73,26 @@ def claimant_context(
         "currency": claim.currency,
         "payable_amount": payable,
         "outcome": decision.outcome if decision else claim.status,
-        "reasons": render.reason_words(reasons, language),
+        "reasons": templates.reason_words(reasons, language),
         "missing_documents": [
             str(d.get("type", d)) if isinstance(d, dict) else str(d) for d in missing
         ],
         "day": payload.get("day"),
-        "answer_days": getattr(config, "APPEAL_ANSWER_DAYS", 3),
-        "abandon_days": getattr(config, "ABANDON_AFTER_DAYS", 10),
+        "answer_days": config.appeal_answer_days,
+        "abandon_days": config.abandon_after_days,
         "status": claim.status,
         "days_open": payload.get("days_open"),
-        "every_days": payload.get("every_days") or getattr(config, "REG_STATUS_EVERY_DAYS", 30),
+        "every_days": payload.get("every_days") or config.reg_status_every_days,
     }
 
 
 def _staff_email(
-    session: Session, row: OutboxRow, to: list[str], domain: str, config: Any
+    session: Session, row: OutboxRow, to: list[str], domain: str, config: Config
 ) -> Email:
     to = [a for a in to if a]
     if not to:
         raise Undeliverable(f"no recipients configured for {row.event}")
     if row.event == "daily_digest":
-        from worker.reports import digest_context
-
         context = digest_context(session, date.fromisoformat(row.payload["day"]), config)
     else:
         claim = _claim(session, row)
@@ -104,7 +103,7 @@ def _staff_email(
             assignee=claim.assignee,
             status=claim.status,
         )
-    out = render.render(row.event, "en", context)
+    out = templates.render(row.event, "en", context)
     return Email(
         to=tuple(to),
         subject=out.subject,
@@ -115,12 +114,14 @@ def _staff_email(
 
 
 def build_webhook(
-    session: Session, row: OutboxRow, secret_for: Any, timestamp: int
+    session: Session, row: OutboxRow, config: Config, timestamp: int
 ) -> tuple[str, dict[str, str], str]:
+    """(url, signed headers, body) of the webhook; the id is the same on every retry."""
     claim = _claim(session, row)
     if not claim.callback_url:
         raise Undeliverable(f"claim {claim.id} has no callback_url")
     payload = row.payload or {}
+    decision: DecisionRow | None
     if row.event == "claim.closed":  # closed by a sweep: no decision, the sweep's reason
         decision = None
         reasons = [payload["reason"]] if payload.get("reason") else []
@@ -143,16 +144,22 @@ def build_webhook(
         sort_keys=True,
         separators=(",", ":"),
     )
-    msg_id = f"msg_outbox_{row.id}"  # the same on every retry and re-send
-    return (
-        claim.callback_url,
-        signed_headers(secret_for(claim.client_id), msg_id, timestamp, body),
-        body,
-    )
+    msg_id = f"msg_outbox_{row.id}"
+    secret = webhook_secret(config, claim.client_id)
+    return claim.callback_url, signed_headers(secret, msg_id, timestamp, body), body
+
+
+def webhook_secret(config: Config, client_id: str) -> str:
+    """Per-client secret from WEBHOOK_CLIENT_SECRETS ("client:secret,..."), else WEBHOOK_SECRET."""
+    for item in config.webhook_client_secrets:
+        name, _, secret = item.partition(":")
+        if name == client_id and secret:
+            return secret
+    return config.webhook_secret
 
 
 def _claim(session: Session, row: OutboxRow) -> ClaimRow:
-    claim = session.get(ClaimRow, row.claim_id) if row.claim_id else None
+    claim = claims.get_claim(session, row.claim_id) if row.claim_id else None
     if claim is None:
         raise Undeliverable(f"claim {row.claim_id} not found")
     return claim
@@ -161,10 +168,5 @@ def _claim(session: Session, row: OutboxRow) -> ClaimRow:
 def _decision(session: Session, claim: ClaimRow, row: OutboxRow) -> DecisionRow | None:
     decision_id = (row.payload or {}).get("decision_id")
     if decision_id is not None:
-        return session.get(DecisionRow, decision_id)
-    return session.scalars(
-        select(DecisionRow)
-        .where(DecisionRow.claim_id == claim.id)
-        .order_by(DecisionRow.id.desc())
-        .limit(1)
-    ).first()
+        return claims.get_decision(session, decision_id)
+    return claims.latest_decision_of(session, claim.id)

@@ -6,6 +6,6 @@ from flask import Flask
 
 
 def install_console(app: Flask) -> None:
-    from service.console.views import bp
+    from service.api.console.views import bp
 
     app.register_blueprint(bp)

@@ -19,7 +19,7 @@ from flask import (
 
 from service.api.auth import authenticate, check_login_csrf, csrf_token, requires, start_session
 from service.api.problems import Problem
-from service.usecases import manage_identities, manage_policies, read_claims
+from service.usecases import check_credentials, manage_policies, read_claims
 from service.usecases.assign_claim import assign_claim
 from service.usecases.backtest import latest_backtest
 from service.usecases.decide_claim import (
@@ -59,7 +59,7 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("console/login.html", next=request.args.get("next", ""))
     check_login_csrf()
-    identity = manage_identities.login(
+    identity = check_credentials.login(
         _ctx(),
         request.form.get("username", "")[:64],
         request.form.get("password", ""),

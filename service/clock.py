@@ -1,4 +1,9 @@
-"""Injectable clocks: production reads the system time, tests move time by hand."""
+"""The one clock: what every use case, job and sweep asks for the time.
+
+Production uses `SystemClock`; tests, benchmarks and a sweep that must see one
+instant throughout use `FixedClock`, which moves only when told to. Times are
+timezone-aware UTC.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,8 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The current time, aware, in UTC."""
 
 
 class SystemClock:
@@ -15,20 +21,23 @@ class SystemClock:
         return datetime.now(UTC)
 
 
-class FrozenClock:
+class FixedClock:
     """A clock that only moves when told to (`advance`, `set`)."""
 
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
-            raise ValueError("FrozenClock needs an aware datetime")
+            raise ValueError("FixedClock needs an aware datetime")
         self._now = start
 
     def now(self) -> datetime:
         return self._now
 
     def advance(self, **delta: float) -> datetime:
+        """Move forward by timedelta(**delta), e.g. advance(days=2); returns the new time."""
         self._now += timedelta(**delta)
         return self._now
 
     def set(self, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("FixedClock needs an aware datetime")
         self._now = when

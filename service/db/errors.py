@@ -1,0 +1,15 @@
+"""The database's errors as the layers above see them (they import no SQLAlchemy).
+
+`Conflict`: a unique constraint refused a row (e.g. a reused external_ref).
+`UNAVAILABLE`: the database cannot be reached or its pool is exhausted (answered 503).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError as Conflict
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+
+__all__ = ["Conflict", "UNAVAILABLE"]
