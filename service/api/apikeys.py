@@ -8,7 +8,7 @@ from flask import current_app
 from marshmallow import Schema, fields, validate
 
 from service.api.auth import requires
-from service.api.identity import current_actor, source_address
+from service.api.caller import current_actor, source_address
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import StrictSchema

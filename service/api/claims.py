@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, g, request
 
 from service.api.auth import requires
-from service.api.identity import current_client_id, source_address, visible_client_id
+from service.api.caller import current_client_id, source_address, visible_client_id
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import (

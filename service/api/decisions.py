@@ -10,8 +10,8 @@ from flask import current_app, g, request
 from marshmallow import Schema, fields, validate
 
 from service.api.auth import requires
+from service.api.caller import current_actor, source_address, visible_client_id
 from service.api.escalations import refused
-from service.api.identity import current_actor, source_address, visible_client_id
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import CODE, ClaimOutSchema, Money, StrictSchema

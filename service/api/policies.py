@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app
 
 from service.api.auth import requires
-from service.api.identity import current_actor, source_address
+from service.api.caller import current_actor, source_address
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import PolicyOutSchema, PolicySchema

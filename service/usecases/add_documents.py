@@ -14,8 +14,8 @@ from service.domain.facts import build_facts
 from service.domain.model import Document
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
+from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_decision
-from service.usecases.views import claim_document
 
 
 class ClaimNotFound(Exception):

@@ -17,8 +17,8 @@ from service.domain.decision import Decision, Reason
 from service.domain.facts import build_facts
 from service.rules.loader import CARC
 from service.usecases.context import Context
+from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_decision
-from service.usecases.views import claim_document
 
 OUTCOMES = {"approve": "approved", "reject": "rejected", "request_info": "pending_info"}
 DECIDABLE = ("escalated",)

@@ -9,7 +9,12 @@ from typing import Any
 
 from service.db import audit, claims
 from service.usecases.context import Context
-from service.usecases.views import audit_document, claim_document, claim_summary, decision_document
+from service.usecases.read_models import (
+    audit_document,
+    claim_document,
+    claim_summary,
+    decision_document,
+)
 
 
 class BadCursor(ValueError):

@@ -23,10 +23,10 @@ from service.domain.model import Claim, Document
 from service.metrics import observe_decision
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
+from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_first_decision
 from service.usecases.rulesets import ensure_ruleset_stored
 from service.usecases.shadow import record_shadow
-from service.usecases.views import claim_document
 
 ABANDONED_AFTER = timedelta(seconds=60)  # an in-flight key older than this was abandoned
 

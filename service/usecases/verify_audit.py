@@ -41,7 +41,7 @@ def verify_audit(ctx: Context) -> ChainReport:
 
 def audit_page(ctx: Context, filters: dict[str, object], limit: int) -> dict[str, object]:
     """GET /v1/audit: events in id order with their hashes; page on after_id."""
-    from service.usecases.views import audit_document
+    from service.usecases.read_models import audit_document
 
     with ctx.unit_of_work() as session:
         rows = audit.audit_events(session, filters, limit)
