@@ -91,6 +91,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ABANDON_ACTION", "escalate", "escalate or close when documents never come", "str"),
     Setting("ESCALATION_SLA_HOURS", "48", "Hours a supervisor has to decide", "int"),
     Setting("APPEAL_ANSWER_DAYS", "3", "Days to answer an appeal", "int"),
+    Setting(
+        "DEFAULT_TIME_ZONE",
+        "UTC",
+        "IANA time zone of report dates for policies without their own time_zone",
+        "str",
+    ),
     Setting("DIGEST_RECIPIENTS", "", "Comma-separated emails for the daily digest", "list"),
     Setting("SUPERVISOR_LEAD_EMAIL", "", "Who hears about SLA breaches", "str"),
     Setting(
@@ -214,6 +220,13 @@ def _derive(values: dict[str, Any]) -> None:
             raise ConfigError(f"{name} must be positive")
     if values["API_KEY_CACHE_SECONDS"] < 0:
         raise ConfigError("API_KEY_CACHE_SECONDS must be 0 or more")
+    from service.domain.calendar import is_time_zone
+
+    if not is_time_zone(values["DEFAULT_TIME_ZONE"]):
+        raise ConfigError(
+            f"DEFAULT_TIME_ZONE={values['DEFAULT_TIME_ZONE']!r} is not an IANA time zone name "
+            "(e.g. UTC, Europe/Tallinn)"
+        )
 
 
 def mask_url(url: str) -> str:

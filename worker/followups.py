@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.audit import append_audit
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow
+from service.usecases.payments import lock_policy
 from worker.outbox import add_once
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def _abandon(
     if status == "escalated":
         values["sla_due_at"] = now + timedelta(hours=int(config.ESCALATION_SLA_HOURS))
     version = claim.version
+    lock_policy(session, claim.policy_number)  # every change of what a claim pays takes it
     moved = session.execute(
         update(ClaimRow)
         .where(ClaimRow.id == claim.id, ClaimRow.status == "pending_info")

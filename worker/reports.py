@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, OutboxRow
+from service.domain.money import fmt
 from worker.outbox import add_once
 
 OPEN = ("pending_info", "escalated")
@@ -130,7 +131,8 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
 
 
 def bordereau_csv(session: Session, month: str) -> str:
-    """Approved claims whose approval fell in the month, then totals per policy and type."""
+    """Approved claims whose approval fell in the month, then totals per policy and type;
+    amounts with their currency's decimals (USD 300.00, JPY 900, KWD 85.125)."""
     start, end = month_bounds(month)
     rows = session.execute(
         select(ClaimRow, DecisionRow)
@@ -164,8 +166,8 @@ def bordereau_csv(session: Session, month: str) -> str:
                 claim.reported_at.isoformat(),
                 decision.decided_at.isoformat(),
                 claim.currency,
-                f"{claim.amount:.2f}",
-                f"{payable:.2f}",
+                fmt(claim.amount, claim.currency),
+                fmt(payable, claim.currency),
                 1,
             )
         )
@@ -186,8 +188,8 @@ def bordereau_csv(session: Session, month: str) -> str:
                 "",
                 "",
                 currency,
-                f"{claimed:.2f}",
-                f"{payable:.2f}",
+                fmt(claimed, currency),
+                fmt(payable, currency),
                 n,
             )
         )
@@ -205,8 +207,8 @@ def bordereau_csv(session: Session, month: str) -> str:
                 "",
                 "",
                 currency,
-                f"{claimed:.2f}",
-                f"{payable:.2f}",
+                fmt(claimed, currency),
+                fmt(payable, currency),
                 n,
             )
         )
