@@ -115,3 +115,12 @@ def test_a_moment_becomes_a_date_in_a_named_time_zone():
     assert not any(
         map(is_time_zone, ("+05:00", "../etc/passwd", "Europe/Nowhere", "Mars/Olympus", None))
     )
+
+
+def test_default_time_zone_setting_is_checked_at_start_up():
+    from service.config import ConfigError, load
+
+    assert load({"DEFAULT_TIME_ZONE": "Europe/Tallinn"}).default_time_zone == "Europe/Tallinn"
+    assert load({}).default_time_zone == "UTC"
+    with pytest.raises(ConfigError, match="DEFAULT_TIME_ZONE='Mars/Olympus'"):
+        load({"DEFAULT_TIME_ZONE": "Mars/Olympus"})
