@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from service.domain.calendar import is_time_zone
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -90,6 +92,9 @@ class Config:
     abandon_action: str = setting("escalate", "escalate or close when documents never come")
     escalation_sla_hours: int = setting("48", "Hours a supervisor has to decide")
     appeal_answer_days: int = setting("3", "Days to answer an appeal")
+    default_time_zone: str = setting(
+        "UTC", "IANA time zone of report dates for policies without their own time_zone"
+    )
     digest_recipients: tuple[str, ...] = setting("", "Comma-separated emails for the daily digest")
     supervisor_lead_email: str = setting("", "Who hears about SLA breaches")
     reg_ack_days: int = setting(
@@ -228,6 +233,11 @@ def _derive(values: dict[str, typing.Any]) -> None:
             raise ConfigError(f"{name} must be positive")
     if values["API_KEY_CACHE_SECONDS"] < 0:
         raise ConfigError("API_KEY_CACHE_SECONDS must be 0 or more")
+    if not is_time_zone(values["DEFAULT_TIME_ZONE"]):
+        raise ConfigError(
+            f"DEFAULT_TIME_ZONE={values['DEFAULT_TIME_ZONE']!r} is not an IANA time zone name "
+            "(e.g. UTC, Europe/Tallinn)"
+        )
 
 
 def mask_url(url: str) -> str:

@@ -16,13 +16,15 @@ REQUIRED_DOCS = {
 }
 
 
-def coverage(claim_type: str, limit: str, aggregate: str, deductible: str, wait: int = 0) -> dict:
+def coverage(
+    claim_type: str, limit: str, aggregate: str, deductible: str, wait: dict | None = None
+) -> dict:
     return {
         "claim_type": claim_type,
         "limit_per_claim": limit,
         "annual_aggregate": aggregate,
         "deductible": deductible,
-        "waiting_period_days": wait,
+        "waiting_period": wait or {"days": 0},
     }
 
 
@@ -35,7 +37,7 @@ POLICIES: dict[str, dict[str, Any]] = {
         "currency": "USD",
         "coverages": [
             coverage("device_damage", "800", "2000", "50"),
-            coverage("device_theft", "1500", "3000", "100", wait=30),
+            coverage("device_theft", "1500", "3000", "100", wait={"months": 1}),
         ],
     },
     "P-PROP": {
@@ -62,6 +64,7 @@ POLICIES: dict[str, dict[str, Any]] = {
         "status": "lapsed",
         "effective_from": "2026-01-01",
         "effective_to": "2026-12-31",
+        "terminated_on": "2026-03-31",
         "currency": "USD",
         "coverages": [coverage("device_damage", "800", "2000", "50")],
     },

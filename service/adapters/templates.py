@@ -77,6 +77,17 @@ def reason_words(reasons: list[dict[str, Any]], language: str) -> list[str]:
     return [text for text in out if text]
 
 
+def adjustment_words(adjustments: list[dict[str, Any]], currency: str, language: str) -> list[str]:
+    """Each adjustment line of a payment, e.g. "50.00 USD: Part of the amount is your
+    deductible, ..." (the CARC in the claimant's words; amounts as stored, in the
+    currency's decimals)."""
+    table = carc_words().get(language) or carc_words()[FALLBACK]
+    return [
+        f"{a['amount']} {currency}: {table.get(str(a['carc']), a.get('reason', ''))}"
+        for a in adjustments
+    ]
+
+
 def render(
     event: str, language: str | None, context: dict[str, Any], root: Path = TEMPLATES
 ) -> Rendered:

@@ -18,7 +18,9 @@ from service.api.schemas import (
     ClaimSchema,
     date_problems,
 )
+from service.domain.money import fmt
 from service.usecases import read_claims
+from service.usecases.payments import AggregateExceeded
 from service.usecases.submit_claim import (
     ExternalRefConflict,
     IdempotencyMismatch,
@@ -70,6 +72,14 @@ def post_claim(data: dict[str, Any]) -> Any:
             "A request with this Idempotency-Key is still in progress.",
             code="request_in_flight",
             headers={"Retry-After": "1"},
+        ) from None
+    except AggregateExceeded as exc:
+        raise Problem(
+            422,
+            str(exc),
+            code="aggregate_exceeded",
+            remaining=fmt(exc.remaining, exc.currency),
+            currency=exc.currency,
         ) from None
     except ExternalRefConflict:
         raise Problem(

@@ -2,18 +2,47 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates_schema,
+)
 
-from service.domain.model import CLAIM_TYPES, LANGUAGES, OUTCOMES, POLICY_STATUSES
-from service.domain.money import MoneyError, fmt, to_money
+from service.domain.calendar import Duration, is_time_zone
+from service.domain.model import (
+    CLAIM_TYPES,
+    LANGUAGES,
+    OUTCOMES,
+    POLICY_STATUSES,
+    TERMINATED_STATUSES,
+)
+from service.domain.money import MoneyError, fmt, in_minor_units, is_currency, parse_amount
 
-CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="Must be a three-letter ISO 4217 code, e.g. USD.")
+
+def _currency(code: Any) -> bool:
+    if not is_currency(code):
+        raise ValidationError("Must be an ISO 4217 currency code with minor units, e.g. USD.")
+    return True
+
+
+def _time_zone(name: Any) -> bool:
+    if not is_time_zone(name):
+        raise ValidationError("Must be an IANA time zone name, e.g. America/New_York or UTC.")
+    return True
+
+
+CURRENCY = _currency
 CODE = validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="Use lower_snake_case, e.g. photos.")
 CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST_ZONE = timedelta(hours=14)
 SANE_DATES = validate.Range(
     min=date(1900, 1, 1), max=date(2999, 12, 31), error="Must be between 1900 and 2999."
 )
@@ -32,7 +61,9 @@ def date_problems(data: dict[str, Any], now: datetime) -> list[dict[str, str]]:
     loss: date | None = data.get("date_of_loss")
     if reported is not None and reported > now + CLOCK_SKEW:
         problems.append({"field": "reported_at", "message": "Cannot be in the future."})
-    latest = (reported or now).date()
+    # The report date is taken in the policy's time zone at intake; here only what no
+    # time zone allows is refused (UTC+14 is the earliest calendar on Earth).
+    latest = ((reported or now).astimezone(UTC) + EARLIEST_ZONE).date()
     if loss is not None and loss > latest:
         problems.append(
             {"field": "date_of_loss", "message": "Cannot be after the claim was reported."}
@@ -41,16 +72,21 @@ def date_problems(data: dict[str, Any], now: datetime) -> list[dict[str, str]]:
 
 
 class Money(fields.Field):
-    """A JSON number or string in; a string with two decimals out."""
+    """A JSON number, or a string of ASCII digits with at most one decimal point, in;
+    its decimals are checked against the currency by the schema that names it
+    (`in_currency`). Out: a string."""
 
     def __init__(self, *, minimum: Decimal | None = Decimal("0"), **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.minimum = minimum
         self.metadata.setdefault("example", "350.00")
+        self.metadata.setdefault(
+            "description", "JSON number or string of digits with at most one decimal point"
+        )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
         try:
-            amount = to_money(value)
+            amount = parse_amount(value)
         except MoneyError as exc:
             raise ValidationError(f"Not a valid amount: {exc}.") from exc
         if self.minimum is not None and amount < self.minimum:
@@ -60,7 +96,29 @@ class Money(fields.Field):
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        return fmt(to_money(value))
+        return fmt(parse_amount(value))
+
+
+def in_currency(amount: Decimal, currency: str, field: str) -> Decimal:
+    """`amount` in the currency's minor units, else a ValidationError on `field`
+    (JPY 900.75: "JPY has no decimal places")."""
+    try:
+        return in_minor_units(amount, currency)
+    except MoneyError as exc:
+        raise ValidationError(f"Not a valid amount in {currency}: {exc}.", field) from exc
+
+
+class DurationField(fields.Field):
+    """A calendar duration: {"months": 1} (one of years, months, days) or ISO "P1M"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Duration:
+        try:
+            return Duration.parse(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value.as_dict() if isinstance(value, Duration) else value
 
 
 class StrictSchema(Schema):
@@ -118,8 +176,45 @@ class ClaimSchema(StrictSchema):
         validate=validate.Length(max=2048),
     )
     line_items = fields.List(
-        fields.Nested(LineItemSchema), load_default=list, validate=validate.Length(max=200)
+        fields.Nested(LineItemSchema),
+        load_default=list,
+        validate=validate.Length(max=200),
+        metadata={"description": "when sent, the amounts must add up to the claim amount"},
     )
+
+    @validates_schema
+    def _amounts(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """Every amount in the claim currency's minor units; line items add up."""
+        currency = data.get("currency")
+        if currency is None or not is_currency(currency) or "amount" not in data:
+            return
+        errors: dict[str, list[str]] = {}
+        for name, value in [("amount", data["amount"])] + [
+            (f"line_items.{i}.amount", item["amount"])
+            for i, item in enumerate(data.get("line_items") or [])
+        ]:
+            try:
+                in_currency(value, currency, name)
+            except ValidationError as exc:
+                errors.update(exc.normalized_messages())  # type: ignore[arg-type]
+        if errors:
+            raise ValidationError(errors)
+        lines = data.get("line_items") or []
+        total = sum((item["amount"] for item in lines), Decimal(0))
+        if lines and total != data["amount"]:
+            raise ValidationError(
+                f"The line items add up to {fmt(total, currency)} {currency}, "
+                f"not the claim amount {fmt(data['amount'], currency)} {currency}.",
+                "line_items",
+            )
+
+    @post_load
+    def _minor_units(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        currency = data["currency"]
+        data["amount"] = in_minor_units(data["amount"], currency)
+        for item in data.get("line_items") or []:
+            item["amount"] = in_minor_units(item["amount"], currency)
+        return data
 
 
 class CoverageSchema(StrictSchema):
@@ -127,9 +222,25 @@ class CoverageSchema(StrictSchema):
     limit_per_claim = Money(required=True)
     annual_aggregate = Money(required=True)
     deductible = Money(required=True)
-    waiting_period_days = fields.Integer(
-        load_default=0, validate=validate.Range(min=0, max=3650), strict=True
+    waiting_period = DurationField(
+        load_default=None,
+        metadata={"description": 'calendar waiting period: {"months": 1}, {"days": 30}, "P1Y"'},
     )
+    waiting_period_days = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=3650),
+        strict=True,
+        metadata={"description": "older form of waiting_period: {days: n}"},
+    )
+
+    @post_load
+    def _one_waiting_period(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        days = data.pop("waiting_period_days", None)
+        if data.get("waiting_period") is None:
+            data["waiting_period"] = Duration(days or 0, "days")
+        elif days is not None:
+            raise ValidationError("Give waiting_period or waiting_period_days, not both.")
+        return data
 
 
 class PolicySchema(StrictSchema):
@@ -137,6 +248,18 @@ class PolicySchema(StrictSchema):
     status = fields.String(required=True, validate=validate.OneOf(POLICY_STATUSES))
     effective_from = fields.Date(required=True, validate=SANE_DATES)
     effective_to = fields.Date(required=True, validate=SANE_DATES)
+    terminated_on = fields.Date(
+        load_default=None,
+        allow_none=True,
+        validate=SANE_DATES,
+        metadata={"description": "lapsed or cancelled: the last day of cover (required)"},
+    )
+    time_zone = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=64), _time_zone],
+        metadata={"description": "IANA time zone of report dates; default DEFAULT_TIME_ZONE"},
+    )
     currency = fields.String(required=True, validate=CURRENCY)
     coverages = fields.List(
         fields.Nested(CoverageSchema), load_default=list, validate=validate.Length(max=50)
@@ -144,12 +267,37 @@ class PolicySchema(StrictSchema):
 
     @validates_schema
     def _consistent(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("effective_from") and data.get("effective_to"):
-            if data["effective_to"] < data["effective_from"]:
-                raise ValidationError("Must not be before effective_from.", "effective_to")
+        start, end = data.get("effective_from"), data.get("effective_to")
+        if start and end and end < start:
+            raise ValidationError("Must not be before effective_from.", "effective_to")
+        terminated = data.get("terminated_on")
+        if data.get("status") in TERMINATED_STATUSES and terminated is None:
+            raise ValidationError(
+                f"Required when the status is {data['status']}: the last day of cover.",
+                "terminated_on",
+            )
+        if data.get("status") == "active" and terminated is not None:
+            raise ValidationError("Only a lapsed or cancelled policy has one.", "terminated_on")
+        if terminated is not None and start and terminated < start:
+            raise ValidationError("Must not be before effective_from.", "terminated_on")
+        if terminated is not None and end and terminated > end:
+            raise ValidationError("Must not be after effective_to.", "terminated_on")
         types = [c["claim_type"] for c in data.get("coverages", [])]
         if len(types) != len(set(types)):
             raise ValidationError("Each claim type may appear once.", "coverages")
+        currency = data.get("currency")
+        if currency is None or not is_currency(currency):
+            return
+        for i, coverage in enumerate(data.get("coverages", [])):
+            for name in ("limit_per_claim", "annual_aggregate", "deductible"):
+                in_currency(coverage[name], currency, f"coverages.{i}.{name}")
+
+    @post_load
+    def _minor_units(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        for coverage in data.get("coverages", []):
+            for name in ("limit_per_claim", "annual_aggregate", "deductible"):
+                coverage[name] = in_minor_units(coverage[name], data["currency"])
+        return data
 
 
 class PolicyOutSchema(Schema):
@@ -158,6 +306,8 @@ class PolicyOutSchema(Schema):
     status = fields.String()
     effective_from = fields.String()
     effective_to = fields.String()
+    terminated_on = fields.String(allow_none=True)
+    time_zone = fields.String(allow_none=True)
     currency = fields.String()
     coverages = fields.List(fields.Dict())
 
@@ -170,10 +320,22 @@ class ReasonOutSchema(Schema):
     action = fields.String()
 
 
+class AdjustmentOutSchema(Schema):
+    group = fields.String(metadata={"enum": ["PR", "CO", "OA"]})
+    carc = fields.String()
+    amount = fields.String()
+    reason = fields.String()
+
+
 class DecisionOutSchema(Schema):
     id = fields.Integer()
     outcome = fields.String(metadata={"enum": list(OUTCOMES)})
     payable_amount = fields.String(allow_none=True)
+    adjustments = fields.List(
+        fields.Nested(AdjustmentOutSchema),
+        metadata={"description": "amount - sum(adjustments) = payable_amount (X12 835 CAS)"},
+    )
+    facts = fields.Dict(allow_none=True, metadata={"description": "the facts it was made on"})
     reasons = fields.List(fields.Nested(ReasonOutSchema))
     missing_documents = fields.List(fields.String())
     ruleset_version = fields.String(allow_none=True)
@@ -191,6 +353,8 @@ class ClaimOutSchema(Schema):
     claim_type = fields.String()
     date_of_loss = fields.String()
     reported_at = fields.String()
+    reported_on = fields.String(metadata={"description": "report date in time_zone"})
+    time_zone = fields.String()
     amount = fields.String()
     currency = fields.String()
     description = fields.String()

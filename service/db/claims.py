@@ -7,7 +7,7 @@ never see a session.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,10 +18,13 @@ from sqlalchemy.orm import Session, selectinload
 from service.db import statements as sql
 from service.db.session import rowcount
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, DocumentRow
+from service.domain.calendar import add_years
 from service.domain.history import LOOKBACK
-from service.domain.model import Claim, Document, History, Policy, add_years
+from service.domain.model import Claim, Document, History, Policy
+from service.domain.money import in_minor_units, is_currency
 
-CENT = Decimal("0.01")
+THOUSANDTH = Decimal("0.001")
+NOT_STORED = datetime(9999, 12, 31, tzinfo=UTC)  # a claim at intake: every stored one is before
 
 
 def claim_row(session: Session, claim_id: str, client_id: str | None = None) -> ClaimRow | None:
@@ -53,17 +56,26 @@ def claim_by_external_ref(session: Session, client_id: str, external_ref: str) -
 
 
 def to_claim(row: ClaimRow) -> Claim:
+    """The stored claim as the rules see it, with the report date fixed at intake and
+    the amount in its currency's minor units."""
     return Claim(
         id=row.id,
         policy_number=row.policy_number,
         claim_type=row.claim_type,
         date_of_loss=row.date_of_loss,
         reported_at=row.reported_at,
-        amount=row.amount,
+        reported_on=row.reported_on,
+        amount=in_currency(row.amount, row.currency),
         currency=row.currency,
         documents=tuple(Document(type=d.type, ref=d.ref) for d in row.documents),
         line_items_count=len(row.payload.get("line_items") or []),
+        line_items_key=row.line_items_key,
     )
+
+
+def in_currency(amount: Decimal, currency: str) -> Decimal:
+    """A stored amount (NUMERIC with three decimals) in its currency's minor units."""
+    return in_minor_units(amount, currency) if is_currency(currency) else amount
 
 
 def list_claims(
@@ -107,6 +119,15 @@ def latest_decision(row: ClaimRow) -> DecisionRow | None:
 
 def add_document(session: Session, row: ClaimRow, doc: Document, now: datetime) -> None:
     row.documents.append(DocumentRow(type=doc.type, ref=doc.ref, received_at=now))
+
+
+def policy_number_of(session: Session, claim_id: str, client_id: str | None) -> str | None:
+    """The policy a claim is on (never changes), read without a lock: callers take the
+    policy's lock before the claim's (service/usecases/payments.py)."""
+    query = select(ClaimRow.policy_number).where(ClaimRow.id == claim_id)
+    if client_id is not None:
+        query = query.where(ClaimRow.client_id == client_id)
+    return session.scalar(query)
 
 
 def claim_for_update(session: Session, claim_id: str, client_id: str | None) -> ClaimRow | None:
@@ -164,9 +185,14 @@ def decisions_since(session: Session, since: datetime) -> list[tuple[datetime, s
 # --- history (the SQL twin of service.domain.history.summarise_history) --------
 
 
-def history_for(session: Session, claim: Claim, policy: Policy | None) -> History:
+def history_for(
+    session: Session, claim: Claim, policy: Policy | None, *, stored: ClaimRow | None = None
+) -> History:
     """One query on the daily tallies (service/db/tallies.py): its cost does not grow
-    with the number of claims on the policy."""
+    with the number of claims on the policy. At intake (`stored` None) every stored
+    claim came before this one; a stored claim decided again keeps the 12-month count
+    fixed at its intake, and its duplicates are looked for among the claims submitted
+    before it. What it paid itself is not counted against the aggregate."""
     loss = claim.date_of_loss
     window_start = loss - LOOKBACK
     year_start = year_end = loss  # no policy: nothing paid (an empty year)
@@ -186,15 +212,24 @@ def history_for(session: Session, claim: Claim, policy: Policy | None) -> Histor
             "low": min(window_start, year_start),
             "high": max(loss, year_end),
             "claim_id": claim.id or "",
+            "before": stored.created_at if stored is not None else NOT_STORED,
+            "refs": sorted({d.ref for d in claim.documents}),
+            "lines_key": claim.line_items_key,
         },
     ).one()
-    paid = Decimal(int(row.paid_cents)) / 100
+    paid = Decimal(int(row.paid_thousandths)) / 1000
     if policy is not None and row.self_paid is not None:  # the claim itself, approved
         paid -= Decimal(row.self_paid)
+    count = int(row.claims_in_window) - int(row.self_count)
+    if stored is not None:
+        count = stored.claims_last_12_months
+    if policy is not None and is_currency(policy.currency):
+        paid = in_minor_units(paid.quantize(THOUSANDTH), policy.currency)
     return History(
-        claims_last_12_months=int(row.claims_in_window) - int(row.self_count),
-        paid_this_policy_year=paid.quantize(CENT),
+        claims_last_12_months=count,
+        paid_this_policy_year=paid,
         duplicate_of=row.duplicate_of,
+        similar_to=None if row.duplicate_of else row.similar_to,
     )
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from service.db import statements as sql
 from service.db.tables import CoverageRow, PolicyRow
+from service.domain.calendar import Duration
 from service.domain.model import Coverage, Policy
+from service.domain.money import in_minor_units, is_currency
 
 
 def policy_row(session: Session, number: str) -> PolicyRow | None:
@@ -28,20 +31,27 @@ def get_policy(session: Session, number: str, *, lock: bool = False) -> Policy |
     if not rows:
         return None
     first = rows[0]
+    currency = first.currency
+
+    def amount(value: Decimal) -> Decimal:  # NUMERIC(15, 3) -> the currency's minor units
+        return in_minor_units(value, currency) if is_currency(currency) else value
+
     return Policy(
         number=first.number,
         holder=first.holder,
         status=first.status,
         effective_from=first.effective_from,
         effective_to=first.effective_to,
-        currency=first.currency,
+        terminated_on=first.terminated_on,
+        time_zone=first.time_zone,
+        currency=currency,
         coverages=tuple(
             Coverage(
                 claim_type=r.claim_type,
-                limit_per_claim=r.limit_per_claim,
-                annual_aggregate=r.annual_aggregate,
-                deductible=r.deductible,
-                waiting_period_days=r.waiting_period_days,
+                limit_per_claim=amount(r.limit_per_claim),
+                annual_aggregate=amount(r.annual_aggregate),
+                deductible=amount(r.deductible),
+                waiting_period=Duration.parse(r.waiting_period),
             )
             for r in rows
             if r.claim_type is not None
@@ -60,6 +70,8 @@ def save_policy(session: Session, policy: Policy, now: datetime) -> bool:
     row.status = policy.status
     row.effective_from = policy.effective_from
     row.effective_to = policy.effective_to
+    row.terminated_on = policy.terminated_on
+    row.time_zone = policy.time_zone
     row.currency = policy.currency
     row.updated_at = now
     row.coverages.clear()
@@ -71,7 +83,7 @@ def save_policy(session: Session, policy: Policy, now: datetime) -> bool:
                 limit_per_claim=c.limit_per_claim,
                 annual_aggregate=c.annual_aggregate,
                 deductible=c.deductible,
-                waiting_period_days=c.waiting_period_days,
+                waiting_period=c.waiting_period.iso(),
             )
         )
     session.flush()

@@ -9,7 +9,20 @@ accounts.py) run them.
 
 from __future__ import annotations
 
-from sqlalchemy import Table, and_, bindparam, case, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from service.db.tables import (
     ApiKeyRow,
@@ -45,12 +58,14 @@ POLICY_WITH_COVERAGES = (
         _p.status,
         _p.effective_from,
         _p.effective_to,
+        _p.terminated_on,
+        _p.time_zone,
         _p.currency,
         _cov.claim_type,
         _cov.limit_per_claim,
         _cov.annual_aggregate,
         _cov.deductible,
-        _cov.waiting_period_days,
+        _cov.waiting_period,
     )
     .select_from(POLICIES.outerjoin(COVERAGES, _cov.policy_id == _p.id))
     .where(_p.number == bindparam("number"))
@@ -62,15 +77,40 @@ POLICY_WITH_COVERAGES = (
 # row locks; its writers are serialised by BEGIN IMMEDIATE.
 POLICY_WITH_COVERAGES_LOCKED = POLICY_WITH_COVERAGES.with_for_update(of=POLICIES, key_share=True)
 
-# What earlier claims on the policy mean for a new one, read from the daily
-# tallies (service/db/tallies.py): at most a year of days per claim type, however
-# many claims the policy has. [low, high] spans both the 12-month window and the
-# policy year. The claim itself, when it is already stored (decided again), is in
-# the tallies: `self_count` and `self_paid` say what to take off. The duplicate
-# check is an index seek on ix_claims_dup. Parameters: policy_number, claim_type,
-# loss, amount, window_start, year_start, year_end (exclusive), low, high, claim_id.
+# What earlier claims on the policy mean for a claim, read from the daily tallies
+# (service/db/tallies.py): at most a year of days per claim type, however many claims
+# the policy has. [low, high] spans both the 12-month window and the policy year.
+# The claim itself, when it is already stored (decided again), is in the tallies:
+# `self_count` and `self_paid` say what to take off. Duplicates are index seeks on
+# ix_claims_dup among the claims submitted before this one ((created_at, id) before
+# `before`, `claim_id`): the first with a shared document reference (`refs`) or the
+# same line items (`lines_key`) is exact, else the first is suspected. Parameters:
+# policy_number, claim_type, loss, amount, window_start, year_start, year_end
+# (exclusive), low, high, claim_id, before, refs (a list), lines_key.
 _d = DAILY.c
 _self = _c.id == bindparam("claim_id")
+_docs = DOCUMENTS.c
+_same_claim = and_(
+    _c.policy_number == bindparam("policy_number"),
+    _c.claim_type == bindparam("claim_type"),
+    _c.date_of_loss == bindparam("loss"),
+    _c.amount == bindparam("amount"),
+    _c.id != bindparam("claim_id"),
+    or_(
+        _c.created_at < bindparam("before"),
+        and_(_c.created_at == bindparam("before"), _c.id < bindparam("claim_id")),
+    ),
+)
+_same_evidence = or_(
+    exists().where(_docs.claim_id == _c.id, _docs.ref.in_(bindparam("refs", expanding=True))),
+    _c.line_items_key == bindparam("lines_key"),
+)
+
+
+def _first(*where: ColumnElement[bool]) -> ScalarSelect[str]:
+    return select(_c.id).where(*where).order_by(_c.created_at, _c.id).limit(1).scalar_subquery()
+
+
 HISTORY = select(
     func.coalesce(
         func.sum(
@@ -96,23 +136,15 @@ HISTORY = select(
                         _d.date_of_loss >= bindparam("year_start"),
                         _d.date_of_loss < bindparam("year_end"),
                     ),
-                    _d.paid_cents,
+                    _d.paid_thousandths,
                 ),
                 else_=0,
             )
         ),
         0,
-    ).label("paid_cents"),
-    select(func.min(_c.id))
-    .where(
-        _c.policy_number == bindparam("policy_number"),
-        _c.claim_type == bindparam("claim_type"),
-        _c.date_of_loss == bindparam("loss"),
-        _c.amount == bindparam("amount"),
-        _c.id != bindparam("claim_id"),
-    )
-    .scalar_subquery()
-    .label("duplicate_of"),
+    ).label("paid_thousandths"),
+    _first(_same_claim, _same_evidence).label("duplicate_of"),
+    _first(_same_claim).label("similar_to"),
     select(func.count()).where(_self).scalar_subquery().label("self_count"),
     select(_c.payable_amount)
     .where(_self, _c.status == "approved")

@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from service.domain.calendar import Duration
 from service.domain.model import CLAIM_TYPES, LANGUAGES
 
 CENT = Decimal("0.01")
@@ -173,8 +174,13 @@ def _coverage(rng: random.Random, claim_type: str, small_aggregate: bool) -> dic
         "limit_per_claim": _money(limit),
         "annual_aggregate": _money(aggregate),
         "deductible": _money(deductible),
-        "waiting_period_days": wait,
+        "waiting_period": _waiting(wait),
     }
+
+
+def _waiting(days: int) -> dict[str, int]:
+    """A waiting period in calendar units: 30 days of the old plans is one month."""
+    return {"months": 1} if days == 30 else {"days": days}
 
 
 def _policy(
@@ -196,7 +202,7 @@ def _policy(
     if frequent and "device_damage" not in types:
         types = ("device_damage", *types)
     first, last = rng.choice(FIRST), rng.choice(LAST)
-    return {
+    body = {
         "number": f"GEN-{seed}-{index:06d}",
         "holder": f"{first} {last}",
         "status": status,
@@ -205,6 +211,9 @@ def _policy(
         "currency": _weighted(rng, CURRENCIES),
         "coverages": [_coverage(rng, t, frequent and rng.random() < 0.7) for t in types],
     }
+    if status != "active":  # stopped a month in: later losses are after cover (CARC 27)
+        body["terminated_on"] = min(end, start + timedelta(days=30)).isoformat()
+    return body
 
 
 def _delay(rng: random.Random) -> int:
@@ -285,9 +294,10 @@ def _loss_window(
         return start - timedelta(days=60), start - timedelta(days=1)
     if roll < SHARE_BEFORE_START + SHARE_AFTER_END and end < latest - timedelta(days=1):
         return end + timedelta(days=1), min(end + timedelta(days=120), latest)
-    wait = coverage["waiting_period_days"] if coverage else 0
-    if roll < SHARE_BEFORE_START + SHARE_AFTER_END + SHARE_WAITING and wait > 0:
-        return start, min(start + timedelta(days=wait - 1), latest)
+    wait = Duration.parse(coverage["waiting_period"]) if coverage else Duration(0, "days")
+    cover_from = wait.after(start)
+    if roll < SHARE_BEFORE_START + SHARE_AFTER_END + SHARE_WAITING and cover_from > start:
+        return start, min(cover_from - timedelta(days=1), latest)
     low = max(start, latest - timedelta(days=540))
     return low, min(end, latest)
 
@@ -387,7 +397,7 @@ def _capped_policy(rng: random.Random, index: int, seed: int, today: date) -> di
                 "limit_per_claim": _money(limit),
                 "annual_aggregate": _money(limit),
                 "deductible": _money(0),
-                "waiting_period_days": 0,
+                "waiting_period": {"days": 0},
             }
         ],
     }
@@ -426,15 +436,15 @@ def _run_out(
 def _duplicate(
     rng: random.Random, original: dict[str, Any], ref: str, latest: date
 ) -> dict[str, Any]:
-    """The same loss sent again (same policy, type, date and amount), a few days later."""
+    """The same loss sent again (same policy, type, date and amount), a few days later:
+    with the same documents (an exact duplicate) or other ones (a suspected one)."""
     first = datetime.fromisoformat(original["reported_at"]).date()
     again = min(first + timedelta(days=rng.randint(0, 10)), latest)
     body = {k: v for k, v in original.items() if k != "line_items"}
-    body.update(
-        external_ref=ref,
-        reported_at=_reported_at(rng, again),
-        documents=_documents(rng, original["claim_type"], ref, False),
-    )
+    documents = _documents(rng, original["claim_type"], ref, False)
+    if sum(map(ord, ref)) % 2:  # half are the same evidence again: exact duplicates
+        documents = original["documents"]
+    body.update(external_ref=ref, reported_at=_reported_at(rng, again), documents=documents)
     return body
 
 
@@ -461,12 +471,15 @@ def _line_items(rng: random.Random, total: Decimal) -> list[dict[str, Any]]:
 def to_policy(body: dict[str, Any]) -> Any:
     from service.domain.model import Coverage, Policy
 
+    terminated = body.get("terminated_on")
     return Policy(
         number=body["number"],
         holder=body["holder"],
         status=body["status"],
         effective_from=date.fromisoformat(body["effective_from"]),
         effective_to=date.fromisoformat(body["effective_to"]),
+        terminated_on=date.fromisoformat(terminated) if terminated else None,
+        time_zone=body.get("time_zone"),
         currency=body["currency"],
         coverages=tuple(
             Coverage(
@@ -474,7 +487,7 @@ def to_policy(body: dict[str, Any]) -> Any:
                 limit_per_claim=Decimal(c["limit_per_claim"]),
                 annual_aggregate=Decimal(c["annual_aggregate"]),
                 deductible=Decimal(c["deductible"]),
-                waiting_period_days=int(c.get("waiting_period_days", 0)),
+                waiting_period=Duration.parse(c.get("waiting_period") or {"days": 0}),
             )
             for c in body["coverages"]
         ),
@@ -482,8 +495,9 @@ def to_policy(body: dict[str, Any]) -> Any:
 
 
 def to_claim(body: dict[str, Any], claim_id: str | None = None) -> Any:
-    from service.domain.model import Claim, Document
+    from service.domain.model import Claim, Document, LineItem, line_items_key
 
+    lines = tuple(LineItem(i["code"], Decimal(i["amount"])) for i in body.get("line_items") or [])
     return Claim(
         id=claim_id,
         policy_number=body["policy_number"],
@@ -493,7 +507,8 @@ def to_claim(body: dict[str, Any], claim_id: str | None = None) -> Any:
         amount=Decimal(body["amount"]),
         currency=body["currency"],
         documents=tuple(Document(d["type"], d["ref"]) for d in body.get("documents", [])),
-        line_items_count=len(body.get("line_items") or []),
+        line_items_count=len(lines),
+        line_items_key=line_items_key(lines),
     )
 
 
@@ -541,6 +556,8 @@ def decide_offline(
                 claim.amount,
                 decision.outcome,
                 decision.payable_amount,
+                frozenset(d.ref for d in claim.documents),
+                claim.line_items_key,
             )
         )
         yield Decided(body, claim_id, facts, decision)
@@ -658,6 +675,10 @@ def store_decided_bulk(
                 "claim_type": body["claim_type"],
                 "date_of_loss": date.fromisoformat(body["date_of_loss"]),
                 "reported_at": reported,
+                "reported_on": item.facts["claim"]["reported_on"],
+                "time_zone": "UTC",
+                "claims_last_12_months": item.facts["claims_last_12_months"],
+                "line_items_key": to_claim(body).line_items_key,
                 "amount": Decimal(body["amount"]),
                 "currency": body["currency"],
                 "description": body.get("description", ""),
@@ -677,7 +698,9 @@ def store_decided_bulk(
             {"claim_id": claim_id, "type": d["type"], "ref": d["ref"], "received_at": now}
             for d in body.get("documents", [])
         )
-        decision_rows.append(decision_values(claim_id, decision, item.facts, "rules", now, None))
+        decision_rows.append(
+            decision_values(claim_id, decision, item.facts, "rules", now, None, body["currency"])
+        )
         count += 1
         if len(claim_rows) >= batch:
             flush()

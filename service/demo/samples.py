@@ -33,14 +33,14 @@ class SampleClaim:
 
 
 def _cov(
-    claim_type: str, limit: str, aggregate: str, deductible: str, waiting: int = 0
+    claim_type: str, limit: str, aggregate: str, deductible: str, waiting_months: int = 0
 ) -> dict[str, Any]:
     return {
         "claim_type": claim_type,
         "limit_per_claim": limit,
         "annual_aggregate": aggregate,
         "deductible": deductible,
-        "waiting_period_days": waiting,
+        "waiting_period": {"months": waiting_months},
     }
 
 
@@ -61,6 +61,8 @@ def policies(today: date) -> list[SamplePolicy]:
             "currency": CURRENCY,
             "coverages": list(covs),
         }
+        if status != "active":  # the day it stopped: here, the end of its term
+            body["terminated_on"] = body["effective_to"]
         return SamplePolicy(number, body)
 
     device = _cov("device_damage", "800", "5000", "50")
@@ -81,14 +83,14 @@ def policies(today: date) -> list[SamplePolicy]:
             "Ines Newcomer",
             -20,
             345,
-            _cov("medical_reimbursement", "5000", "10000", "100", 30),
+            _cov("medical_reimbursement", "5000", "10000", "100", 1),
         ),
         p(
             "MED-3002",
             "Jun Patient",
             -200,
             165,
-            _cov("medical_reimbursement", "3000", "6000", "100", 30),
+            _cov("medical_reimbursement", "3000", "6000", "100", 1),
         ),
     ]
 
@@ -213,10 +215,10 @@ def claims(today: date) -> list[SampleClaim]:
             400,
             "3100.00",
             "rejected",
-            "reported >365 days (29)",
+            "reported >1 year (29)",
             lang="zh",
         ),
-        c("PROP-2001", "fire_damage", 60, "3000.00", "escalated", "reported >30 days late"),
+        c("PROP-2001", "fire_damage", 60, "3000.00", "escalated", "reported >1 month late"),
         c(
             "PROP-2002",
             "fire_damage",

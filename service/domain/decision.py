@@ -1,9 +1,12 @@
-"""Decisions: which outcome wins when several rules fire, and what is payable."""
+"""Decisions: which outcome wins when several rules fire, what is payable, and the
+adjustment lines that explain it (service/domain/payable.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+
+from service.domain.payable import Adjustment, Breakdown, denial
 
 # rule action -> claim outcome
 ACTION_OUTCOME = {
@@ -41,6 +44,22 @@ class Decision:
     missing_documents: tuple[str, ...]
     ruleset_version: str
     trace: tuple[dict[str, object], ...] = field(default_factory=tuple)
+    adjustments: tuple[Adjustment, ...] = ()  # claimed - sum(amounts) = payable_amount
+
+
+CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+
+
+def currency_mismatch_reason(claim_currency: str, policy_currency: str) -> Reason:
+    """Built in, not a rule: a claim in another currency than the policy's needs a
+    stated conversion, so a person decides it (never an automatic approval)."""
+    return Reason(
+        CURRENCY_MISMATCH,
+        f"The claim is in {claim_currency} but the policy pays in {policy_currency}; "
+        "a claims handler will review the conversion.",
+        "currency",
+        "escalate",
+    )
 
 
 class NoRuleFired(Exception):
@@ -55,8 +74,16 @@ def decide(
     missing_documents: tuple[str, ...],
     ruleset_version: str,
     trace: tuple[dict[str, object], ...] = (),
+    claimed: Decimal | None = None,
+    amounts: Breakdown | None = None,
+    currencies: tuple[str, str] | None = None,
 ) -> Decision:
-    """Pick the outcome by precedence; the reasons are the fired rules, strongest first."""
+    """Pick the outcome by precedence; the reasons are the fired rules, strongest first.
+
+    `amounts`: the payable breakdown (None without coverage); approvals carry its
+    adjustment lines, a rejection one line for the whole `claimed` amount (or the
+    deductible line when the amount is within it). `currencies`: (claim, policy) when
+    they differ: such a claim is escalated instead of approved (CURRENCY_MISMATCH)."""
     if not fired:
         raise NoRuleFired("no rule fired")
     rank = {action: i for i, action in enumerate(precedence)}
@@ -73,11 +100,37 @@ def decide(
         amount = Decimal("0.00")
     else:
         amount = None
-    return Decision(
+    decision = Decision(
         outcome=outcome,
         payable_amount=amount,
         reasons=tuple(ordered),
         missing_documents=missing_documents if outcome == "pending_info" else (),
         ruleset_version=ruleset_version,
         trace=trace,
+        adjustments=_lines(outcome, ordered, claimed, amounts),
     )
+    if currencies is not None and outcome in ("approved", "escalated"):
+        mismatch = currency_mismatch_reason(*currencies)
+        kept = decision.reasons if outcome == "escalated" else ()
+        decision = replace(
+            decision,
+            outcome="escalated",
+            payable_amount=None,
+            reasons=(*kept, mismatch),
+            adjustments=(),
+        )
+    return decision
+
+
+def _lines(
+    outcome: str, reasons: list[Reason], claimed: Decimal | None, amounts: Breakdown | None
+) -> tuple[Adjustment, ...]:
+    if outcome == "approved" and amounts is not None:
+        return amounts.adjustments
+    if outcome != "rejected" or claimed is None or claimed <= 0:
+        return ()
+    first = reasons[0]
+    if first.carc == "1" and amounts is not None and amounts.payable == 0:
+        return amounts.adjustments  # within the deductible: the deductible line says it
+    carc = next((r.carc for r in reasons if r.carc), None)
+    return denial(claimed, carc, first.code.lower()).adjustments

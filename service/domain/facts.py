@@ -10,19 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from service.domain.calendar import Span, local_date
 from service.domain.model import (
     CLAIM_TYPES,
     LINES_OF_BUSINESS,
     POLICY_STATUSES,
     Claim,
+    Coverage,
     History,
     Policy,
 )
 from service.domain.money import ZERO
+from service.domain.payable import (
+    ANNUAL_AGGREGATE,
+    DEDUCTIBLE,
+    PER_CLAIM_LIMIT,
+    Breakdown,
+    breakdown,
+)
 
 
 @dataclass(frozen=True)
@@ -48,43 +57,115 @@ FACTS: dict[str, Fact] = {
         Fact("claim.amount", "money", "Amount claimed", "350.00"),
         Fact("claim.currency", "string", "ISO 4217 currency of the claim", "USD"),
         Fact("claim.date_of_loss", "date", "Day the loss happened", "2026-03-14"),
-        Fact("claim.reported_on", "date", "Day the claim was reported (UTC)", "2026-03-16"),
+        Fact(
+            "claim.reported_on",
+            "date",
+            "Day the claim was reported, in the policy's time zone (fixed at intake)",
+            "2026-03-16",
+        ),
         Fact("claim.documents_count", "integer", "Documents attached so far", 2),
         Fact("claim.line_items_count", "integer", "Line items on the claim", 0),
         Fact("policy.found", "boolean", "A policy with that number is on file", True),
         Fact("policy.status", "enum", "Policy status", "active", POLICY_STATUSES),
         Fact("policy.effective_from", "date", "First day of cover", "2026-01-01"),
-        Fact("policy.effective_to", "date", "Last day of cover", "2026-12-31"),
+        Fact("policy.effective_to", "date", "Last day of the policy term", "2026-12-31"),
+        Fact(
+            "policy.terminated_on",
+            "date",
+            "Last day of cover of a lapsed or cancelled policy (unknown if active)",
+            "2026-11-15",
+        ),
+        Fact(
+            "policy.cover_ends_on",
+            "date",
+            "Last day of cover: effective_to, or terminated_on if earlier",
+            "2026-12-31",
+        ),
         Fact("policy.currency", "string", "Currency of the policy", "USD"),
         Fact("coverage.found", "boolean", "The policy covers this claim type", True),
         Fact("coverage.limit_per_claim", "money", "Most paid for one claim", "800.00"),
         Fact("coverage.annual_aggregate", "money", "Most paid per policy year", "5000.00"),
         Fact("coverage.deductible", "money", "Part of the loss the holder pays", "50.00"),
-        Fact("coverage.waiting_period_days", "integer", "Days after start with no cover", 0),
-        Fact("days_to_report", "integer", "Days from loss to report", 2),
-        Fact("policy_in_force", "boolean", "Active and in force on the date of loss", True),
+        Fact(
+            "report_delay",
+            "duration",
+            "Calendar time from the loss to the report date; compare with "
+            "{years: n}, {months: n} or {days: n}",
+            {"months": 0, "days": 2},
+        ),
+        Fact("days_to_report", "integer", "Days from loss to report date", 2),
+        Fact("policy_in_force", "boolean", "Cover in force on the date of loss", True),
         Fact("loss_before_policy_start", "boolean", "Loss before effective_from", False),
         Fact(
             "loss_after_policy_end",
             "boolean",
-            "Loss after effective_to, or policy lapsed/cancelled",
+            "Loss after the last day of cover (policy.cover_ends_on)",
             False,
         ),
         Fact("days_since_policy_start", "integer", "Days from effective_from to the loss", 72),
-        Fact("within_waiting_period", "boolean", "Loss inside the waiting period", False),
-        Fact("claims_last_12_months", "integer", "Earlier claims on the policy, 12 months", 1),
+        Fact(
+            "within_waiting_period",
+            "boolean",
+            "Loss before the coverage's waiting period (calendar) has run from effective_from",
+            False,
+        ),
+        Fact(
+            "claims_last_12_months",
+            "integer",
+            "Claims on the policy submitted before this one, loss in the 12 months up to its loss",
+            1,
+        ),
         Fact("aggregate_used", "money", "Paid this policy year for this claim type", "200.00"),
         Fact("aggregate_remaining", "money", "Annual aggregate still available", "4800.00"),
-        Fact("possible_duplicate", "boolean", "Same policy, type, date and amount stored", False),
+        Fact(
+            "exact_duplicate",
+            "boolean",
+            "An earlier claim: same policy, type, date, amount and a shared document "
+            "reference or the same line items",
+            False,
+        ),
+        Fact("duplicate_of", "string", "The first exact duplicate's claim id", "c0ffee00-..."),
+        Fact(
+            "suspected_duplicate",
+            "boolean",
+            "An earlier claim with the same policy, type, date and amount, other evidence",
+            False,
+        ),
+        Fact("similar_claim", "string", "The suspected duplicate's claim id", "c0ffee00-..."),
         Fact("missing_documents", "list", "Required documents not yet received", ["photos"]),
         Fact("missing_documents_count", "integer", "How many documents are missing", 1),
-        Fact("over_limit_per_claim", "boolean", "Amount above the per-claim limit", False),
-        Fact("over_remaining_aggregate", "boolean", "Amount above what remains", False),
-        Fact("covered_amount", "money", "min(amount, limit, remaining)", "350.00"),
-        Fact("payable_amount", "money", "covered_amount - deductible, not below 0", "300.00"),
+        Fact("deductible_applied", "money", "Cut by the deductible (PR, CARC 1)", "50.00"),
+        Fact(
+            "over_limit_per_claim",
+            "boolean",
+            "Amount less the deductible is above the per-claim limit",
+            False,
+        ),
+        Fact(
+            "over_remaining_aggregate",
+            "boolean",
+            "What the per-claim limit allows is above what remains of the aggregate",
+            False,
+        ),
+        Fact(
+            "payable_amount",
+            "money",
+            "min(amount - deductible, limit_per_claim, aggregate_remaining), not below 0",
+            "300.00",
+        ),
         Fact("currency_matches", "boolean", "Claim currency equals policy currency", True),
     )
 }
+
+
+def report_date(reported_at: datetime, policy: Policy | None, default_zone: str) -> date:
+    """The report date: `reported_at` as a calendar date in the policy's time zone (or
+    `default_zone`, the DEFAULT_TIME_ZONE setting). Worked out once, at intake."""
+    return local_date(reported_at, zone_of(policy, default_zone))
+
+
+def zone_of(policy: Policy | None, default_zone: str) -> str:
+    return policy.time_zone if policy is not None and policy.time_zone else default_zone
 
 
 def build_facts(
@@ -93,8 +174,11 @@ def build_facts(
     history: History,
     required_documents: Mapping[str, tuple[str, ...]],
 ) -> dict[str, Any]:
-    """Everything the rules may read, as a nested dict (absent = unknown)."""
-    reported_on = claim.reported_at.date()
+    """Everything the rules may read, as a nested dict (absent = unknown).
+
+    `claim.reported_on` is the report date fixed at intake; a claim without one is
+    taken as reported on its UTC date."""
+    reported_on = claim.reported_on or claim.reported_at.astimezone(UTC).date()
     have = {d.type for d in claim.documents}
     missing = [d for d in required_documents.get(claim.claim_type, ()) if d not in have]
     facts: dict[str, Any] = {
@@ -108,24 +192,33 @@ def build_facts(
             "documents_count": len(claim.documents),
             "line_items_count": claim.line_items_count,
         },
+        "report_delay": Span.between(claim.date_of_loss, reported_on),
         "days_to_report": (reported_on - claim.date_of_loss).days,
         "missing_documents": missing,
         "missing_documents_count": len(missing),
-        "possible_duplicate": history.duplicate_of is not None,
+        "exact_duplicate": history.duplicate_of is not None,
+        "suspected_duplicate": history.duplicate_of is None and history.similar_to is not None,
         "claims_last_12_months": history.claims_last_12_months,
         "policy": {"found": policy is not None},
         "coverage": {"found": False},
     }
+    if history.duplicate_of is not None:
+        facts["duplicate_of"] = history.duplicate_of
+    elif history.similar_to is not None:
+        facts["similar_claim"] = history.similar_to
     if policy is None:
         return facts
     facts["policy"].update(
         status=policy.status,
         effective_from=policy.effective_from,
         effective_to=policy.effective_to,
+        cover_ends_on=policy.cover_ends_on,
         currency=policy.currency,
     )
+    if policy.terminated_on is not None:
+        facts["policy"]["terminated_on"] = policy.terminated_on
     before = claim.date_of_loss < policy.effective_from
-    after = claim.date_of_loss > policy.effective_to or policy.status != "active"
+    after = claim.date_of_loss > policy.cover_ends_on
     facts.update(
         loss_before_policy_start=before,
         loss_after_policy_end=after,
@@ -141,36 +234,41 @@ def build_facts(
         "limit_per_claim": coverage.limit_per_claim,
         "annual_aggregate": coverage.annual_aggregate,
         "deductible": coverage.deductible,
-        "waiting_period_days": coverage.waiting_period_days,
     }
-    facts.update(
-        _amounts(
-            claim.amount,
-            coverage.limit_per_claim,
-            coverage.annual_aggregate,
-            coverage.deductible,
-            history.paid_this_policy_year,
-        )
-    )
+    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year))
     facts["within_waiting_period"] = (
-        0 <= facts["days_since_policy_start"] < coverage.waiting_period_days
+        policy.effective_from
+        <= claim.date_of_loss
+        < coverage.waiting_period.after(policy.effective_from)
     )
     return facts
 
 
-def _amounts(
-    amount: Decimal, limit: Decimal, aggregate: Decimal, deductible: Decimal, used: Decimal
-) -> dict[str, Any]:
-    remaining = max(aggregate - used, ZERO)
-    covered = min(amount, limit, remaining)
+def _amounts(amount: Decimal, coverage: Coverage, used: Decimal) -> dict[str, Any]:
+    remaining = max(coverage.annual_aggregate - used, ZERO)
+    result = breakdown(amount, coverage.deductible, coverage.limit_per_claim, remaining)
+    cuts = {line.reason: line.amount for line in result.adjustments}
     return {
         "aggregate_used": used,
         "aggregate_remaining": remaining,
-        "over_limit_per_claim": amount > limit,
-        "over_remaining_aggregate": amount > remaining,
-        "covered_amount": covered,
-        "payable_amount": max(covered - deductible, ZERO),
+        "deductible_applied": cuts.get(DEDUCTIBLE, ZERO),
+        "over_limit_per_claim": PER_CLAIM_LIMIT in cuts,
+        "over_remaining_aggregate": ANNUAL_AGGREGATE in cuts,
+        "payable_amount": result.payable,
     }
+
+
+def breakdown_from_facts(facts: Mapping[str, Any]) -> Breakdown | None:
+    """The payable amount and its adjustment lines, from the facts (None: no coverage)."""
+    coverage = facts.get("coverage") or {}
+    if not coverage.get("found"):
+        return None
+    return breakdown(
+        Decimal(str(facts["claim"]["amount"])),
+        Decimal(str(coverage["deductible"])),
+        Decimal(str(coverage["limit_per_claim"])),
+        Decimal(str(facts["aggregate_remaining"])),
+    )
 
 
 def flatten(facts: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -191,11 +289,14 @@ def date_number(day: date) -> int:
 
 
 def facts_to_json(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """Store facts as JSON: money as strings with two decimals, dates as ISO strings."""
+    """Store facts as JSON: money as strings (with the decimals it has), dates as ISO
+    strings, calendar spans as {months, days, total_days}."""
     out: dict[str, Any] = {}
     for key, value in facts.items():
         if isinstance(value, Mapping):
             out[key] = facts_to_json(value)
+        elif isinstance(value, Span):
+            out[key] = value.as_dict()
         elif isinstance(value, Decimal):
             out[key] = str(value)
         elif isinstance(value, date):
@@ -209,8 +310,14 @@ def facts_to_json(facts: Mapping[str, Any]) -> dict[str, Any]:
 
 def facts_from_json(stored: Mapping[str, Any]) -> dict[str, Any]:
     """The inverse of facts_to_json, guided by the FACTS catalogue's types."""
+    stored = dict(stored)
+    spans = {
+        name: Span.from_dict(stored.pop(name))
+        for name, fact in FACTS.items()
+        if fact.type == "duration" and isinstance(stored.get(name), Mapping)
+    }
     flat = flatten(stored)
-    nested: dict[str, Any] = {}
+    nested: dict[str, Any] = dict(spans)
     for name, value in flat.items():
         fact = FACTS.get(name)
         if fact is not None and value is not None:

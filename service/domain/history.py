@@ -2,6 +2,12 @@
 
 This pure function is the definition; the data layer computes the same
 numbers with indexed SQL queries (and a test checks they agree).
+
+`earlier` are the claims submitted before this one: a claim submitted later
+never changes an earlier claim's 12-month count or makes it a duplicate.
+Payments are different: when a stored claim is decided again, the data layer's
+`paid_this_policy_year` sums every claim approved on the policy now, later ones
+included, except the claim itself (the aggregate is money actually committed).
 """
 
 from __future__ import annotations
@@ -9,23 +15,29 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from service.domain.model import Claim, History, Policy, PriorClaim, add_years
+from service.domain.calendar import add_years
+from service.domain.model import Claim, History, Policy, PriorClaim
 from service.domain.money import ZERO
 
 LOOKBACK = timedelta(days=365)
 
 
 def summarise_history(
-    claim: Claim, policy: Policy | None, earlier: Iterable[PriorClaim]
+    claim: Claim,
+    policy: Policy | None,
+    earlier: Iterable[PriorClaim],
 ) -> History:
-    """claims in the 12 months up to the date of loss; paid this policy year (nothing
-    without a policy: there is no policy year); a duplicate."""
+    """Claims in the 12 months up to the date of loss; paid this policy year (nothing
+    without a policy: there is no policy year); the first exact duplicate (same type,
+    date and amount, and a shared document reference or the same line items), else
+    the first suspected one (same type, date and amount)."""
     window_start = claim.date_of_loss - LOOKBACK
     year_start = policy.policy_year_start(claim.date_of_loss) if policy else claim.date_of_loss
     year_end = add_years(year_start, 1) if policy else year_start  # no policy: an empty year
+    refs = frozenset(d.ref for d in claim.documents)
     count = 0
     paid = ZERO
-    duplicate_of = None
+    exact = similar = None
     for prior in earlier:
         if prior.id == claim.id:
             continue
@@ -39,12 +51,20 @@ def summarise_history(
         ):
             paid += prior.payable_amount
         if (
-            duplicate_of is None
-            and prior.claim_type == claim.claim_type
+            prior.claim_type == claim.claim_type
             and prior.date_of_loss == claim.date_of_loss
             and prior.amount == claim.amount
         ):
-            duplicate_of = prior.id
+            same_lines = claim.line_items_key is not None and (
+                prior.line_items_key == claim.line_items_key
+            )
+            if exact is None and (refs & prior.document_refs or same_lines):
+                exact = prior.id
+            if similar is None:
+                similar = prior.id
     return History(
-        claims_last_12_months=count, paid_this_policy_year=paid, duplicate_of=duplicate_of
+        claims_last_12_months=count,
+        paid_this_policy_year=paid,
+        duplicate_of=exact,
+        similar_to=None if exact else similar,
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+
+from service.domain.calendar import Duration, add_years
 
 CLAIM_TYPES = (
     "device_damage",
@@ -22,6 +25,7 @@ LINES_OF_BUSINESS = {
 }
 LANGUAGES = ("en", "zh", "es", "et", "vi")
 POLICY_STATUSES = ("active", "lapsed", "cancelled")
+TERMINATED_STATUSES = ("lapsed", "cancelled")  # these carry terminated_on
 OUTCOMES = ("approved", "rejected", "escalated", "pending_info")
 
 
@@ -31,7 +35,7 @@ class Coverage:
     limit_per_claim: Decimal
     annual_aggregate: Decimal
     deductible: Decimal
-    waiting_period_days: int = 0
+    waiting_period: Duration = field(default_factory=lambda: Duration(0, "days"))
 
 
 @dataclass(frozen=True)
@@ -43,25 +47,30 @@ class Policy:
     effective_to: date
     currency: str
     coverages: tuple[Coverage, ...] = ()
+    terminated_on: date | None = None  # lapsed or cancelled: the last day of cover
+    time_zone: str | None = None  # IANA name; None: the DEFAULT_TIME_ZONE setting
+
+    @property
+    def cover_ends_on(self) -> date:
+        """The last day of cover: effective_to, or terminated_on when that is earlier."""
+        if self.terminated_on is not None and self.terminated_on < self.effective_to:
+            return self.terminated_on
+        return self.effective_to
 
     def coverage_for(self, claim_type: str) -> Coverage | None:
         return next((c for c in self.coverages if c.claim_type == claim_type), None)
 
     def policy_year_start(self, on: date) -> date:
-        """Start of the policy year that contains `on` (anniversaries of effective_from)."""
+        """Start of the policy year that contains `on`: the latest anniversary of
+        effective_from on or before it (a 29 February start's anniversary is 28
+        February in common years, see service/domain/calendar.py); effective_from
+        itself for a day before the policy started."""
         start = self.effective_from
         years = on.year - start.year
         candidate = add_years(start, years)
         if candidate > on:
             candidate = add_years(start, years - 1)
         return max(candidate, start)
-
-
-def add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February in a non-leap year
-        return day.replace(year=day.year + years, day=28)
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,18 @@ class Document:
 
 
 @dataclass(frozen=True)
+class LineItem:
+    code: str
+    amount: Decimal
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Claim:
-    """A claim as the rules see it (personal data is not needed to decide)."""
+    """A claim as the rules see it (personal data is not needed to decide).
+
+    `reported_on`: the report date in the policy's time zone, worked out once at
+    intake (service/domain/facts.py report_date) and stored; None before that."""
 
     policy_number: str
     claim_type: str
@@ -83,6 +102,8 @@ class Claim:
     documents: tuple[Document, ...] = ()
     line_items_count: int = 0
     id: str | None = None
+    reported_on: date | None = None
+    line_items_key: str | None = None  # digest of the line items (exact duplicates)
 
 
 @dataclass(frozen=True)
@@ -95,6 +116,8 @@ class PriorClaim:
     amount: Decimal
     outcome: str | None
     payable_amount: Decimal | None
+    document_refs: frozenset[str] = frozenset()
+    line_items_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,5 +126,15 @@ class History:
 
     claims_last_12_months: int = 0
     paid_this_policy_year: Decimal = Decimal("0.00")
-    duplicate_of: str | None = None
+    duplicate_of: str | None = None  # exact: same evidence (a document ref or line items)
+    similar_to: str | None = None  # suspected: same policy, type, date and amount only
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def line_items_key(items: tuple[LineItem, ...]) -> str | None:
+    """A digest of the line items (service code and amount, in any order), so that two
+    claims with identical lines compare equal; None without lines."""
+    if not items:
+        return None
+    canonical = ";".join(sorted(f"{i.code}={i.amount.normalize():f}" for i in items))
+    return hashlib.sha256(canonical.encode()).hexdigest()

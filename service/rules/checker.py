@@ -15,6 +15,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from service.domain.calendar import Duration
 from service.domain.decision import DEFAULT_PRECEDENCE
 from service.domain.facts import FACTS
 from service.domain.model import CLAIM_TYPES
@@ -43,6 +44,7 @@ from service.rules.loader import (
 )
 
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")  # {fact.name} in a message
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "rules" / "schema" / "rules.schema.json"
 OPS_BY_TYPE = {
     "money": OPERATORS,
@@ -52,6 +54,7 @@ OPS_BY_TYPE = {
     "enum": ("eq", "ne", "in", "not_in", "present"),
     "string": ("eq", "ne", "in", "not_in", "present"),
     "list": ("present",),
+    "duration": ("lt", "lte", "gt", "gte", "present"),
 }
 ORDER_OPS = ("lt", "lte", "gt", "gte")
 NUMERIC = ("money", "integer")
@@ -278,6 +281,13 @@ def _then(ctx: _Ctx, node: LDict, where: Pos) -> tuple[str, str, str | None, str
                 f"unknown CARC {carc!r}{suggest(carc, CARC)}; known: {', '.join(CARC)}",
             )
     message = _text(ctx, then, "message")
+    if message is not None:
+        for name in PLACEHOLDER.findall(message):
+            if name not in FACTS:
+                ctx.err(
+                    pos_of(then, "message", tpos),
+                    f"unknown fact {{{name}}} in the message{suggest(name, FACTS)}",
+                )
     if len(ctx.problems) > before:
         return None
     assert action and code and message
@@ -393,6 +403,9 @@ def _ref_leaf(ctx: _Ctx, name: str, op: str, other: Any, vp: Pos, where: Pos) ->
         ctx.err(vp, f"unknown fact {other!r}{suggest(other, FACTS)}")
         return None
     mine = FACTS[name].type
+    if mine == "duration":
+        ctx.err(vp, f"{name} is compared with a duration such as {{years: 1}}, not a fact")
+        return None
     compatible = (mine in NUMERIC and target.type in NUMERIC) or mine == target.type
     if not compatible:
         ctx.err(vp, f"cannot compare {name} ({mine}) with {target.name} ({target.type})")
@@ -414,13 +427,19 @@ def _typed(ctx: _Ctx, name: str, value: Any, vp: Pos) -> Any:
             return value
         number = Decimal(repr(value))
         try:
-            if number != number.quantize(Decimal("0.01")):
-                ctx.err(vp, f"{name} is money: at most two decimal places, got {value!r}")
+            if number != number.quantize(Decimal("0.001")):
+                ctx.err(vp, f"{name} is money: at most three decimal places, got {value!r}")
                 return None
         except InvalidOperation:
             ctx.err(vp, f"{name}: {value!r} is too large")
             return None
         return number
+    if kind == "duration":
+        try:
+            return Duration.parse(dict(value) if isinstance(value, dict) else value)
+        except ValueError as exc:
+            ctx.err(vp, f"{name} is a calendar duration like {{years: 1}}: {exc}")
+            return None
     if kind == "date":
         day = _to_date(value)
         if day is None:

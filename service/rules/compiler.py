@@ -18,7 +18,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from service.domain.facts import date_number, flatten
+from service.domain.calendar import Duration, Span
+from service.domain.facts import FACTS, date_number, flatten
 from service.rules.loader import Condition, Group, Leaf, Problem, Rule
 
 MAX_BRANCHES = 64  # alternatives one rule may expand to
@@ -61,10 +62,33 @@ def engine_value(value: Any) -> Any:
     return None
 
 
+# A calendar duration fact (a Span) reaches the engine as two numbers: its total days,
+# compared with {days: n}, and months x 100 + days, compared with {months|years: n} as
+# months x 100 (service/domain/calendar.py shows why that order is the calendar's).
+DAYS_SUFFIX = "__days"
+CALENDAR_SUFFIX = "__calendar"
+
+
+def _duration_target(leaf: Leaf) -> tuple[str, Any]:
+    """(engine property, engine value) of a comparison with a duration value."""
+    value = leaf.value
+    assert isinstance(value, Duration)
+    if value.unit == "days":
+        return leaf.fact + DAYS_SUFFIX, value.count
+    return leaf.fact + CALENDAR_SUFFIX, value.months * 100
+
+
 def _leaf_nnf(leaf: Leaf, negate: bool) -> Any:
     """A rule leaf as ("and"|"or", [...]) of ELeafs, with `not` pushed inside."""
     prop = leaf.fact
+    if isinstance(leaf.value, Duration) and leaf.op not in ("present", "in", "not_in"):
+        prop, value = _duration_target(leaf)
+        if not negate:
+            return ELeaf(prop, leaf.op, value)
+        return ("or", [ELeaf(prop, _NEGATE[leaf.op], value), ELeaf(prop, "nex", 1)])
     if leaf.op == "present":
+        if _is_duration_fact(prop):
+            prop += DAYS_SUFFIX
         return ELeaf(prop, "ex" if leaf.value != negate else "nex", 1)
     if leaf.ref is not None:
         if not negate:
@@ -91,6 +115,11 @@ def _leaf_nnf(leaf: Leaf, negate: bool) -> Any:
     if not negate:
         return ELeaf(prop, leaf.op, value)
     return ("or", [ELeaf(prop, _NEGATE[leaf.op], value), ELeaf(prop, "nex", 1)])
+
+
+def _is_duration_fact(name: str) -> bool:
+    fact = FACTS.get(name)
+    return fact is not None and fact.type == "duration"
 
 
 def _nnf(cond: Condition, negate: bool = False) -> Any:
@@ -319,6 +348,14 @@ def engine_fact(facts: Mapping[str, Any], properties: frozenset[str]) -> dict[st
     """Only the facts the rules read, flattened, as engine values; unknowns left out."""
     out: dict[str, Any] = {}
     for name, value in flatten(facts).items():
+        if isinstance(value, Span):
+            for prop, number in (
+                (name + DAYS_SUFFIX, value.total_days),
+                (name + CALENDAR_SUFFIX, value.calendar_number()),
+            ):
+                if prop in properties:
+                    out[prop] = number
+            continue
         if name in properties:
             converted = engine_value(value)
             if converted is not None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from service.domain.decision import Decision, Reason, decide
+from service.domain.facts import breakdown_from_facts, flatten
+from service.domain.money import fmt
 from service.rules.checker import check_directory
 from service.rules.compiler import Compiled, compile_rules, engine_fact, evaluate_python
 from service.rules.loader import Problem, Rule
@@ -159,8 +162,10 @@ def _reason(rule: Rule) -> Reason:
 
 
 def adjudicate(engine: RulesEngine, facts: Mapping[str, Any]) -> Decision:
-    """Evaluate the facts and pick the decision by the ruleset's precedence."""
+    """Evaluate the facts and pick the decision by the ruleset's precedence, with the
+    payable amount's adjustment lines; `{fact}` in a rule's message is filled in."""
     ruleset, fired = engine.evaluate_with_ruleset(facts)
+    fired = [_filled(reason, facts) for reason in fired]
     by_id = {r.id: r for r in ruleset.rules}
     trace = tuple(
         {
@@ -179,4 +184,36 @@ def adjudicate(engine: RulesEngine, facts: Mapping[str, Any]) -> Decision:
         missing_documents=tuple(facts["missing_documents"]),
         ruleset_version=ruleset.version,
         trace=trace,
+        claimed=facts["claim"]["amount"],
+        amounts=breakdown_from_facts(facts),
+        currencies=_currencies(facts),
     )
+
+
+def _currencies(facts: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(claim currency, policy currency) when they differ, else None."""
+    if facts.get("currency_matches", True):
+        return None
+    return str(facts["claim"]["currency"]), str(facts["policy"]["currency"])
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+
+
+def _filled(reason: Reason, facts: Mapping[str, Any]) -> Reason:
+    """`{fact.name}` in the message replaced by the fact's value (money with the claim's
+    decimals); an unknown fact stays as written."""
+    if "{" not in reason.message:
+        return reason
+    flat = flatten(facts)
+    currency = str(flat.get("claim.currency") or "")
+
+    def value(match: re.Match[str]) -> str:
+        found = flat.get(match.group(1))
+        if found is None:
+            return match.group(0)
+        if isinstance(found, Decimal):
+            return fmt(found, currency) or ""
+        return str(found)
+
+    return replace(reason, message=_PLACEHOLDER.sub(value, reason.message))

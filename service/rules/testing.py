@@ -11,15 +11,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from service.domain.calendar import Duration
 from service.domain.facts import build_facts
 from service.domain.history import summarise_history
 from service.domain.model import Claim, Coverage, Document, Policy, PriorClaim
-from service.domain.money import fmt, to_money
+from service.domain.money import ZERO, fmt, money
 from service.rules.engine import RulesEngine, Ruleset, adjudicate
 from service.rules.loader import LDict, Problem, parse_yaml
 
 CASE_KEYS = ("name", "claim", "policy", "earlier_claims", "expect")
-EXPECT_KEYS = ("outcome", "reasons", "payable_amount", "missing_documents")
+EXPECT_KEYS = ("outcome", "reasons", "payable_amount", "missing_documents", "adjustments")
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,17 @@ def _case(rel: str, line: int, base: dict[str, Any], item: dict[str, Any]) -> Ca
     if set(expect) - set(EXPECT_KEYS):
         raise ValueError(f"unknown expect keys; allowed {list(EXPECT_KEYS)}")
     loss = _day(c["date_of_loss"])
-    reported = c.get("reported_on", loss + timedelta(days=1))
+    reported = _day(c.get("reported_on", loss + timedelta(days=1)))
+    currency = c.get("currency", "USD")
     claim = Claim(
         policy_number=str(c.get("policy_number", "P-1")),
         claim_type=c["claim_type"],
         date_of_loss=loss,
-        reported_at=datetime.combine(_day(reported), time(12), tzinfo=UTC),
-        amount=to_money(c["amount"]),
-        currency=c.get("currency", "USD"),
-        documents=tuple(Document(t, f"doc-{i}") for i, t in enumerate(c.get("documents", []))),
+        reported_at=datetime.combine(reported, time(12), tzinfo=UTC),
+        reported_on=reported,
+        amount=money(c["amount"], currency),
+        currency=currency,
+        documents=tuple(_document(d, line, i) for i, d in enumerate(c.get("documents", []))),
         line_items_count=int(c.get("line_items_count", 0)),
         id="case",
     )
@@ -109,32 +112,44 @@ def _case(rel: str, line: int, base: dict[str, Any], item: dict[str, Any]) -> Ca
             id=str(e.get("id", f"prior-{i}")),
             claim_type=e.get("claim_type", claim.claim_type),
             date_of_loss=_day(e["date_of_loss"]),
-            amount=to_money(e["amount"]),
+            amount=money(e["amount"], currency),
             outcome=e.get("outcome", "approved"),
-            payable_amount=to_money(e["payable_amount"]) if "payable_amount" in e else None,
+            payable_amount=money(e["payable_amount"], currency) if "payable_amount" in e else None,
+            document_refs=frozenset(str(r) for r in e.get("document_refs", [])),
         )
         for i, e in enumerate(item.get("earlier_claims") or [])
     )
     return Case(rel, line, str(item["name"]), claim, _policy(p), earlier, expect)
 
 
+def _document(item: Any, line: int, index: int) -> Document:
+    """`photos` (a reference unique to the case) or {type: photos, ref: IMG-1}."""
+    if isinstance(item, dict):
+        return Document(str(item["type"]), str(item["ref"]))
+    return Document(str(item), f"case-{line}-{index}")
+
+
 def _policy(p: dict[str, Any] | None) -> Policy | None:
     if p is None:
         return None
+    currency = p.get("currency", "USD")
+    terminated = p.get("terminated_on")
     return Policy(
         number=str(p.get("number", "P-1")),
         holder=str(p.get("holder", "A. Holder")),
         status=p.get("status", "active"),
         effective_from=_day(p["effective_from"]),
         effective_to=_day(p["effective_to"]),
-        currency=p.get("currency", "USD"),
+        terminated_on=_day(terminated) if terminated is not None else None,
+        time_zone=p.get("time_zone"),
+        currency=currency,
         coverages=tuple(
             Coverage(
                 claim_type=cov["claim_type"],
-                limit_per_claim=to_money(cov["limit_per_claim"]),
-                annual_aggregate=to_money(cov["annual_aggregate"]),
-                deductible=to_money(cov.get("deductible", 0)),
-                waiting_period_days=int(cov.get("waiting_period_days", 0)),
+                limit_per_claim=money(cov["limit_per_claim"], currency),
+                annual_aggregate=money(cov["annual_aggregate"], currency),
+                deductible=money(cov.get("deductible", 0), currency),
+                waiting_period=Duration.parse(dict(cov.get("waiting_period") or {"days": 0})),
             )
             for cov in p.get("coverages", [])
         ),
@@ -160,12 +175,32 @@ def run_case(engine: RulesEngine, case: Case) -> CaseResult:
         got = sorted(r.code for r in decision.reasons)
         if got != sorted(expect["reasons"]):
             failures.append(f"reasons: expected {sorted(expect['reasons'])}, got {got}")
+    currency = case.claim.currency
     if "payable_amount" in expect:
         want = expect["payable_amount"]
-        want_text = None if want is None else fmt(to_money(want))
-        if fmt(decision.payable_amount) != want_text:
+        want_text = None if want is None else fmt(money(want, currency), currency)
+        got_text = fmt(decision.payable_amount, currency)
+        if got_text != want_text:
+            failures.append(f"payable_amount: expected {want_text}, got {got_text}")
+    lines = [a.as_dict(currency) for a in decision.adjustments]
+    if "adjustments" in expect:
+        want_lines = [
+            {
+                "group": str(w["group"]),
+                "carc": str(w["carc"]),
+                "amount": fmt(money(w["amount"], currency), currency),
+            }
+            for w in expect["adjustments"]
+        ]
+        got_lines = [{k: line[k] for k in ("group", "carc", "amount")} for line in lines]
+        if got_lines != want_lines:
+            failures.append(f"adjustments: expected {want_lines}, got {got_lines}")
+    if decision.payable_amount is not None:
+        cut = sum((a.amount for a in decision.adjustments), ZERO)
+        if case.claim.amount - cut != decision.payable_amount:
             failures.append(
-                f"payable_amount: expected {want_text}, got {fmt(decision.payable_amount)}"
+                f"adjustments do not balance: {fmt(case.claim.amount, currency)} - "
+                f"{fmt(cut, currency)} != {fmt(decision.payable_amount, currency)}"
             )
     if "missing_documents" in expect and list(decision.missing_documents) != list(
         expect["missing_documents"]

@@ -17,6 +17,7 @@ from service.db.session import Session
 from service.db.tables import ClaimRow, DecisionRow
 from service.domain.decision import Decision, Reason
 from service.usecases.context import Context
+from service.usecases.payments import lock_policy
 from service.usecases.record_decision import record_decision
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ def abandon_stale_claim(ctx: Context, claim_id: str) -> bool:
     now = ctx.clock.now()
     days = ctx.config.abandon_after_days
     with ctx.unit_of_work() as session:
+        number = claims.policy_number_of(session, claim_id, None)
+        if number is None:
+            return False
+        lock_policy(session, number)  # lock order: the policy, then the claim (payments.py)
         claim = claims.claim_for_update(session, claim_id, None)
         decision = claims.latest_decision(claim) if claim else None
         if claim is None or claim.status != "pending_info" or decision is None:

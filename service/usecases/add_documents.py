@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from service.db import audit, claims, policies
-from service.domain.facts import build_facts
+from service.db import audit, claims
 from service.domain.model import Document
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
+from service.usecases.payments import lock_policy, settle
 from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_decision
 
@@ -41,7 +41,11 @@ def add_documents(
 ) -> DocumentsAdded:
     now = ctx.clock.now()
     with ctx.unit_of_work() as session:
-        row = claims.claim_row(session, claim_id, client_id)
+        number = claims.policy_number_of(session, claim_id, client_id)
+        if number is None:
+            raise ClaimNotFound(claim_id)
+        policy = lock_policy(session, number)  # lock order: the policy, then the claim
+        row = claims.claim_for_update(session, claim_id, client_id)
         if row is None:
             raise ClaimNotFound(claim_id)
         have = {(d.type, d.ref) for d in row.documents}
@@ -62,16 +66,24 @@ def add_documents(
         outbox_ids: list[int] = []
         readjudicate = bool(new) and row.status == "pending_info"
         if readjudicate:
-            claim = claims.to_claim(row)
-            policy = policies.get_policy(session, claim.policy_number, lock=True)
-            history = claims.history_for(session, claim, policy)
+            # Only what changed is worked out again: the documents, and the policy's
+            # history and remaining aggregate as they are now (without this claim); the
+            # report date and 12-month count stay as fixed at intake.
             engine = ctx.engine
-            facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
+            settled = settle(
+                session,
+                claims.to_claim(row),
+                policy,
+                required_documents=engine.ruleset.required_documents,
+                default_zone=ctx.config.default_time_zone,
+                decide=lambda facts: adjudicate(engine, facts),
+                stored=row,
+            )
             _, outbox_ids = record_decision(
                 session,
                 row,
-                adjudicate(engine, facts),
-                facts=facts,
+                settled.decision,
+                facts=settled.facts,
                 decided_by="rules",
                 now=now,
                 request_id=request_id,

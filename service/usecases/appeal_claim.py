@@ -15,6 +15,7 @@ from service.db import accounts, appeals, audit, claims, outbox
 from service.db.tables import AppealRow, UserRow
 from service.usecases.context import Context
 from service.usecases.decide_claim import DecisionRefused
+from service.usecases.payments import lock_policy
 
 REMIND_BEFORE = timedelta(days=1)
 
@@ -43,6 +44,11 @@ def appeal_claim(
         raise DecisionRefused(422, "reason_required", "Say why the decision is contested.")
     now = ctx.clock.now()
     with ctx.unit_of_work() as session:
+        # An appealed approval stops counting against the aggregate until it is answered:
+        # the policy's lock first, as every change of what a claim pays takes it.
+        number = claims.policy_number_of(session, claim_id, client_id)
+        if number is not None:
+            lock_policy(session, number)
         claim = claims.claim_for_update(session, claim_id, client_id)
         if claim is None:
             raise DecisionRefused(404, "not_found", "No claim with this id.")

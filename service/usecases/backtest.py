@@ -28,6 +28,7 @@ from service.db import analysis
 from service.db.tables import BacktestRow
 from service.domain.decision import NoRuleFired
 from service.domain.facts import facts_from_json
+from service.domain.money import fmt
 from service.rules.engine import (
     EngineFailure,
     Problem,
@@ -116,9 +117,9 @@ class Report:
             "unchanged": self.total - self.changed - self.errors,
             "errors": self.errors,
             "transitions": self.transitions,
-            "payable_before": str(self.payable_before),
-            "payable_after": str(self.payable_after),
-            "payable_change": str(self.payable_after - self.payable_before),
+            "payable_before": fmt(self.payable_before),
+            "payable_after": fmt(self.payable_after),
+            "payable_change": fmt(self.payable_after - self.payable_before),
             "changed_claims": self.changed_claims,
             "changed_claims_listed": len(self.changed_claims),
             "error_claims": self.error_claims,
@@ -139,7 +140,8 @@ class Report:
 
 
 def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+    """Without the claim's currency at hand: at least two decimals, three if it has them."""
+    return fmt(value)
 
 
 # --- replay -------------------------------------------------------------------------

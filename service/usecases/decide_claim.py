@@ -2,7 +2,10 @@
 
 Optimistic concurrency: the caller sends the version it saw (If-Match); the claim
 row is locked and the version compared in one transaction, so of two supervisors
-one wins and the other is told the claim changed.
+one wins and the other is told the claim changed. An approval goes through the one
+payment step (service/usecases/payments.py): under the policy's lock, the remaining
+aggregate is read again and an amount above it is refused (422 naming what remains),
+so two supervisors approving two claims on one policy at once cannot overpay it.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from service.db import appeals, claims, policies
+from service.db import appeals, claims
 from service.db.tables import ClaimRow
 from service.domain.decision import Decision, Reason
-from service.domain.facts import build_facts
+from service.domain.facts import breakdown_from_facts
+from service.domain.money import MoneyError, fmt, in_minor_units
+from service.domain.payable import denial, reduced
 from service.rules.loader import CARC
 from service.usecases.context import Context
+from service.usecases.payments import AggregateExceeded, lock_policy, settle
 from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_decision
 
@@ -66,6 +72,8 @@ def decide_claim(
         raise DecisionRefused(422, "note_required", "A note explaining the decision is required.")
     now = ctx.clock.now()
     with ctx.unit_of_work() as session:
+        number = claims.policy_number_of(session, claim_id, None)
+        policy = lock_policy(session, number) if number is not None else None
         claim = claims.claim_for_update(session, claim_id, None)
         if claim is None:
             raise DecisionRefused(404, "not_found", "No claim with this id.")
@@ -82,8 +90,19 @@ def decide_claim(
                 "already_decided",
                 f"The claim is {claim.status}; only escalated claims wait for a supervisor.",
             )
-        facts = _current_facts(ctx, session, claim)
-        decision = _decision(ctx, claim, choice, facts)
+        try:
+            settled = settle(
+                session,
+                claims.to_claim(claim),
+                policy,
+                required_documents=ctx.engine.ruleset.required_documents,
+                default_zone=ctx.config.default_time_zone,
+                decide=lambda facts: _decision(ctx, claim, choice, facts),
+                stored=claim,
+            )
+        except AggregateExceeded as exc:
+            raise _aggregate_refused(exc) from None
+        decision, facts = settled.decision, settled.facts
         row, outbox = record_decision(
             session,
             claim,
@@ -110,45 +129,71 @@ def decide_claim(
     return document
 
 
-def _current_facts(ctx: Context, session: Any, claim: ClaimRow) -> dict[str, Any]:
-    """The facts as they stand now (the policy may have been loaded since escalation)."""
-    domain_claim = claims.to_claim(claim)
-    policy = policies.get_policy(session, claim.policy_number)
-    history = claims.history_for(session, domain_claim, policy)
-    return build_facts(domain_claim, policy, history, ctx.engine.ruleset.required_documents)
-
-
 def payable_limit(facts: dict[str, Any]) -> Decimal | None:
-    """The most a supervisor may approve: the payable amount under the coverage."""
+    """The most a supervisor may approve: the payable amount under the coverage,
+    min(amount - deductible, limit_per_claim, aggregate_remaining)."""
     if not facts.get("coverage", {}).get("found"):
         return None
     return max(Decimal(str(facts["payable_amount"])), Decimal("0.00"))
+
+
+def _aggregate_refused(exc: AggregateExceeded) -> DecisionRefused:
+    return DecisionRefused(
+        422,
+        "aggregate_exceeded",
+        str(exc),
+        remaining=fmt(exc.remaining, exc.currency),
+        currency=exc.currency,
+    )
+
+
+def _amount(amount: Decimal | None, currency: str) -> Decimal:
+    if amount is None or amount < 0:
+        raise DecisionRefused(422, "bad_amount", "Approve needs an amount of 0 or more.")
+    try:
+        return in_minor_units(amount, currency)
+    except MoneyError as exc:
+        raise DecisionRefused(
+            422, "bad_amount", f"Not a valid amount in {currency}: {exc}."
+        ) from None
 
 
 def _decision(
     ctx: Context, claim: ClaimRow, choice: SupervisorDecision, facts: dict[str, Any]
 ) -> Decision:
     version = claim.ruleset_version or ""
+    currency = claim.currency
     if choice.outcome == "approve":
-        limit = payable_limit(facts)
-        if limit is None:
+        base = breakdown_from_facts(facts)
+        if base is None:
             raise DecisionRefused(
                 422,
                 "no_coverage",
                 "The policy on file does not cover this claim type; load it or reject.",
             )
-        amount = choice.amount
-        if amount is None or amount < 0:
-            raise DecisionRefused(422, "bad_amount", "Approve needs an amount of 0 or more.")
-        if amount > limit:
+        policy_currency = facts["policy"]["currency"]
+        if policy_currency != currency:
+            raise DecisionRefused(
+                422,
+                "currency_mismatch",
+                f"The claim is in {currency} but the policy pays in {policy_currency}: "
+                "reject it or ask for the claim in the policy's currency.",
+            )
+        amount = _amount(choice.amount, currency)
+        if amount > base.payable:
+            remaining = Decimal(str(facts["aggregate_remaining"]))
+            if amount > remaining:
+                raise _aggregate_refused(AggregateExceeded(amount, remaining, currency))
             raise DecisionRefused(
                 422,
                 "amount_above_limit",
-                f"{amount} is above what the coverage allows ({limit}).",
-                limit=str(limit),
+                f"{fmt(amount, currency)} is above what the coverage allows "
+                f"({fmt(base.payable, currency)}).",
+                limit=fmt(base.payable, currency),
             )
         reason = Reason("supervisor_approved", "Approved by a supervisor", "supervisor", "approve")
-        return Decision("approved", amount, (reason,), (), version)
+        lines = reduced(base, amount).adjustments
+        return Decision("approved", amount, (reason,), (), version, adjustments=lines)
     if choice.outcome == "reject":
         known = known_reason_codes(ctx)
         unknown = [c for c in choice.reason_codes if c not in known]
@@ -164,7 +209,9 @@ def _decision(
             Reason(code, known[code][0], "supervisor", "reject", known[code][1])
             for code in dict.fromkeys(choice.reason_codes)
         )
-        return Decision("rejected", Decimal("0.00"), reasons, (), version)
+        carc = next((r.carc for r in reasons if r.carc), None)
+        lines = denial(claim.amount, carc, reasons[0].code.lower()).adjustments
+        return Decision("rejected", Decimal("0.00"), reasons, (), version, adjustments=lines)
     if choice.outcome == "request_info":
         if not choice.documents:
             raise DecisionRefused(422, "documents_required", "Name the documents to request.")

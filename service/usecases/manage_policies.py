@@ -10,18 +10,22 @@ from pathlib import Path
 from typing import Any
 
 from service.db import audit, policies
+from service.domain.calendar import Duration
 from service.domain.model import Coverage, Policy
 from service.domain.money import fmt
 from service.usecases.context import Context
 
 
 def policy_from_data(number: str, data: dict[str, Any]) -> Policy:
+    """A policy from PolicySchema's output (amounts in the currency's minor units)."""
     return Policy(
         number=number,
         holder=data["holder"],
         status=data["status"],
         effective_from=data["effective_from"],
         effective_to=data["effective_to"],
+        terminated_on=data.get("terminated_on"),
+        time_zone=data.get("time_zone"),
         currency=data["currency"],
         coverages=tuple(
             Coverage(
@@ -29,7 +33,7 @@ def policy_from_data(number: str, data: dict[str, Any]) -> Policy:
                 limit_per_claim=c["limit_per_claim"],
                 annual_aggregate=c["annual_aggregate"],
                 deductible=c["deductible"],
-                waiting_period_days=c.get("waiting_period_days", 0),
+                waiting_period=c.get("waiting_period") or Duration(0, "days"),
             )
             for c in data.get("coverages", [])
         ),
@@ -37,20 +41,23 @@ def policy_from_data(number: str, data: dict[str, Any]) -> Policy:
 
 
 def policy_document(policy: Policy) -> dict[str, Any]:
+    currency = policy.currency
     return {
         "number": policy.number,
         "holder": policy.holder,
         "status": policy.status,
         "effective_from": policy.effective_from.isoformat(),
         "effective_to": policy.effective_to.isoformat(),
-        "currency": policy.currency,
+        "terminated_on": policy.terminated_on.isoformat() if policy.terminated_on else None,
+        "time_zone": policy.time_zone,
+        "currency": currency,
         "coverages": [
             {
                 "claim_type": c.claim_type,
-                "limit_per_claim": fmt(c.limit_per_claim),
-                "annual_aggregate": fmt(c.annual_aggregate),
-                "deductible": fmt(c.deductible),
-                "waiting_period_days": c.waiting_period_days,
+                "limit_per_claim": fmt(c.limit_per_claim, currency),
+                "annual_aggregate": fmt(c.annual_aggregate, currency),
+                "deductible": fmt(c.deductible, currency),
+                "waiting_period": c.waiting_period.as_dict(),
             }
             for c in policy.coverages
         ],
@@ -99,23 +106,33 @@ CSV_COLUMNS = (
     "annual_aggregate",
     "deductible",
     "waiting_period_days",
+    "waiting_period",  # ISO 8601 (P1M); instead of waiting_period_days
+    "terminated_on",  # lapsed or cancelled policies
+    "time_zone",
 )
+POLICY_COLUMNS = CSV_COLUMNS[:6]
+COVERAGE_COLUMNS = CSV_COLUMNS[6:11]
+OPTIONAL_POLICY_COLUMNS = CSV_COLUMNS[12:]
 
 
 def _policies_from_csv(rows: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
     by_number: dict[str, dict[str, Any]] = {}
     for row in rows:
-        missing = [c for c in CSV_COLUMNS[:6] if not row.get(c)]
+        missing = [c for c in POLICY_COLUMNS if not row.get(c)]
         if missing:
             raise ValueError(f"CSV row for {row.get('number') or '?'} lacks {', '.join(missing)}")
         policy = by_number.setdefault(
             row["number"],
-            {k: row[k] for k in CSV_COLUMNS[:6]} | {"coverages": []},
+            {k: row[k] for k in POLICY_COLUMNS}
+            | {k: row[k] for k in OPTIONAL_POLICY_COLUMNS if row.get(k)}
+            | {"coverages": []},
         )
         if row.get("claim_type"):
             coverage: dict[str, Any] = {
-                k: row[k] for k in CSV_COLUMNS[6:] if row.get(k) not in (None, "")
+                k: row[k] for k in COVERAGE_COLUMNS if row.get(k) not in (None, "")
             }
+            if row.get("waiting_period"):
+                coverage["waiting_period"] = row["waiting_period"]
             if "waiting_period_days" in coverage:
                 try:
                     coverage["waiting_period_days"] = int(coverage["waiting_period_days"])

@@ -16,6 +16,7 @@ from service.config import Config
 from service.db import claims
 from service.db.session import Session
 from service.db.tables import ClaimRow, DecisionRow, OutboxRow
+from service.domain.money import fmt
 from service.ports import Email
 from service.usecases.send_daily_digest import digest_context
 
@@ -64,14 +65,17 @@ def claimant_context(
         reasons = [payload["reason"]]
     missing = list(decision.missing_documents or []) if decision else []
     payable = decision.payable_amount if decision else claim.payable_amount
+    currency = claim.currency
+    adjustments = list(decision.adjustments or []) if decision and payable else []
     return {
         "name": (claim.claimant or {}).get("name") or "",
         "ref": claim.external_ref or claim.id,
         "claim_id": claim.id,
         "claim_type": claim.claim_type,
-        "amount": claim.amount,
-        "currency": claim.currency,
-        "payable_amount": payable,
+        "amount": fmt(claim.amount, currency),
+        "currency": currency,
+        "payable_amount": fmt(payable, currency),
+        "adjustments": templates.adjustment_words(adjustments, currency, language),
         "outcome": decision.outcome if decision else claim.status,
         "reasons": templates.reason_words(reasons, language),
         "missing_documents": [
@@ -133,9 +137,8 @@ def build_webhook(
         "external_ref": claim.external_ref,
         "decision_id": decision.id if decision else None,
         "outcome": decision.outcome if decision else payload.get("outcome"),
-        "payable_amount": str(decision.payable_amount)
-        if decision and decision.payable_amount is not None
-        else None,
+        "payable_amount": fmt(decision.payable_amount, claim.currency) if decision else None,
+        "adjustments": list(decision.adjustments or []) if decision else [],
         "currency": claim.currency,
         "reasons": [{k: r.get(k) for k in ("code", "carc", "message")} for r in reasons],
     }

@@ -28,7 +28,10 @@ def get_claim(ctx: Context, claim_id: str, client_id: str | None = None) -> dict
         if row is None:
             return None
         document = claim_document(row)
-        document["decisions"] = [decision_document(d) for d in row.decisions]
+        document["decisions"] = [
+            decision_document(d, row.currency, with_facts=True) for d in row.decisions
+        ]
+        # The facts the current decision was made on, as stored with it.
         document["facts"] = row.decisions[-1].facts if row.decisions else None
         document["history"] = [audit_document(e) for e in audit.audit_for_claim(session, row.id)]
         document["version"] = row.version

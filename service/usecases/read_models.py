@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from service.db.tables import AuditEventRow, ClaimRow, DecisionRow
 from service.domain.money import fmt
 
 
-def decision_document(row: DecisionRow) -> dict[str, Any]:
-    return {
+def decision_document(
+    row: DecisionRow, currency: str | None = None, *, with_facts: bool = False
+) -> dict[str, Any]:
+    """A decision with its adjustment lines; `with_facts`: and the facts it was made on
+    (stored with it when it was taken, never rewritten)."""
+    document = {
         "id": row.id,
         "outcome": row.outcome,
-        "payable_amount": fmt(row.payable_amount),
+        "payable_amount": fmt(row.payable_amount, currency),
+        "adjustments": row.adjustments or [],
         "reasons": row.reasons,
         "missing_documents": row.missing_documents,
         "ruleset_version": row.ruleset_version,
@@ -21,12 +27,15 @@ def decision_document(row: DecisionRow) -> dict[str, Any]:
         "decided_at": row.decided_at.isoformat(),
         "note": row.note,
     }
+    if with_facts:
+        document["facts"] = row.facts
+    return document
 
 
 def claim_document(row: ClaimRow, decision: DecisionRow | None = None) -> dict[str, Any]:
     """The claim as received plus its decision (the latest unless one is given)."""
     decision = decision or (row.decisions[-1] if row.decisions else None)
-    payload = row.payload
+    currency = row.currency
     return {
         "id": row.id,
         "external_ref": row.external_ref,
@@ -35,23 +44,33 @@ def claim_document(row: ClaimRow, decision: DecisionRow | None = None) -> dict[s
         "claim_type": row.claim_type,
         "date_of_loss": row.date_of_loss.isoformat(),
         "reported_at": row.reported_at.isoformat(),
-        "amount": fmt(row.amount),
-        "currency": row.currency,
+        "reported_on": row.reported_on.isoformat(),
+        "time_zone": row.time_zone,
+        "amount": fmt(row.amount, currency),
+        "currency": currency,
         "description": row.description,
         "claimant": row.claimant,
         "documents": [
             {"type": d.type, "ref": d.ref, "received_at": d.received_at.isoformat()}
             for d in row.documents
         ],
-        "line_items": payload.get("line_items") or [],
+        "line_items": line_items(row),
         "callback_url": row.callback_url,
-        "payable_amount": fmt(row.payable_amount),
+        "payable_amount": fmt(row.payable_amount, currency),
         "assignee": row.assignee,
         "sla_due_at": row.sla_due_at.isoformat() if row.sla_due_at else None,
-        "decision": decision_document(decision) if decision else None,
+        "decision": decision_document(decision, currency) if decision else None,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
     }
+
+
+def line_items(row: ClaimRow) -> list[dict[str, Any]]:
+    """The claim's line items as received, amounts with the currency's decimals."""
+    return [
+        {**item, "amount": fmt(Decimal(str(item["amount"])), row.currency)}
+        for item in row.payload.get("line_items") or []
+    ]
 
 
 def claim_summary(row: ClaimRow) -> dict[str, Any]:
@@ -63,9 +82,9 @@ def claim_summary(row: ClaimRow) -> dict[str, Any]:
         "policy_number": row.policy_number,
         "claim_type": row.claim_type,
         "date_of_loss": row.date_of_loss.isoformat(),
-        "amount": fmt(row.amount),
+        "amount": fmt(row.amount, row.currency),
         "currency": row.currency,
-        "payable_amount": fmt(row.payable_amount),
+        "payable_amount": fmt(row.payable_amount, row.currency),
         "reason_codes": [r["code"] for r in decision.reasons] if decision else [],
         "created_at": row.created_at.isoformat(),
     }

@@ -51,7 +51,7 @@ def queue_item(row: ClaimRow, appeal: bool, now: datetime) -> dict[str, Any]:
         "external_ref": row.external_ref,
         "policy_number": row.policy_number,
         "claim_type": row.claim_type,
-        "amount": fmt(row.amount),
+        "amount": fmt(row.amount, row.currency),
         "currency": row.currency,
         "status": row.status,
         "reason_codes": codes,

@@ -45,15 +45,16 @@ def record_first_decision(
     """Insert a new claim (column values in `claim`, status "received") with its first
     decision. Returns the claim and decision as detached rows (for the response) and
     the outbox ids to dispatch after commit."""
-    before = _state(claim["status"], claim.get("payable_amount"))
+    currency = claim["currency"]
+    before = _state(claim["status"], claim.get("payable_amount"), currency)
     claim = {**claim, **_claim_changes(decision, now, sla_hours), "version": 1}
     claims.insert_claim(session, claim, documents)
-    values = decision_values(claim["id"], decision, facts, "rules", now, None)
+    values = decision_values(claim["id"], decision, facts, "rules", now, None, currency)
     decision_id = claims.insert_decision(session, values)
     messages = [_acknowledgment(claim)] if _email(claim) else []
     messages += _notifications(claim, decision_id, decision.outcome, reviewed=False)
     outbox_ids = outbox.add_outbox_many(session, messages, request_id=request_id, now=now)
-    _audit(session, claim["id"], decision, before, "rules", now, source)
+    _audit(session, claim["id"], decision, before, "rules", now, source, currency)
     row = ClaimRow(**claim)
     row.documents = [DocumentRow(**d) for d in documents]
     return row, DecisionRow(id=decision_id, **values), outbox_ids
@@ -86,9 +87,11 @@ def record_decision(
     service/db/tallies.py) before it appends to the audit chain, whose lock is taken
     last and held to commit, as the intake does; so two transactions never wait for
     each other's locks in opposite orders."""
-    before = _state(claim.status, claim.payable_amount)
+    before = _state(claim.status, claim.payable_amount, claim.currency)
     before.update((audit_extra or {}).get("before", {}))
-    row = DecisionRow(**decision_values(claim.id, decision, facts, decided_by, now, note))
+    row = DecisionRow(
+        **decision_values(claim.id, decision, facts, decided_by, now, note, claim.currency)
+    )
     claim.decisions.append(row)
     for name, value in _claim_changes(decision, now, sla_hours).items():
         setattr(claim, name, value)
@@ -100,12 +103,14 @@ def record_decision(
     messages = _notifications(target, row.id, row.outcome, reviewed)
     outbox_ids = outbox.add_outbox_many(session, messages, request_id=request_id, now=now)
     after = None if audit_extra is None else {"decision_id": row.id, **audit_extra.get("after", {})}
-    _audit(session, claim.id, decision, before, decided_by, now, source, action, after)
+    _audit(
+        session, claim.id, decision, before, decided_by, now, source, claim.currency, action, after
+    )
     return row, outbox_ids
 
 
-def _state(status: str, payable: Any) -> dict[str, Any]:
-    return {"status": status, "payable_amount": fmt(payable)}
+def _state(status: str, payable: Any, currency: str) -> dict[str, Any]:
+    return {"status": status, "payable_amount": fmt(payable, currency)}
 
 
 def _claim_changes(decision: Decision, now: datetime, sla_hours: int) -> dict[str, Any]:
@@ -126,12 +131,14 @@ def decision_values(
     decided_by: str,
     now: datetime,
     note: str | None,
+    currency: str | None = None,
 ) -> dict[str, Any]:
-    """The decisions row's column values."""
+    """The decisions row's column values (adjustment amounts in `currency`'s decimals)."""
     return {
         "claim_id": claim_id,
         "outcome": decision.outcome,
         "payable_amount": decision.payable_amount,
+        "adjustments": [a.as_dict(currency) for a in decision.adjustments],
         "reasons": [r.as_dict() for r in decision.reasons],
         "missing_documents": list(decision.missing_documents),
         "trace": list(decision.trace),
@@ -191,6 +198,7 @@ def _audit(
     actor: str,
     now: datetime,
     source: str | None,
+    currency: str,
     action: str = "claim.decided",
     extra: dict[str, Any] | None = None,
 ) -> None:
@@ -204,7 +212,7 @@ def _audit(
         before=before,
         after={
             "status": decision.outcome,
-            "payable_amount": fmt(decision.payable_amount),
+            "payable_amount": fmt(decision.payable_amount, currency),
             "reason_codes": [r.code for r in decision.reasons],
             "ruleset_version": decision.ruleset_version,
             **(extra or {}),

@@ -17,6 +17,7 @@ from service.db import analysis
 from service.db.session import Session
 from service.db.tables import ClaimRow, ShadowResultRow
 from service.domain.decision import Decision
+from service.domain.money import fmt
 from service.rules.engine import adjudicate
 from service.usecases.rulesets import ensure_ruleset_stored
 
@@ -88,7 +89,8 @@ def shadow_report(ctx: Any) -> dict[str, Any]:
 
 
 def _money(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """Without the claim's currency at hand: at least two decimals, three if it has them."""
+    return fmt(value)
 
 
 def _row(row: ShadowResultRow) -> dict[str, Any]:

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.db import claims, idempotency, policies
+from service.db import claims, idempotency
 from service.db.errors import Conflict
 from service.db.tables import ClaimRow
-from service.domain.facts import build_facts
-from service.domain.model import Claim, Document
+from service.domain.model import Claim, Document, LineItem, line_items_key
 from service.metrics import observe_decision
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
+from service.usecases.payments import lock_policy, settle
 from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_first_decision
 from service.usecases.rulesets import ensure_ruleset_stored
@@ -103,6 +103,10 @@ def _store_and_decide(
         # A reused external_ref is caught by the unique index at insert (Conflict,
         # answered by _replay_external_ref): no lookup first, retries are the exception.
         values, documents = _new_claim(data, digest, client_id, now)
+        lines = tuple(
+            LineItem(i["code"], i["amount"], i.get("description", ""))
+            for i in data.get("line_items") or []
+        )
         claim = Claim(
             id=values["id"],
             policy_number=values["policy_number"],
@@ -112,13 +116,25 @@ def _store_and_decide(
             amount=values["amount"],
             currency=values["currency"],
             documents=tuple(Document(d["type"], d["ref"]) for d in documents),
-            line_items_count=len(data.get("line_items") or []),
+            line_items_count=len(lines),
+            line_items_key=line_items_key(lines),
         )
-        policy = policies.get_policy(session, claim.policy_number, lock=True)
-        history = claims.history_for(session, claim, policy)
         engine = ctx.engine
-        facts = build_facts(claim, policy, history, engine.ruleset.required_documents)
-        decision = adjudicate(engine, facts)
+        settled = settle(
+            session,
+            claim,
+            lock_policy(session, claim.policy_number),
+            required_documents=engine.ruleset.required_documents,
+            default_zone=ctx.config.default_time_zone,
+            decide=lambda facts: adjudicate(engine, facts),
+        )
+        facts, decision = settled.facts, settled.decision
+        values.update(
+            reported_on=settled.claim.reported_on,
+            time_zone=settled.time_zone,
+            claims_last_12_months=settled.history.claims_last_12_months,
+            line_items_key=claim.line_items_key,
+        )
         ensure_ruleset_stored(session, ctx.rules, decision.ruleset_version)
         claim_row, decision_row, outbox_ids = record_first_decision(
             session,

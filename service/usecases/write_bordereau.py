@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from service.db import reporting
+from service.domain.money import fmt
 from service.usecases.context import Context
 
 COLUMNS = (
@@ -128,8 +129,8 @@ def bordereau_csv(ctx: Context, month: str) -> str:
                 claim.reported_at.isoformat(),
                 decision.decided_at.isoformat(),
                 claim.currency,
-                f"{claim.amount:.2f}",
-                f"{payable:.2f}",
+                fmt(claim.amount, claim.currency),
+                fmt(payable, claim.currency),
                 1,
             )
         )
@@ -140,16 +141,19 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     grand: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
     for (policy, claim_type, currency), (claimed, payable, n) in sorted(totals.items()):
         writer.writerow(
-            ("total", "", "", policy, claim_type, "", "", "", currency) + _sums(claimed, payable, n)
+            ("total", "", "", policy, claim_type, "", "", "", currency)
+            + _sums(claimed, payable, n, currency)
         )
         g = grand[currency]
         g[0], g[1], g[2] = g[0] + claimed, g[1] + payable, g[2] + n
     for currency, (claimed, payable, n) in sorted(grand.items()):
         writer.writerow(
-            ("grand_total", "", "", "", "", "", "", "", currency) + _sums(claimed, payable, n)
+            ("grand_total", "", "", "", "", "", "", "", currency)
+            + _sums(claimed, payable, n, currency)
         )
     return out.getvalue()
 
 
-def _sums(claimed: Decimal, payable: Decimal, n: int) -> tuple[str, str, int]:
-    return (f"{claimed:.2f}", f"{payable:.2f}", n)
+def _sums(claimed: Decimal, payable: Decimal, n: int, currency: str) -> tuple[str, str, int]:
+    """Amounts with the currency's decimals (USD 300.00, JPY 900, KWD 85.125)."""
+    return (str(fmt(claimed, currency)), str(fmt(payable, currency)), n)

@@ -81,7 +81,8 @@ SCENARIOS = [
         {"AMOUNT_ABOVE_THRESHOLD"},
         set(),
     ),
-    ("over_limit_paid_to_limit", claim(amount="1000"), "approved", "750.00", set(), {"119"}),
+    # deductible first, then the limit: min(1000 - 50, 800)
+    ("over_limit_paid_to_limit", claim(amount="1000"), "approved", "800.00", set(), {"119"}),
 ]
 
 
@@ -150,9 +151,9 @@ def test_aggregate_is_consumed_then_exhausted(client):
         decision = client.post("/v1/claims", json=body).get_json()["decision"]
         paid.append((decision["outcome"], decision["payable_amount"]))
         assert decision["outcome"] == "approved", (i, decision["reasons"])
-    # the aggregate counts what was paid: 750 + 750, so 500 remains, minus the deductible
-    assert paid == [("approved", "750.00"), ("approved", "750.00"), ("approved", "450.00")]
-    body = claim(amount="900", date_of_loss="2026-06-12")  # 50 remains: nothing payable
+    # min(900 - 50, 800) twice; then 2000 - 1600 = 400 remains of the aggregate
+    assert paid == [("approved", "800.00"), ("approved", "800.00"), ("approved", "400.00")]
+    body = claim(amount="900", date_of_loss="2026-06-12")  # nothing remains
     decision = client.post("/v1/claims", json=body).get_json()["decision"]
     assert decision["outcome"] == "escalated"
     assert "119" in carcs(decision)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from service.domain.calendar import Duration, Span
 from service.domain.facts import FACTS
 from service.rules.compiler import compile_rules, evaluate_python
 from service.rules.engine import EngineFailure, RulesEngine, Ruleset, adjudicate, load_ruleset
@@ -51,8 +52,25 @@ def rss_kib() -> int:
     raise AssertionError("no VmRSS")
 
 
-def value_for(name: str, rng: random.Random) -> Any:
+LOSSES = [date(2024, 1, 31), date(2024, 2, 29), date(2023, 3, 1), date(2025, 12, 31)]
+DURATIONS = [
+    Duration(1, "years"),
+    Duration(1, "months"),
+    Duration(12, "months"),
+    Duration(30, "days"),
+    Duration(31, "days"),
+    Duration(365, "days"),
+]
+
+
+def value_for(name: str, rng: random.Random, in_rule: bool = False) -> Any:
+    """A fact's value (a Span for a duration fact) or, `in_rule`, a rule's value."""
     fact = FACTS[name]
+    if fact.type == "duration":
+        if in_rule:
+            return rng.choice(DURATIONS)
+        loss = rng.choice(LOSSES)  # month ends and leap days: where calendars differ
+        return Span.between(loss, loss + timedelta(days=rng.choice(INTS + [28, 29, 60])))
     if fact.type == "money":
         return rng.choice(MONEY)
     if fact.type == "integer":
@@ -86,6 +104,7 @@ def random_leaf(rng: random.Random) -> Leaf:
         "boolean": ["eq", "ne", "present"],
         "enum": ["eq", "ne", "in", "not_in", "present"],
         "string": ["eq", "ne", "in", "not_in"],
+        "duration": ["lt", "lte", "gt", "gte", "present"],
     }.get(kind, ["eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "present", "ref"])
     op = rng.choice(ops)
     if op == "present":
@@ -97,7 +116,7 @@ def random_leaf(rng: random.Random) -> Leaf:
         )
     if op in ("in", "not_in"):
         return Leaf(name, op, tuple({value_for(name, rng) for _ in range(3)}), P)
-    return Leaf(name, op, value_for(name, rng), P)
+    return Leaf(name, op, value_for(name, rng, in_rule=True), P)
 
 
 def random_condition(rng: random.Random, depth: int = 0) -> Condition:

@@ -1,8 +1,8 @@
 """The SQL history lookup (one aggregate query) agrees with the pure definition.
 
 service.domain.history.summarise_history says what the 12-month count, the paid
-aggregate and the duplicate mean; service.db.claims.history_for computes
-them in the database. Random histories on one policy, on both databases.
+aggregate and the exact and suspected duplicates mean; service.db.claims.history_for
+computes them in the database. Random histories on one policy, on both databases.
 """
 
 from __future__ import annotations
@@ -16,21 +16,25 @@ import pytest
 from sqlalchemy import delete, text, update
 
 from service.db import claims, policies
-from service.db.claims import CENT
 from service.db.tables import ClaimRow
+from service.domain.calendar import Duration
 from service.domain.history import summarise_history
-from service.domain.model import Claim, Coverage, Policy, PriorClaim
+from service.domain.model import Claim, Coverage, Document, Policy, PriorClaim
 from service.usecases.context import Context
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 TYPES = ("device_damage", "device_theft")
 OUTCOMES = ("approved", "rejected", "escalated", "pending_info")
+REFS = [f"s3://docs/{n}.pdf" for n in range(6)]
+THOUSANDTH = Decimal("0.001")
 
 
 def _policy(number: str) -> Policy:
     def cover(claim_type: str, wait: int) -> Coverage:
-        return Coverage(claim_type, Decimal("800"), Decimal("2000"), Decimal("50"), wait)
+        return Coverage(
+            claim_type, Decimal("800"), Decimal("2000"), Decimal("50"), Duration(wait, "days")
+        )
 
     return Policy(
         number=number,
@@ -44,8 +48,10 @@ def _policy(number: str) -> Policy:
 
 
 def _store(ctx: Context, policy_number: str, priors: list[PriorClaim]) -> None:
+    """Stored in list order: each one submitted a microsecond after the one before."""
     with ctx.unit_of_work() as session:
         for i, prior in enumerate(priors):
+            at = NOW + timedelta(microseconds=i)
             claims.insert_claim(
                 session,
                 {
@@ -56,6 +62,10 @@ def _store(ctx: Context, policy_number: str, priors: list[PriorClaim]) -> None:
                     "claim_type": prior.claim_type,
                     "date_of_loss": prior.date_of_loss,
                     "reported_at": NOW,
+                    "reported_on": NOW.date(),
+                    "time_zone": "UTC",
+                    "claims_last_12_months": 0,
+                    "line_items_key": prior.line_items_key,
                     "amount": prior.amount,
                     "currency": "USD",
                     "description": "",
@@ -66,10 +76,13 @@ def _store(ctx: Context, policy_number: str, priors: list[PriorClaim]) -> None:
                     "status": prior.outcome,
                     "payable_amount": prior.payable_amount,
                     "version": 1,
-                    "created_at": NOW,
-                    "updated_at": NOW,
+                    "created_at": at,
+                    "updated_at": at,
                 },
-                [],
+                [
+                    {"claim_id": prior.id, "type": "photos", "ref": ref, "received_at": NOW}
+                    for ref in sorted(prior.document_refs)
+                ],
             )
         session.commit()
 
@@ -89,6 +102,8 @@ def _random_priors(rng: random.Random, n: int, loss: date, amount: Decimal) -> l
                 payable_amount=(
                     Decimal(rng.randint(0, 90000)) / 100 if outcome == "approved" else None
                 ),
+                document_refs=frozenset(rng.sample(REFS, rng.randint(0, 2))),
+                line_items_key=rng.choice((None, None, "lines-a", "lines-b")),
             )
         )
     return priors
@@ -106,26 +121,26 @@ def test_sql_history_matches_the_definition(context: Context, seed: int) -> None
     with context.unit_of_work(read_only=True) as session:
         for claim_type in TYPES:
             for probe_loss in (loss, loss - timedelta(days=200), date(2025, 3, 1)):
-                claim = Claim(
-                    policy_number=policy.number,
-                    claim_type=claim_type,
-                    date_of_loss=probe_loss,
-                    reported_at=NOW,
-                    amount=amount,
-                    currency="USD",
-                    id=str(uuid.uuid4()),
-                )
-                expected = summarise_history(claim, policy, priors)
-                got = claims.history_for(session, claim, policy)
-                assert got.claims_last_12_months == expected.claims_last_12_months
-                assert got.paid_this_policy_year == expected.paid_this_policy_year
-                assert (got.duplicate_of is None) == (expected.duplicate_of is None)
-                if got.duplicate_of is not None:  # any matching earlier claim will do
-                    match = next(p for p in priors if p.id == got.duplicate_of)
-                    assert (match.claim_type, match.date_of_loss, match.amount) == (
-                        claim_type,
-                        probe_loss,
-                        amount,
+                for refs, lines in ((REFS[:1], None), (REFS[4:], "lines-a"), ([], None)):
+                    claim = Claim(
+                        policy_number=policy.number,
+                        claim_type=claim_type,
+                        date_of_loss=probe_loss,
+                        reported_at=NOW,
+                        amount=amount,
+                        currency="USD",
+                        id=str(uuid.uuid4()),
+                        documents=tuple(Document("photos", r) for r in refs),
+                        line_items_key=lines,
+                    )
+                    expected = summarise_history(claim, policy, priors)
+                    got = claims.history_for(session, claim, policy)
+                    assert got.claims_last_12_months == expected.claims_last_12_months
+                    assert got.paid_this_policy_year == expected.paid_this_policy_year
+                    # the first earlier claim with the same evidence, else the first alike
+                    assert (got.duplicate_of, got.similar_to) == (
+                        expected.duplicate_of,
+                        expected.similar_to,
                     )
             # Without a policy nothing counts as paid; the count and duplicate still do.
             no_policy = summarise_history(claim, None, priors)
@@ -158,7 +173,11 @@ def test_a_claim_is_not_its_own_history(context: Context) -> None:
     )
     with context.unit_of_work(read_only=True) as session:
         history = claims.history_for(session, claim, policy)
-    assert (history.claims_last_12_months, history.duplicate_of) == (0, None)
+    assert (history.claims_last_12_months, history.duplicate_of, history.similar_to) == (
+        0,
+        None,
+        None,
+    )
     assert history.paid_this_policy_year == 0
 
 
@@ -171,18 +190,22 @@ def _recount(session) -> dict:
         )
     ).all()
     return {
-        (p, t, str(d)): (n, Decimal(str(paid or 0)).quantize(CENT)) for p, t, d, n, paid in rows
+        (p, t, str(d)): (n, Decimal(str(paid or 0)).quantize(THOUSANDTH))
+        for p, t, d, n, paid in rows
     }
 
 
 def _tallies(session) -> dict:
     rows = session.execute(
         text(
-            "SELECT policy_number, claim_type, date_of_loss, claims, paid_cents "
-            "FROM policy_daily WHERE claims <> 0 OR paid_cents <> 0"
+            "SELECT policy_number, claim_type, date_of_loss, claims, paid_thousandths "
+            "FROM policy_daily WHERE claims <> 0 OR paid_thousandths <> 0"
         )
     ).all()
-    return {(p, t, str(d)): (n, Decimal(cents) / 100) for p, t, d, n, cents in rows}
+    return {
+        (p, t, str(d)): (n, (Decimal(units) / 1000).quantize(THOUSANDTH))
+        for p, t, d, n, units in rows
+    }
 
 
 def test_tallies_follow_every_change_to_claims(context: Context) -> None:
@@ -199,7 +222,8 @@ def test_tallies_follow_every_change_to_claims(context: Context) -> None:
             change = rng.choice(("decide", "move", "retype", "delete", "touch"))
             if change == "decide":
                 status = rng.choice(OUTCOMES)
-                payable = Decimal(rng.randint(0, 50000)) / 100 if status == "approved" else None
+                # three decimals (KWD, BHD): the tallies count thousandths exactly
+                payable = Decimal(rng.randint(0, 500000)) / 1000 if status == "approved" else None
                 values = {"status": status, "payable_amount": payable}
             elif change == "move":
                 values = {"date_of_loss": date(2026, 5, 20) - timedelta(days=rng.randint(0, 500))}

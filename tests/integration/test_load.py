@@ -30,7 +30,9 @@ def test_concurrent_clients_lose_nothing(database: str, tmp_path: Path) -> None:
     report_file = tmp_path / "report.json"
     env = dict(
         os.environ,
-        BENCH_LOAD_REDIS_URL=REDIS_URL.rsplit("/", 1)[0] + "/13",
+        BENCH_LOAD_REDIS_URL=REDIS_URL.rsplit("/", 1)[0]
+        + "/"
+        + os.environ.get("TEST_LOAD_REDIS_DB", "13"),
         BENCH_PG_URL=PG_ADMIN_URL,
     )
     done = subprocess.run(

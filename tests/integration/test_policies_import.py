@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
 
 from service.cli import main
+from service.domain.calendar import Duration
 from tests.helpers import POLICIES
 
 pytestmark = pytest.mark.integration
@@ -30,10 +32,13 @@ def test_import_json_then_csv(env, tmp_path):
     csv_file = tmp_path / "policies.csv"
     csv_file.write_text(
         "number,holder,status,effective_from,effective_to,currency,claim_type,"
-        "limit_per_claim,annual_aggregate,deductible,waiting_period_days\n"
-        "P-DEV,Dana Device,cancelled,2026-01-01,2026-12-31,USD,device_damage,900,2000,25,0\n"
-        "P-DEV,Dana Device,cancelled,2026-01-01,2026-12-31,USD,device_theft,1500,3000,100,30\n"
-        "P-NEW,Nia New,active,2026-02-01,2027-01-31,EUR,water_damage,20000,50000,500,\n"
+        "limit_per_claim,annual_aggregate,deductible,waiting_period_days,waiting_period,"
+        "terminated_on,time_zone\n"
+        "P-DEV,Dana Device,cancelled,2026-01-01,2026-12-31,USD,device_damage,900,2000,25,0,,"
+        "2026-06-30,America/New_York\n"
+        "P-DEV,Dana Device,cancelled,2026-01-01,2026-12-31,USD,device_theft,1500,3000,100,,P1M,"
+        "2026-06-30,America/New_York\n"
+        "P-NEW,Nia New,active,2026-02-01,2027-01-31,EUR,water_damage,20000,50000,500,,,,\n"
     )
     result = CliRunner().invoke(main, ["policies", "import", str(csv_file)])
     assert result.exit_code == 0, result.output
@@ -47,7 +52,11 @@ def test_import_json_then_csv(env, tmp_path):
     dev = get_policy(ctx, "P-DEV")
     assert dev is not None and dev.status == "cancelled"
     assert str(dev.coverage_for("device_damage").limit_per_claim) == "900.00"
-    assert get_policy(ctx, "P-NEW").coverage_for("water_damage").waiting_period_days == 0
+    assert (dev.terminated_on, dev.time_zone) == (date(2026, 6, 30), "America/New_York")
+    assert dev.coverage_for("device_theft").waiting_period == Duration(1, "months")
+    assert get_policy(ctx, "P-NEW").coverage_for("water_damage").waiting_period == Duration(
+        0, "days"
+    )
 
 
 def test_import_refuses_a_bad_policy_and_says_which(env, tmp_path):

@@ -1,6 +1,7 @@
 """Property tests of the engine path: build_facts -> RulesEngine -> decide.
 
-payable is never negative nor above the per-claim limit; the decision is a
+payable is min(amount - deductible, limit, remaining aggregate), never negative,
+and its adjustment lines balance; the decision is a
 pure function of the facts (same facts, same decision, whatever was evaluated
 before); the order claims are evaluated in never changes a result; and the
 durable_rules engine agrees with the project's pure-Python evaluator.
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.domain.calendar import Duration
 from service.domain.facts import build_facts
 from service.domain.model import CLAIM_TYPES, Claim, Coverage, Document, History, Policy
 from service.rules.compiler import evaluate_python
@@ -70,7 +72,9 @@ def coverages(draw: Any, claim_type: str) -> Coverage:
         limit_per_claim=limit,
         annual_aggregate=draw(st.one_of(st.just(limit), money)),
         deductible=draw(small_money),
-        waiting_period_days=draw(st.sampled_from((0, 0, 14, 30))),
+        waiting_period=draw(
+            st.sampled_from((Duration(0, "days"), Duration(14, "days"), Duration(1, "months")))
+        ),
     )
 
 
@@ -79,12 +83,15 @@ def cases(draw: Any) -> dict[str, Any]:
     """Facts of one claim: maybe a policy, maybe its coverage, some history."""
     claim_type = draw(st.sampled_from(CLAIM_TYPES))
     loss = draw(days)
-    reported = loss + timedelta(days=draw(st.sampled_from((0, 1, 5, 29, 31, 200, 366, 500))))
+    reported = loss + timedelta(
+        days=draw(st.sampled_from((0, 1, 5, 28, 29, 30, 31, 200, 365, 366, 367, 500)))
+    )
     claim = Claim(
         policy_number="P-1",
         claim_type=claim_type,
         date_of_loss=loss,
         reported_at=datetime.combine(reported, time(12), tzinfo=UTC),
+        reported_on=reported,
         amount=draw(money),
         currency="USD",
         documents=tuple(
@@ -98,19 +105,24 @@ def cases(draw: Any) -> dict[str, Any]:
         types = draw(st.lists(st.sampled_from(CLAIM_TYPES), unique=True, max_size=3))
         if draw(st.booleans()):
             types = [claim_type, *[t for t in types if t != claim_type]]
+        status = draw(st.sampled_from(("active", "active", "active", "lapsed", "cancelled")))
+        end = start + timedelta(days=draw(st.integers(0, 900)))
+        stopped = start + timedelta(days=draw(st.integers(0, (end - start).days)))
         policy = Policy(
             number="P-1",
             holder="H",
-            status=draw(st.sampled_from(("active", "active", "active", "lapsed", "cancelled"))),
+            status=status,
             effective_from=start,
-            effective_to=start + timedelta(days=draw(st.integers(0, 900))),
-            currency="USD",
+            effective_to=end,
+            terminated_on=None if status == "active" else stopped,
+            currency=draw(st.sampled_from(("USD", "USD", "USD", "EUR"))),
             coverages=tuple(draw(coverages(t)) for t in types),
         )
     history = History(
         claims_last_12_months=draw(st.integers(0, 6)),
         paid_this_policy_year=draw(st.one_of(st.just(Decimal("0.00")), money)),
         duplicate_of=draw(st.sampled_from((None, None, None, "c-0"))),
+        similar_to=draw(st.sampled_from((None, None, None, "c-1"))),
     )
     return build_facts(claim, policy, history, engine().ruleset.required_documents)
 
@@ -133,13 +145,23 @@ def test_payable_never_negative_nor_above_the_limit(facts: dict[str, Any]) -> No
         return
     assert decision.payable_amount >= 0
     coverage = facts["coverage"]
+    claimed = facts["claim"]["amount"]
     if decision.outcome == "approved":
         assert coverage["found"]
-        assert decision.payable_amount <= coverage["limit_per_claim"]
-        assert decision.payable_amount <= facts["claim"]["amount"]
-        assert decision.payable_amount <= facts["aggregate_remaining"]
+        assert facts["currency_matches"]  # another currency is never approved automatically
+        assert decision.payable_amount == max(
+            min(
+                claimed - coverage["deductible"],
+                coverage["limit_per_claim"],
+                facts["aggregate_remaining"],
+            ),
+            0,
+        )
     else:
         assert decision.payable_amount == 0
+    # claimed - sum(adjustments) = payable, every line with a group and a CARC
+    assert claimed - sum(a.amount for a in decision.adjustments) == decision.payable_amount
+    assert all(a.group in ("PR", "CO", "OA") and a.carc for a in decision.adjustments)
 
 
 @SETTINGS

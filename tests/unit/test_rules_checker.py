@@ -59,7 +59,7 @@ def test_unknown_fact_suggests_the_closest(tmp_path: Path) -> None:
     [
         ("claim.date_of_loss: {gt: 100}", "is a date: write it as YYYY-MM-DD"),
         ("claim.amount: 'lots'", "claim.amount is money: expected a number"),
-        ("claim.amount: {gt: 10.005}", "at most two decimal places"),
+        ("claim.amount: {gt: 10.0005}", "at most three decimal places"),
         ("claim.claim_type: car", "'car' is not a value of claim.claim_type"),
         ("claim.claim_type: {in: device_damage}", "`in` needs a non-empty list"),
         ("policy.found: {lt: true}", "operator 'lt' does not apply to policy.found"),

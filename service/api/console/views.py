@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 from typing import Any
 
 from flask import (
@@ -19,6 +19,7 @@ from flask import (
 
 from service.api.auth import authenticate, check_login_csrf, csrf_token, requires, start_session
 from service.api.problems import Problem
+from service.domain.money import parse_amount
 from service.usecases import check_credentials, manage_policies, read_claims
 from service.usecases.assign_claim import assign_claim
 from service.usecases.backtest import latest_backtest
@@ -166,9 +167,9 @@ def assign(claim_id: str) -> Any:
 def decide(claim_id: str) -> Any:
     form = request.form
     try:
-        amount = Decimal(form["amount"]) if form.get("amount") else None
+        amount = parse_amount(form["amount"]) if form.get("amount") else None
         version = int(form.get("version", ""))
-    except (InvalidOperation, ValueError):
+    except (InvalidOperation, ValueError):  # MoneyError is a ValueError
         return _claim_page(claim_id, "The amount or version is not a number.", 422)
     choice = SupervisorDecision(
         outcome=form.get("outcome", ""),

@@ -1,7 +1,7 @@
 """Every table, one module per aggregate; importing this package registers them all on
 `Base.metadata` (Alembic's env.py and the data modules import it, nothing else does).
 
-Money is NUMERIC(14, 2); times are timezone-aware UTC (service/db/tables/base.py).
+Money is NUMERIC(15, 3); times are timezone-aware UTC (service/db/tables/base.py).
 """
 
 from __future__ import annotations

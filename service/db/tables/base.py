@@ -1,6 +1,8 @@
 """The declarative base and the column types every table uses.
 
-Money is NUMERIC(14, 2); times are timezone-aware UTC.
+Money is NUMERIC(15, 3): up to 999,999,999,999 with the three decimals of the
+currencies that have them (KWD, BHD, ...); each amount is kept in its currency's
+minor units (service/domain/money.py). Times are timezone-aware UTC.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, Numeric, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
-Money = Numeric(14, 2, asdecimal=True)
+Money = Numeric(15, 3, asdecimal=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,12 @@ from service.db import tallies
 from service.db.tables.base import Base, BigId, Money, UTCDateTime
 
 
+def _utc_report_date(context: Any) -> date:
+    """A claim written without the intake (a bulk load, a test): its UTC report date."""
+    reported: datetime = context.get_current_parameters()["reported_at"]
+    return reported.astimezone(UTC).date()
+
+
 class ClaimRow(Base):
     __tablename__ = "claims"
     __table_args__ = (
@@ -40,6 +46,13 @@ class ClaimRow(Base):
     claim_type: Mapped[str] = mapped_column(String(40))
     date_of_loss: Mapped[date] = mapped_column(Date)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Fixed at intake, never recomputed: the report date in `time_zone` (the policy's,
+    # else DEFAULT_TIME_ZONE) and the claims submitted before this one with a loss in
+    # the 12 months up to its loss.
+    reported_on: Mapped[date] = mapped_column(Date, default=_utc_report_date)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    claims_last_12_months: Mapped[int] = mapped_column(Integer, default=0)
+    line_items_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(Text, default="")
@@ -84,7 +97,9 @@ class DecisionRow(Base):
     reasons: Mapped[list[Any]] = mapped_column(JSON)
     missing_documents: Mapped[list[Any]] = mapped_column(JSON)
     trace: Mapped[list[Any]] = mapped_column(JSON)
-    facts: Mapped[dict[str, Any]] = mapped_column(JSON)  # the facts the rules saw
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)  # the facts this decision saw
+    # claimed - sum(amount) = payable_amount: [{group, carc, amount, reason}]
+    adjustments: Mapped[list[Any]] = mapped_column(JSON, default=list)
     ruleset_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_by: Mapped[str] = mapped_column(String(120))  # "rules" or a person
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -93,15 +108,16 @@ class DecisionRow(Base):
 
 
 class PolicyDailyRow(Base):
-    """Claims per policy, claim type and date of loss, and cents paid on the approved
-    ones: kept by triggers on `claims` (service/db/tallies.py), read by the history."""
+    """Claims per policy, claim type and date of loss, and thousandths paid on the
+    approved ones: kept by triggers on `claims` (service/db/tallies.py), read by the
+    history."""
 
     __tablename__ = "policy_daily"
     policy_number: Mapped[str] = mapped_column(String(64), primary_key=True)
     date_of_loss: Mapped[date] = mapped_column(Date, primary_key=True)
     claim_type: Mapped[str] = mapped_column(String(40), primary_key=True)
     claims: Mapped[int] = mapped_column(Integer, default=0)
-    paid_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_thousandths: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 @event.listens_for(Base.metadata, "after_create")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db.tables.base import Base, BigId, Money, UTCDateTime
@@ -19,6 +19,8 @@ class PolicyRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date] = mapped_column(Date)
+    terminated_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # lapsed/cancelled
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)  # IANA
     currency: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -36,5 +38,5 @@ class CoverageRow(Base):
     limit_per_claim: Mapped[Decimal] = mapped_column(Money)
     annual_aggregate: Mapped[Decimal] = mapped_column(Money)
     deductible: Mapped[Decimal] = mapped_column(Money)
-    waiting_period_days: Mapped[int] = mapped_column(Integer, default=0)
+    waiting_period: Mapped[str] = mapped_column(String(16), default="P0D")  # ISO 8601
     policy: Mapped[PolicyRow] = relationship(back_populates="coverages")

@@ -22,7 +22,7 @@ POLICY = Policy(
     effective_from=date(2026, 1, 1),
     effective_to=date(2026, 12, 31),
     currency="USD",
-    coverages=(Coverage("device_damage", Decimal(800), Decimal(2000), Decimal(50), 0),),
+    coverages=(Coverage("device_damage", Decimal(800), Decimal(2000), Decimal(50)),),
 )
 
 

@@ -24,7 +24,7 @@ def upgrade() -> None:
         sa.Column("claims", sa.Integer(), nullable=False),
         sa.Column("paid_cents", sa.BigInteger(), nullable=False),
     )
-    tallies.install(op.get_bind(), backfill=True)
+    tallies.install(op.get_bind(), backfill=True, column="paid_cents", scale=100)
 
 
 def downgrade() -> None:
