@@ -43,6 +43,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SHADOW_RULES_DIR", "", "Candidate ruleset run beside the live one; empty = off", "path"
     ),
+    Setting("RULES_MAX_FILES", "200", "Most rule files in a rules folder", "int"),
+    Setting("RULES_MAX_FILE_BYTES", "524288", "Largest rule file, in bytes", "int"),
+    Setting("RULES_MAX_TOTAL_BYTES", "2097152", "Most bytes of all rule files together", "int"),
+    Setting("RULES_MAX_DEPTH", "32", "Deepest nesting of lists and mappings in a rule file", "int"),
+    Setting(
+        "RULES_MAX_CONDITIONS",
+        "100",
+        "Most fact comparisons in one rule (each `in` value counts; at most 500)",
+        "int",
+    ),
+    Setting("RULES_MAX_RULES", "1000", "Most rules in a ruleset, all files together", "int"),
+    Setting(
+        "RULES_COMPILE_SECONDS",
+        "10",
+        "Time a candidate ruleset may take to check and compile (child process; at most 25)",
+        "float",
+    ),
+    Setting(
+        "RULES_COMPILE_MEMORY_MB",
+        "1024",
+        "Memory (address space, MiB) the child process checking a candidate may use",
+        "int",
+    ),
     Setting(
         "INSTANCE_DIR", "", "Folder for the SQLite file and reports; empty = ./instance", "path"
     ),
