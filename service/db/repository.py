@@ -449,5 +449,20 @@ def get_ruleset(session: Session, version: str) -> RulesetRow | None:
     return session.get(RulesetRow, version)
 
 
+def mark_ruleset_active(session: Session, version: str, now: datetime) -> None:
+    """The stored version `version` is active from `now` (a later mark wins)."""
+    session.execute(
+        update(RulesetRow).where(RulesetRow.version == version).values(activated_at=now)
+    )
+
+
+def last_active_ruleset(session: Session) -> RulesetRow | None:
+    """The version most recently active; before any mark, the newest stored one."""
+    newest = select(RulesetRow).limit(1)
+    return session.scalar(
+        newest.where(RulesetRow.activated_at.is_not(None)).order_by(RulesetRow.activated_at.desc())
+    ) or session.scalar(newest.order_by(RulesetRow.first_loaded_at.desc()))
+
+
 def add_document(session: Session, row: ClaimRow, doc: Document, now: datetime) -> None:
     row.documents.append(DocumentRow(type=doc.type, ref=doc.ref, received_at=now))

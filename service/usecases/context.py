@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.adapters.queue import Dispatcher, NullDispatcher
 from service.config import Config
 from service.db.session import READ_ONLY
-from service.usecases.rulesets import RulesetManager
+from service.rules.limits import Limits
+from service.rules.manager import RulesetManager
+from service.usecases.rulesets import DatabaseRulesetStore
 
 if TYPE_CHECKING:
     from service.rules.engine import RulesEngine
@@ -66,11 +68,25 @@ def build_context(config: Config, dispatcher: Dispatcher | None = None) -> Conte
 
         count_reload(result)
 
+    sessions = session_factory(config.database_url)
+    limits = Limits.from_config(config)
+    host = Path(config.instance_dir) / "rulesets"  # shared by the processes of this host
     shadow_dir = config.shadow_rules_dir
     return Context(
         config=config,
-        sessions=session_factory(config.database_url),
-        rules=RulesetManager(Path(config.rules_dir), config.rules_watch_seconds, counted),
+        sessions=sessions,
+        rules=RulesetManager(
+            Path(config.rules_dir),
+            config.rules_watch_seconds,
+            counted,
+            limits=limits,
+            store=DatabaseRulesetStore(sessions),
+            state_dir=host,
+        ),
         dispatcher=dispatcher or NullDispatcher(),
-        shadow=RulesetManager(Path(shadow_dir), config.rules_watch_seconds) if shadow_dir else None,
+        shadow=RulesetManager(
+            Path(shadow_dir), config.rules_watch_seconds, limits=limits, state_dir=host
+        )
+        if shadow_dir
+        else None,
     )

@@ -1,0 +1,105 @@
+"""What the processes of one host share about a rules folder: small files, no server.
+
+`<instance>/rulesets/<folder key>/` holds
+- `active.json`: the version the last successful reload (or watched edit) switched to.
+  Each process stats it on every request (about a microsecond) and from a background
+  thread every 0.1 s; when it changes and names another version, the process switches.
+- `processes/<pid>`: the version each live process decides with, so a reload can say
+  how many have switched.
+- `verdicts/`: the sandbox's verdict per candidate content, so a version is checked
+  once per host, not once per process.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+
+MarkerKey = tuple[int, int, int] | None
+
+
+def folder_key(folder: Path) -> str:
+    return hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:16]
+
+
+class HostState:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.marker = self.root / "active.json"
+        self.verdicts = self.root / "verdicts"
+        self._processes = self.root / "processes"
+        self._exit_hook = False
+
+    def marker_key(self) -> MarkerKey:
+        """Changes whenever the marker is written (a new file replaces it)."""
+        try:
+            st = os.stat(self.marker)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def read_marker(self) -> tuple[MarkerKey, str | None]:
+        key = self.marker_key()
+        try:
+            data = json.loads(self.marker.read_text(encoding="utf-8"))
+            version = data.get("version") if isinstance(data, dict) else None
+        except (OSError, ValueError):
+            return key, None
+        return key, version if isinstance(version, str) else None
+
+    def publish(self, version: str) -> None:
+        """Tell every process of the host to decide with `version` from now on."""
+        _write(self.marker, json.dumps({"version": version, "pid": os.getpid()}))
+
+    def report(self, version: str) -> None:
+        """This process decides with `version` now."""
+        _write(self._processes / str(os.getpid()), version)
+        if not self._exit_hook:
+            self._exit_hook = True
+            atexit.register(self._forget, os.getpid())
+
+    def processes(self) -> dict[int, str]:
+        """The version of every live process that reported one (dead ones are forgotten)."""
+        found: dict[int, str] = {}
+        try:
+            entries = list(self._processes.iterdir())
+        except OSError:
+            return found
+        for entry in entries:
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            if not _alive(pid):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+                continue
+            with contextlib.suppress(OSError):
+                found[pid] = entry.read_text(encoding="utf-8").strip()
+        return found
+
+    def _forget(self, pid: int) -> None:
+        if pid == os.getpid():
+            with contextlib.suppress(OSError):
+                (self._processes / str(pid)).unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically (readers see the old file or the new one, never half of one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
