@@ -4,22 +4,24 @@
 - `active.json`: the version the last successful reload (or watched edit) switched to.
   Each process stats it on every request (about a microsecond) and from a background
   thread every 0.1 s; when it changes and names another version, the process switches.
-- `processes/<pid>`: the version each live process decides with, so a reload can say
-  how many have switched.
+- `processes/<pid>.<n>`: the version each live rules manager of each process decides with
+  (removed with the manager), so a reload can say how many processes have switched.
 - `verdicts/`: the sandbox's verdict per candidate content, so a version is checked
   once per host, not once per process.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import hashlib
+import itertools
 import json
 import os
+import weakref
 from pathlib import Path
 
 MarkerKey = tuple[int, int, int] | None
+_serials = itertools.count(1)  # one report file per rules manager of a process
 
 
 def folder_key(folder: Path) -> str:
@@ -32,7 +34,8 @@ class HostState:
         self.marker = self.root / "active.json"
         self.verdicts = self.root / "verdicts"
         self._processes = self.root / "processes"
-        self._exit_hook = False
+        self._serial = next(_serials)
+        self._reported: Path | None = None
 
     def marker_key(self) -> MarkerKey:
         """Changes whenever the marker is written (a new file replaces it)."""
@@ -56,35 +59,37 @@ class HostState:
         _write(self.marker, json.dumps({"version": version, "pid": os.getpid()}))
 
     def report(self, version: str) -> None:
-        """This process decides with `version` now."""
-        _write(self._processes / str(os.getpid()), version)
-        if not self._exit_hook:
-            self._exit_hook = True
-            atexit.register(self._forget, os.getpid())
+        """The manager owning this object decides with `version` now (removed with it)."""
+        path = self._processes / f"{os.getpid()}.{self._serial}"
+        _write(path, version)
+        if self._reported != path:
+            self._reported = path
+            weakref.finalize(self, _unlink, path, os.getpid())  # also at exit
 
-    def processes(self) -> dict[int, str]:
-        """The version of every live process that reported one (dead ones are forgotten)."""
-        found: dict[int, str] = {}
+    def processes(self) -> dict[int, set[str]]:
+        """The versions of the live rule managers of each live process (dead ones forgotten)."""
+        found: dict[int, set[str]] = {}
         try:
             entries = list(self._processes.iterdir())
         except OSError:
             return found
         for entry in entries:
-            if not entry.name.isdigit():
+            pid_text, _, serial = entry.name.partition(".")
+            if not (pid_text.isdigit() and serial.isdigit()):
                 continue
-            pid = int(entry.name)
+            pid = int(pid_text)
             if not _alive(pid):
-                with contextlib.suppress(OSError):
-                    entry.unlink()
+                _unlink(entry, None)
                 continue
             with contextlib.suppress(OSError):
-                found[pid] = entry.read_text(encoding="utf-8").strip()
+                found.setdefault(pid, set()).add(entry.read_text(encoding="utf-8").strip())
         return found
 
-    def _forget(self, pid: int) -> None:
-        if pid == os.getpid():
-            with contextlib.suppress(OSError):
-                (self._processes / str(pid)).unlink()
+
+def _unlink(path: Path, pid: int | None) -> None:
+    if pid is None or pid == os.getpid():  # never a file a forked child inherited
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _alive(pid: int) -> bool:

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from service.rules import sandbox
 from service.rules.checker import read_folder
@@ -49,6 +49,7 @@ from service.rules.limits import Limits
 from service.rules.loader import Problem, rule_files
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Fingerprint = tuple[tuple[str, int, int], ...]
 POLL_SECONDS = 0.1  # how often the background thread looks at the host marker
 SWITCH_WAIT_SECONDS = 1.0  # how long a reload waits for the host's other processes
@@ -308,12 +309,12 @@ class RulesetManager:
         deadline = time.monotonic() + timeout
         while True:
             seen = self._host_call(self.host.processes) or {}
-            switched = sum(1 for v in seen.values() if v == version)
+            switched = sum(1 for versions in seen.values() if versions == {version})
             if switched == len(seen) or time.monotonic() >= deadline:
                 return {"switched": switched, "processes": len(seen)}
             time.sleep(0.02)
 
-    def _host_call(self, call: Callable[..., object], *args: object) -> object:
+    def _host_call(self, call: Callable[..., T], *args: object) -> T | None:
         try:
             return call(*args)
         except OSError as exc:  # the instance folder is not writable: no host sharing

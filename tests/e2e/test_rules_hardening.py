@@ -112,9 +112,9 @@ def test_a_reload_reaches_every_worker_within_a_second(env: dict[str, str], rule
         body = reloaded.json()
         new = body["version"]
         assert body["changed"] is True and new != old
-        assert body["processes"] == {"switched": 2, "processes": 2}
         versions = [submit(url, intake).json()["decision"]["ruleset_version"] for _ in range(20)]
         assert versions == [new] * 20
+        assert body["processes"] == {"switched": 2, "processes": 2}
         seen = {
             requests.get(f"{url}/v1/rulesets/active", headers=analyst, timeout=10).json()["version"]
             for _ in range(10)

@@ -203,8 +203,8 @@ def test_a_reload_reaches_the_other_processes_of_the_host_at_once(
     assert response.status_code == 200
     body = response.get_json()
     assert body["changed"] is True and body["version"] != old
-    assert body["processes"] == {"switched": 1, "processes": 1}  # one pid in this test
     assert [decide(two, "310")["ruleset_version"] for _ in range(3)] == [body["version"]] * 3
+    assert body["processes"] == {"switched": 1, "processes": 1}  # one pid in this test
     status = two.extensions["claims"].rules.status()
     assert (status["version"], status["reloads"]) == (body["version"], 1)
 
