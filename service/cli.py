@@ -145,7 +145,7 @@ def _attach_feature_commands() -> None:
     """Subcommands that live beside their features."""
     from service.auth_cli import apikeys, audit, users
     from service.demo.cli import demo
-    from service.rules.cli import rules
+    from service.rulesets_cli import rules
     from worker.cli import outbox, reports_group, scheduler, worker
 
     for command in (rules, worker, scheduler, outbox, reports_group, demo, users, apikeys, audit):

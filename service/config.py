@@ -50,6 +50,20 @@ class Config:
     shadow_rules_dir: str = setting(
         "", "Candidate ruleset run beside the live one; empty = off", kind="path"
     )
+    rules_max_files: int = setting("200", "Most rule files in a rules folder")
+    rules_max_file_bytes: int = setting("524288", "Largest rule file, in bytes")
+    rules_max_total_bytes: int = setting("2097152", "Most bytes of all rule files together")
+    rules_max_depth: int = setting("32", "Deepest nesting of lists and mappings in a rule file")
+    rules_max_conditions: int = setting(
+        "100", "Most fact comparisons in one rule (each `in` value counts; at most 500)"
+    )
+    rules_max_rules: int = setting("1000", "Most rules in a ruleset, all files together")
+    rules_compile_seconds: float = setting(
+        "10", "Time a candidate ruleset may take to check and compile (child process; at most 25)"
+    )
+    rules_compile_memory_mb: int = setting(
+        "1024", "Memory (address space, MiB) the child process checking a candidate may use"
+    )
     instance_dir: str = setting(
         "", "Folder for the SQLite file and reports; empty = ./instance", kind="path"
     )

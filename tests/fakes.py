@@ -18,8 +18,8 @@ from service.config import load as load_config
 from service.db.session import session_factory
 from service.db.tables import Base
 from service.ports import Email
+from service.rules.manager import RulesetManager
 from service.usecases.context import Context
-from service.usecases.rulesets import RulesetManager
 
 ROOT = Path(__file__).resolve().parents[1]
 

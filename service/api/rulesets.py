@@ -20,7 +20,18 @@ BACKTEST_QUEUE = "reports"  # app.config["BACKTEST_QUEUE"] overrides (tests use 
 
 
 class ActiveSchema(Schema):
-    version = fields.String()
+    version = fields.String(
+        allow_none=True, metadata={"description": "null: no ruleset at all (see folder_error)"}
+    )
+    source = fields.String(
+        metadata={
+            "description": "folder: read from the rules folder; database: the folder has "
+            "problems, so the last active version, stored in the database, decides; none"
+        }
+    )
+    folder_error = fields.String(
+        allow_none=True, metadata={"description": "the folder's problems when source != folder"}
+    )
     loaded_at = fields.String(allow_none=True)
     rule_count = fields.Integer()
     files = fields.List(fields.String())
@@ -30,6 +41,15 @@ class ActiveSchema(Schema):
     watch_seconds = fields.Float()
     pid = fields.Integer()
     changed = fields.Boolean()
+    processes = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        allow_none=True,
+        metadata={
+            "description": "after a reload: {switched, processes} on this host, counted "
+            "within a second of the switch; null when unknown"
+        },
+    )
 
 
 class StoredSchema(Schema):
@@ -110,12 +130,16 @@ def active() -> Any:
 @blp.response(200, ActiveSchema)
 @blp.alt_response(422, description="The edited ruleset is broken; the old one keeps deciding")
 def reload() -> Any:
-    """Load the rule files now; other processes follow within RULES_WATCH_SECONDS."""
+    """Load the rule files now; every process of this host switches within a second.
+
+    The candidate is checked in a child process with a time and memory budget first;
+    a refused one changes nothing (422, `problems` as file:line:column lines)."""
     manager = _ctx().rules
     result = manager.reload(force=True)
-    if result.error:
-        raise _refused(result.error, result.version)
-    return {**manager.status(), "changed": result.changed}
+    if result.error or result.version is None:
+        raise _refused(result.error or "no ruleset", result.version)
+    processes = manager.wait_for_switch(result.version)
+    return {**manager.status(), "changed": result.changed, "processes": processes}
 
 
 @blp.route("", methods=["GET"])

@@ -1,13 +1,15 @@
-"""Rulesets: each version's full text, stored once for audit."""
+"""Rulesets: each version's full text, stored once for audit, and when each was last active
+(the version a process that starts with a broken rules folder decides with)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.db.tables import RulesetRow
+from service.db.tables import DecisionRow, RulesetRow
 
 
 def store_ruleset(
@@ -29,3 +31,35 @@ def store_ruleset(
 
 def get_ruleset(session: Session, version: str) -> RulesetRow | None:
     return session.get(RulesetRow, version)
+
+
+def mark_ruleset_active(session: Session, version: str, now: datetime) -> None:
+    """The stored version `version` is active from `now` (a later mark wins)."""
+    session.execute(
+        update(RulesetRow).where(RulesetRow.version == version).values(activated_at=now)
+    )
+
+
+def last_active_ruleset(session: Session) -> RulesetRow | None:
+    """The version most recently active; before any mark, the newest stored one."""
+    newest = select(RulesetRow).limit(1)
+    return session.scalar(
+        newest.where(RulesetRow.activated_at.is_not(None)).order_by(RulesetRow.activated_at.desc())
+    ) or session.scalar(newest.order_by(RulesetRow.first_loaded_at.desc()))
+
+
+def list_versions(session: Session, limit: int) -> list[tuple[str, int, datetime, int]]:
+    """Stored rulesets, newest first: (version, rule_count, first_loaded_at, decisions
+    that name it)."""
+    used = (
+        select(DecisionRow.ruleset_version, func.count().label("n"))
+        .group_by(DecisionRow.ruleset_version)
+        .subquery()
+    )
+    rows = session.execute(
+        select(RulesetRow.version, RulesetRow.rule_count, RulesetRow.first_loaded_at, used.c.n)
+        .outerjoin(used, used.c.ruleset_version == RulesetRow.version)
+        .order_by(RulesetRow.first_loaded_at.desc())
+        .limit(limit)
+    ).all()
+    return [(v, int(c), at, int(n or 0)) for v, c, at, n in rows]

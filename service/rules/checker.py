@@ -1,12 +1,16 @@
 """Static checks of a rules folder: every mistake as Problem(file, line, column, message).
 
 `check_directory` also builds the rule model, so loading and checking are one pass.
+`read_folder` and `check_files` are its two halves: reading stays within the file
+count and size limits, checking within depth, conditions per rule and rules per
+ruleset (service/rules/limits.py), so no folder can make a check slow or deep.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -20,6 +24,7 @@ from service.domain.decision import DEFAULT_PRECEDENCE
 from service.domain.facts import FACTS
 from service.domain.model import CLAIM_TYPES
 from service.rules import compiler
+from service.rules.limits import Limits
 from service.rules.loader import (
     ACTIONS,
     CARC,
@@ -37,11 +42,11 @@ from service.rules.loader import (
     Problem,
     Rule,
     key_pos_of,
-    parse_yaml,
     pos_of,
     rule_files,
     suggest,
 )
+from service.rules.reader import Tally, parse_yaml
 
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")  # {fact.name} in a message
@@ -74,30 +79,86 @@ class CheckResult:
 
 
 class _Ctx:
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], limits: Limits) -> None:
         self.problems = problems
+        self.limits = limits
+        self.tally = Tally()
         self.ids: list[tuple[str, Pos]] = []  # every rule id seen, valid rule or not
 
     def err(self, pos: Pos, message: str, severity: str = "error") -> None:
         self.problems.append(Problem(pos.file, pos.line, pos.column, message, severity))
 
 
-def check_directory(directory: Path) -> CheckResult:
-    result = CheckResult()
-    ctx = _Ctx(result.problems)
-    directory = Path(directory)
+def check_directory(directory: Path, limits: Limits | None = None) -> CheckResult:
+    """Read and check every rule file of the folder (see read_folder and check_files)."""
+    limits = limits or Limits()
+    files, problems = read_folder(Path(directory), limits)
+    if problems:
+        return CheckResult(files=files, problems=problems)
+    return check_files(files, limits)
+
+
+def read_folder(directory: Path, limits: Limits) -> tuple[dict[str, str], list[Problem]]:
+    """The rule files' text by relative path; a folder over a limit is refused unread.
+
+    Problems about the folder itself name the folder as their file (line 1).
+    """
+    here = Pos(str(directory), 1, 1)
+    ctx = _Ctx([], limits)
+    files: dict[str, str] = {}
     if not directory.is_dir():
-        ctx.err(Pos(str(directory), 1, 1), "rules folder not found")
-        return result
-    files = rule_files(directory)
-    if not files:
-        ctx.err(Pos(str(directory), 1, 1), "no rule files (*.yaml) in this folder")
-    settings_seen: dict[str, Pos] = {}
-    for path in files:
+        ctx.err(here, "rules folder not found")
+        return files, ctx.problems
+    paths = rule_files(directory, limits.max_files + 1)
+    if not paths:
+        ctx.err(here, "no rule files (*.yaml) in this folder")
+    if len(paths) > limits.max_files:
+        ctx.err(here, limits.refusal("max_files", "too many rule files in the folder"))
+        return files, ctx.problems
+    total = 0
+    for path in paths:
         rel = path.relative_to(directory).as_posix()
-        text = path.read_text(encoding="utf-8")
+        try:
+            size = path.stat().st_size
+            total += size
+            if size > limits.max_file_bytes:
+                what = f"the file is {size:,} bytes"
+                ctx.err(Pos(rel, 1, 1), limits.refusal("max_file_bytes", what))
+            elif total > limits.max_total_bytes:
+                what = "the rule files are too large together"
+                ctx.err(here, limits.refusal("max_total_bytes", what))
+                break
+            else:
+                with path.open("rb") as handle:  # the file may grow meanwhile: read no more
+                    data = handle.read(limits.max_file_bytes + 1)
+                files[rel] = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            ctx.err(Pos(rel, 1, 1), f"not UTF-8 text (byte {exc.start:,} cannot be read)")
+        except OSError as exc:
+            ctx.err(Pos(rel, 1, 1), f"cannot read the file: {exc.strerror or exc}")
+    return files, ctx.problems
+
+
+def check_files(files: Mapping[str, str], limits: Limits | None = None) -> CheckResult:
+    """Check rule files given as {relative name: text}; builds the rule model as it goes."""
+    limits = limits or Limits()
+    result = CheckResult()
+    ctx = _Ctx(result.problems, limits)
+    if not files:
+        ctx.err(Pos("files", 1, 1), "no rule files")
+    settings_seen: dict[str, Pos] = {}
+    total = 0
+    for rel in sorted(files):
+        text = files[rel]
+        total += len(text)
         result.files[rel] = text
+        if total > limits.max_total_bytes:
+            what = "the rule files are too large together"
+            ctx.err(Pos(rel, 1, 1), limits.refusal("max_total_bytes", what))
+            break
         _check_file(ctx, rel, text, result, settings_seen)
+        if ctx.tally.rules > limits.max_rules:
+            break  # refused at the first rule too many: the rest is not read
     _check_across(ctx, result)
     result.problems.sort(key=lambda p: (p.file, p.line, p.column))
     return result
@@ -108,7 +169,7 @@ def _check_file(
 ) -> None:
     start = Pos(rel, 1, 1)
     errors_before = len(ctx.problems)
-    doc = parse_yaml(text, rel, ctx.problems)
+    doc = parse_yaml(text, rel, ctx.problems, ctx.limits, ctx.tally)
     if len(ctx.problems) > errors_before and doc is None:
         return
     if doc is None:
@@ -208,6 +269,10 @@ def _rule(ctx: _Ctx, node: Any, where: Pos) -> Rule | None:
         ctx.err(where, "missing required key 'when'")
     else:
         when = _condition(ctx, node["when"], pos_of(node, "when", where))
+        count = 0 if when is None else _count_conditions(when)
+        if count > ctx.limits.max_conditions:
+            what = f"rule {rule_id} has {count:,} conditions (each `in` value counts)"
+            ctx.err(pos_of(node, "when", where), ctx.limits.refusal("max_conditions", what))
     then = _then(ctx, node, where)
     if len(ctx.problems) > before or when is None or then is None:
         return None
@@ -332,6 +397,13 @@ def _condition(ctx: _Ctx, node: Any, where: Pos) -> Condition | None:
     if not ok:
         return None
     return parts[0] if len(parts) == 1 else Group("all", tuple(parts), where)
+
+
+def _count_conditions(cond: Condition) -> int:
+    """Fact comparisons in a condition; `in`/`not_in` count one per value."""
+    if isinstance(cond, Leaf):
+        return len(cond.value) if cond.op in ("in", "not_in") else 1
+    return sum(_count_conditions(item) for item in cond.items)
 
 
 def _fact_condition(ctx: _Ctx, name: Any, value: Any, kp: Pos, vp: Pos) -> list[Leaf] | None:
@@ -480,9 +552,14 @@ def _check_across(ctx: _Ctx, result: CheckResult) -> None:
             ctx.err(here, f"rule {rule.id} can never fire: its conditions contradict each other")
             continue
         if len(branches) > compiler.MAX_BRANCHES:
+            count = (
+                f"more than {compiler.MAX_BRANCHES * 4}"
+                if len(branches) > compiler.MAX_BRANCHES * 4
+                else str(len(branches))
+            )
             ctx.err(
                 here,
-                f"rule {rule.id} expands to {len(branches)} alternatives (most "
+                f"rule {rule.id} expands to {count} alternatives (most "
                 f"{compiler.MAX_BRANCHES}); split it into several rules or shorten `in` lists",
             )
             continue

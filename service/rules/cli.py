@@ -1,16 +1,25 @@
-"""`claims rules check|test|diff`: the analysts' tools."""
+"""`claims rules check|test|diff`: the analysts' tools (no database; see service/rulesets_cli.py).
+
+Every limit of service/rules/limits.py holds here too (set by the same environment
+variables as the service), so a file the service would refuse fails `check` the same way.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 import service
+from service.config import load
 from service.rules.checker import check_directory
+from service.rules.limits import Limits
+
+
+def limits() -> Limits:
+    """The rule-loading limits of the environment (RULES_MAX_*), as the service has them."""
+    return Limits.from_config(load())
 
 
 def default_dir() -> Path:
@@ -31,7 +40,7 @@ def rules() -> None:
 def check(directory: Path | None) -> None:
     """Report every problem in the rule files as file:line:column: message."""
     directory = directory or default_dir()
-    result = check_directory(directory)
+    result = check_directory(directory, limits())
     if not result.errors:
         from service.rules.compiler import compile_rules
 
@@ -52,7 +61,7 @@ def test(directory: Path | None) -> None:
 
     directory = directory or default_dir()
     try:
-        ruleset = load_ruleset(directory)
+        ruleset = load_ruleset(directory, limits())
     except RulesetError as exc:
         click.echo(str(exc))
         raise SystemExit(1) from exc
@@ -79,7 +88,7 @@ def test(directory: Path | None) -> None:
 @click.argument("new_dir", type=click.Path(path_type=Path))
 def diff(old_dir: Path, new_dir: Path) -> None:
     """List rules added, removed or changed between two rule folders."""
-    old, new = check_directory(old_dir), check_directory(new_dir)
+    old, new = check_directory(old_dir, limits()), check_directory(new_dir, limits())
     for label, result in (("old", old), ("new", new)):
         for problem in result.errors:
             click.echo(f"{label}: {problem}")
@@ -113,148 +122,3 @@ def _changes(a: object, b: object) -> list[str]:
     if set(rule_branches(a)) != set(rule_branches(b)):  # type: ignore[arg-type]
         out.append("conditions changed")
     return out
-
-
-# --- backtest and stored versions (these read the database of DATABASE_URL) -----------
-
-
-@rules.command("backtest")
-@click.argument("candidate_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Date of loss from (inclusive).")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Date of loss to (inclusive).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="csv/json for a spreadsheet or a script.",
-)
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the report to this file instead of the terminal.",
-)
-def backtest(candidate_dir: Path, since: Any, until: Any, fmt: str, out: Path | None) -> None:
-    """Replay stored claims through the rules in CANDIDATE_DIR and report what would change."""
-    from service.config import load
-    from service.db import analysis
-    from service.rules.engine import RulesEngine, RulesetError, load_ruleset
-    from service.usecases import backtest as bt
-    from service.usecases.context import build_context
-
-    try:
-        candidate = load_ruleset(candidate_dir)
-    except RulesetError as exc:
-        click.echo(str(exc), err=True)
-        raise SystemExit(1) from exc
-    ctx = build_context(load())
-    first, last = (since.date() if since else None), (until.date() if until else None)
-    with ctx.unit_of_work() as session:
-        total = analysis.count_replayable(session, first, last)
-    if total == 0:
-        click.echo("no stored claims in that range: nothing to replay")
-        return
-    engine = RulesEngine(candidate)
-    with click.progressbar(
-        length=total, label=f"replaying {total:,} claims", file=sys.stderr
-    ) as bar:
-        report = bt.replay(engine, analysis.stored_rows(ctx.unit_of_work, first, last), bar.update)
-    text = {"table": _table, "csv": _csv, "json": _json}[fmt](report.to_json())
-    if out is not None:
-        out.write_text(text, encoding="utf-8")
-        click.echo(f"report written to {out} ({report.changed:,} of {report.total:,} changed)")
-    else:
-        click.echo(text, nl=False)
-
-
-def _table(report: dict[str, Any]) -> str:
-    lines = [
-        f"claims replayed   {report['total']:>10,}",
-        f"decisions changed {report['changed']:>10,}",
-        f"errors            {report['errors']:>10,}",
-        f"total payable     {report['payable_before']:>14} -> {report['payable_after']}"
-        f"  (change {report['payable_change']})",
-        "",
-        "transitions (stored -> candidate):",
-    ]
-    for old, row in sorted(report["transitions"].items()):
-        for new, count in sorted(row.items()):
-            mark = "" if old == new else "  *"
-            lines.append(f"  {old:>13} -> {new:<13} {count:>8,}{mark}")
-    if report["changed_claims"]:
-        lines += ["", f"changed claims ({report['changed_claims_listed']:,} listed):"]
-        for c in report["changed_claims"]:
-            lines.append(
-                f"  {c['claim_id']}  {c['old_outcome']} {c['old_payable'] or '-'} "
-                f"[{','.join(c['old_reasons'])}] -> {c['new_outcome']} {c['new_payable'] or '-'} "
-                f"[{','.join(c['new_reasons'])}]"
-            )
-    return "\n".join(lines) + "\n"
-
-
-def _csv(report: dict[str, Any]) -> str:
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        [
-            "claim_id",
-            "old_outcome",
-            "new_outcome",
-            "old_payable",
-            "new_payable",
-            "old_reasons",
-            "new_reasons",
-        ]
-    )
-    for c in report["changed_claims"]:
-        writer.writerow(
-            [
-                c["claim_id"],
-                c["old_outcome"],
-                c["new_outcome"],
-                c["old_payable"],
-                c["new_payable"],
-                " ".join(c["old_reasons"]),
-                " ".join(c["new_reasons"]),
-            ]
-        )
-    return buffer.getvalue()
-
-
-def _json(report: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(report, indent=2) + "\n"
-
-
-@rules.command("versions")
-def versions() -> None:
-    """Stored rulesets, newest first: version, rules, first loaded, decisions made."""
-    from service.config import load
-    from service.usecases.context import build_context
-    from service.usecases.rulesets import list_versions
-
-    for item in list_versions(build_context(load())):
-        click.echo(
-            f"{item['version']}  {item['rule_count']:>3} rules  "
-            f"{item['first_loaded_at']}  {item['decisions']:,} decisions"
-        )
-
-
-@rules.command("show")
-@click.argument("version")
-def show(version: str) -> None:
-    """Print the full text of a stored ruleset (what decided the claims naming it)."""
-    from service.config import load
-    from service.usecases.context import build_context
-    from service.usecases.rulesets import stored_ruleset
-
-    found = stored_ruleset(build_context(load()), version)
-    if found is None:
-        raise click.ClickException(f"no stored ruleset {version}")
-    for name, text in sorted(found["files"].items()):
-        click.echo(f"# --- {name}\n{text}")

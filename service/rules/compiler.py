@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -138,13 +139,12 @@ def _dnf(node: Any, cap: int) -> list[list[ELeaf]]:
         return [[node]]
     kind, items = node
     parts = [_dnf(item, cap) for item in items]
-    if kind == "or":
-        out = [branch for part in parts for branch in part]
-    else:
-        out = [list(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
-    if len(out) > cap:
+    size = sum(map(len, parts)) if kind == "or" else math.prod(map(len, parts))
+    if size > cap:  # counted before it is built: 9 `any` of 9 would be 387 million
         raise _TooMany
-    return out
+    if kind == "or":
+        return [branch for part in parts for branch in part]
+    return [list(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
 
 
 def _order(leaf: ELeaf) -> tuple[int, str, str, str]:

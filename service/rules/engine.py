@@ -14,8 +14,9 @@ from typing import Any
 from service.domain.decision import Decision, Reason, decide
 from service.domain.facts import breakdown_from_facts, flatten
 from service.domain.money import fmt
-from service.rules.checker import check_directory
+from service.rules.checker import check_files, read_folder
 from service.rules.compiler import Compiled, compile_rules, engine_fact, evaluate_python
+from service.rules.limits import Limits
 from service.rules.loader import Problem, Rule
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "RulesEngine",
     "RulesetError",
     "adjudicate",
+    "build_ruleset",
     "evaluate_python",
     "load_ruleset",
 ]
@@ -64,9 +66,22 @@ def version_of(files: Mapping[str, str]) -> str:
     return digest.hexdigest()
 
 
-def load_ruleset(path: Path) -> Ruleset:
+def load_ruleset(path: Path, limits: Limits | None = None) -> Ruleset:
     """Parse, check and compile every rule file in the folder; RulesetError on any error."""
-    result = check_directory(Path(path))
+    limits = limits or Limits()
+    files, problems = read_folder(Path(path), limits)
+    if problems:
+        raise RulesetError(problems)
+    return build_ruleset(files, limits)
+
+
+def build_ruleset(files: Mapping[str, str], limits: Limits | None = None) -> Ruleset:
+    """Check and compile rule files given as {relative name: text}; RulesetError if broken.
+
+    Bounded by `limits` (size, depth, conditions, rules), but it runs in this process:
+    for a candidate nobody has checked yet, `sandbox.verify` it first.
+    """
+    result = check_files(files, limits)
     if result.errors:
         raise RulesetError(result.errors)
     compiled, problems = compile_rules(result.rules)

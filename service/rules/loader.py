@@ -1,7 +1,8 @@
-"""Rule files (YAML) -> rule model, keeping file:line:column of every node.
+"""The rule model and its positions: what rule files (YAML) are read into.
 
-The loader is forgiving: it records a Problem for anything it cannot read and
-carries on, so `claims rules check` reports every mistake at once.
+Reading is forgiving: a Problem is recorded for anything that cannot be read and
+checking carries on, so `claims rules check` reports every mistake at once. The
+bounded YAML reading itself is in reader.py.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import islice
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 ACTIONS = ("approve", "reject", "escalate", "request_info")
 # X12 Claim Adjustment Reason Codes the rules may use, in plain words.
@@ -106,53 +106,6 @@ class LList(list[Any]):
     item_pos: list[Pos]
 
 
-def _mark(file: str, node: yaml.Node) -> Pos:
-    return Pos(file, node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-def _make_loader(file: str, problems: list[Problem]) -> type[yaml.SafeLoader]:
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]
-        pass
-
-    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LDict:
-        loader.flatten_mapping(node)
-        out = LDict()
-        out.pos, out.key_pos, out.val_pos = _mark(file, node), {}, {}
-        for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            kp = _mark(file, key_node)
-            if not isinstance(key, str | int | bool | float | date):
-                problems.append(Problem(file, kp.line, kp.column, "a key must be plain text"))
-                continue
-            if key in out:
-                problems.append(Problem(file, kp.line, kp.column, f"duplicate key {key!r}"))
-            out[key] = loader.construct_object(value_node, deep=True)
-            out.key_pos[key], out.val_pos[key] = kp, _mark(file, value_node)
-        return out
-
-    def sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LList:
-        out = LList(loader.construct_object(n, deep=True) for n in node.value)
-        out.pos, out.item_pos = _mark(file, node), [_mark(file, n) for n in node.value]
-        return out
-
-    Loader.add_constructor("tag:yaml.org,2002:map", mapping)
-    Loader.add_constructor("tag:yaml.org,2002:seq", sequence)
-    return Loader
-
-
-def parse_yaml(text: str, file: str, problems: list[Problem]) -> Any:
-    """YAML text -> LDict/LList tree; syntax errors become Problems (returns None)."""
-    try:
-        return yaml.load(text, Loader=_make_loader(file, problems))  # noqa: S506 - SafeLoader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problems.append(Problem(file, line, col, f"YAML syntax error: {exc.problem or exc}"))
-    except yaml.YAMLError as exc:
-        problems.append(Problem(file, 1, 1, f"YAML error: {exc}"))
-    return None
-
-
 def suggest(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -173,13 +126,16 @@ def key_pos_of(container: Any, key: Any, fallback: Pos) -> Pos:
     return getattr(container, "pos", fallback)
 
 
-def rule_files(directory: Path) -> list[Path]:
-    """Every *.yaml/*.yml under the directory except tests/ and schema/, sorted."""
-    found = [
+def rule_files(directory: Path, most: int | None = None) -> list[Path]:
+    """Every *.yaml/*.yml under the directory except tests/ and schema/, sorted.
+
+    `most`: stop looking after this many (the caller refuses a folder holding more).
+    """
+    found = (
         p
         for p in directory.rglob("*")
         if p.suffix in (".yaml", ".yml")
-        and p.is_file()
         and p.relative_to(directory).parts[0] not in ("tests", "schema")
-    ]
-    return sorted(found, key=lambda p: p.relative_to(directory).as_posix())
+        and p.is_file()
+    )
+    return sorted(islice(found, most), key=lambda p: p.relative_to(directory).as_posix())

@@ -17,7 +17,8 @@ from service.domain.history import summarise_history
 from service.domain.model import Claim, Coverage, Document, Policy, PriorClaim
 from service.domain.money import ZERO, fmt, money
 from service.rules.engine import RulesEngine, Ruleset, adjudicate
-from service.rules.loader import LDict, Problem, parse_yaml
+from service.rules.loader import LDict, Problem
+from service.rules.reader import parse_yaml
 
 CASE_KEYS = ("name", "claim", "policy", "earlier_claims", "expect")
 EXPECT_KEYS = ("outcome", "reasons", "payable_amount", "missing_documents", "adjustments")

@@ -15,13 +15,12 @@ ids, (after_id, last_id]; each chunk gives a partial `Report`, and reports merge
 
 from __future__ import annotations
 
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from service.db import analysis
@@ -29,6 +28,7 @@ from service.db.tables import BacktestRow
 from service.domain.decision import NoRuleFired
 from service.domain.facts import facts_from_json
 from service.domain.money import fmt
+from service.rules import sandbox
 from service.rules.engine import (
     EngineFailure,
     Problem,
@@ -36,8 +36,9 @@ from service.rules.engine import (
     Ruleset,
     RulesetError,
     adjudicate,
-    load_ruleset,
+    build_ruleset,
 )
+from service.rules.limits import Limits
 
 CHUNK_SIZE = 5_000  # decisions per chunk job
 MAX_LISTED = 10_000  # changed claims listed in one report (all are counted)
@@ -163,8 +164,13 @@ def replay(
     return report
 
 
-def candidate_from_files(files: Mapping[str, Any]) -> Ruleset:
-    """Check and compile rule files sent as {"name.yaml": text}; RulesetError if broken."""
+def candidate_from_files(files: Mapping[str, Any], limits: Limits | None = None) -> Ruleset:
+    """Check and compile rule files sent as {"name.yaml": text}; RulesetError if broken.
+
+    The candidate is checked in a child process with a time and memory budget first
+    (service/rules/sandbox.py): no file can block or take down the process asking.
+    """
+    limits = limits or Limits()
     problems = [
         Problem(str(name), 1, 1, "not a rule file name (name.yaml, letters, digits, _ - .)")
         for name in files
@@ -177,18 +183,16 @@ def candidate_from_files(files: Mapping[str, Any]) -> Ruleset:
     ]
     if not files:
         problems.append(Problem("files", 1, 1, "no rule files sent"))
+    if len(files) > limits.max_files:
+        what = f"{len(files):,} rule files sent"
+        problems.append(Problem("files", 1, 1, limits.refusal("max_files", what)))
     if problems:
         raise RulesetError(problems)
-    with tempfile.TemporaryDirectory(prefix="candidate-") as tmp:
-        folder = Path(tmp)
-        for name, text in files.items():
-            path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        try:
-            return load_ruleset(folder)
-        except RulesetError as exc:
-            raise RulesetError([_relative(p, tmp) for p in exc.problems]) from None
+    texts = {str(name): str(text) for name, text in files.items()}
+    problems = sandbox.verify(texts, limits, "candidate")
+    if problems:
+        raise RulesetError(problems)
+    return build_ruleset(texts, limits)
 
 
 def _safe_name(name: str) -> bool:
@@ -202,11 +206,6 @@ def _safe_name(name: str) -> bool:
             p not in ("", ".", "..") and not p.startswith(".") and "\\" not in p for p in path.parts
         )
     )
-
-
-def _relative(problem: Problem, tmp: str) -> Problem:
-    file = problem.file.replace(tmp + "/", "").replace(tmp, "candidate")
-    return Problem(file, problem.line, problem.column, problem.message, problem.severity)
 
 
 # --- running a backtest as jobs: plan, chunks in parallel, one merge ----------------
@@ -235,7 +234,7 @@ def start_backtest(
     chunk_size: int = CHUNK_SIZE,
 ) -> dict[str, Any]:
     """Check the candidate (RulesetError), plan the chunks, enqueue one job per chunk."""
-    candidate = candidate_from_files(files)
+    candidate = candidate_from_files(files, ctx.rules.limits)
     now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         chunks = analysis.plan_chunks(session, since, until, chunk_size)
@@ -278,7 +277,7 @@ def run_chunk(ctx: Any, backtest_id: str, chunk_no: int, enqueue: Enqueue) -> di
         params, bounds = backtest.params, (chunk.after_id, chunk.last_id)
         version, files = backtest.candidate_version, backtest.candidate_files
     try:
-        engine = _candidate_engine(version, files)
+        engine = _candidate_engine(version, files, ctx.rules.limits)
         since, until = _day(params.get("since")), _day(params.get("until"))
         report = replay(engine, analysis.stored_rows(ctx.unit_of_work, since, until, *bounds))
     except Exception as exc:
@@ -357,10 +356,10 @@ def _fail(ctx: Any, backtest_id: str, message: str, chunk_no: int | None = None)
         session.commit()
 
 
-def _candidate_engine(version: str, files: Mapping[str, Any]) -> RulesEngine:
+def _candidate_engine(version: str, files: Mapping[str, Any], limits: Limits) -> RulesEngine:
     engine = _candidates.get(version)
     if engine is None:
-        engine = _candidates[version] = RulesEngine(candidate_from_files(files))
+        engine = _candidates[version] = RulesEngine(candidate_from_files(files, limits))
     return engine
 
 

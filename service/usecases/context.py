@@ -20,7 +20,9 @@ from service.db.session import READ_ONLY, Session, Sessions, session_factory
 from service.domain.identity import CachedKey
 from service.metrics import count_reload
 from service.ports import Dispatcher, Notifier, NullDispatcher
-from service.usecases.rulesets import RulesetManager
+from service.rules.limits import Limits
+from service.rules.manager import RulesetManager
+from service.usecases.rulesets import DatabaseRulesetStore
 
 if TYPE_CHECKING:
     from service.rules.engine import RulesEngine
@@ -64,15 +66,33 @@ class Context:
 def build_context(
     config: Config, dispatcher: Dispatcher | None = None, clock: Clock | None = None
 ) -> Context:
-    """The production context: sessions on DATABASE_URL, the rules folders, SMTP and
-    webhooks behind the Notifier, and `dispatcher` (default: rows wait for the relay)."""
+    """The production context: sessions on DATABASE_URL, the rules folders (limits from
+    the RULES_* settings, the last active version kept in the database, reloads shared
+    with the host's other processes through INSTANCE_DIR/rulesets), SMTP and webhooks
+    behind the Notifier, and `dispatcher` (default: rows wait for the relay)."""
+    sessions = session_factory(config.database_url)
+    limits = Limits.from_config(config)
+    host = Path(config.instance_dir) / "rulesets"  # shared by the processes of this host
     shadow_dir = config.shadow_rules_dir
     return Context(
         config=config,
-        sessions=session_factory(config.database_url),
-        rules=RulesetManager(Path(config.rules_dir), config.rules_watch_seconds, count_reload),
+        sessions=sessions,
+        rules=RulesetManager(
+            Path(config.rules_dir),
+            config.rules_watch_seconds,
+            count_reload,
+            limits=limits,
+            # wall time, not `clock`: activated_at orders real switches across processes
+            # (a sweep's or a test's fixed instant must not make an old version "last")
+            store=DatabaseRulesetStore(sessions),
+            state_dir=host,
+        ),
         notifier=SmtpWebhookNotifier(config),
         dispatcher=dispatcher or NullDispatcher(),
         clock=clock or SystemClock(),
-        shadow=RulesetManager(Path(shadow_dir), config.rules_watch_seconds) if shadow_dir else None,
+        shadow=RulesetManager(
+            Path(shadow_dir), config.rules_watch_seconds, limits=limits, state_dir=host
+        )
+        if shadow_dir
+        else None,
     )

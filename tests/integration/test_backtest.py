@@ -144,7 +144,7 @@ def test_cli_table_csv_json_and_zero_claims(
 ) -> None:
     from click.testing import CliRunner
 
-    from service.rules.cli import rules as rules_cli
+    from service.rulesets_cli import rules as rules_cli
 
     monkeypatch.setenv("DATABASE_URL", rules_app.extensions["claims"].config.database_url)
     monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "instance"))

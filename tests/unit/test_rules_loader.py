@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.rules.loader import LDict, LList, Problem, parse_yaml, rule_files
+from service.rules.loader import LDict, LList, Problem, rule_files
+from service.rules.reader import parse_yaml
 
 pytestmark = pytest.mark.unit
 

@@ -19,3 +19,6 @@ class RulesetRow(Base):
     files: Mapped[dict[str, Any]] = mapped_column(JSON)
     rule_count: Mapped[int] = mapped_column(Integer)
     first_loaded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # when a process last switched to it (start, reload): the version a process that
+    # starts with a broken rules folder decides with
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from service.rules.loader import rule_files
+from service.rules.manager import RulesetManager
 from service.usecases import backtest, manage_policies
-from service.usecases.rulesets import RulesetManager
 from service.usecases.shadow import shadow_report
 from service.usecases.submit_claim import submit_claim
 from tests.fakes import ROOT

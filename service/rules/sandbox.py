@@ -1,0 +1,200 @@
+"""Check and compile a candidate ruleset in a child process with a time and memory budget.
+
+A candidate nobody has checked yet (a reload, a watched edit, a backtest's files) is
+checked, compiled and built in the rules engine by `python -m service.rules.sandbox`,
+which first limits its own address space (RLIMIT_AS) and CPU time (RLIMIT_CPU); the
+parent kills it after `Limits.compile_seconds`. Whatever the files hold, the process
+that asked only waits that long and never holds the memory: a refusal comes back as
+Problems, the same `file:line:column: message` lines as any other.
+
+Verdicts are kept by content and limits (this process, and a folder on the host when
+one is given), so each version is verified once, not once per worker. Timeouts, memory
+and crashes are not kept: they may pass on a quieter machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections import OrderedDict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from service.rules.limits import Limits
+from service.rules.loader import Problem
+
+log = logging.getLogger(__name__)
+_KEPT: OrderedDict[str, list[Problem]] = OrderedDict()  # verdicts of this process, by key
+_KEEP = 64
+_OUT_BYTES = 1_000_000  # the child's answer is cut there (problems are one line each)
+
+
+def verify(
+    files: Mapping[str, str],
+    limits: Limits,
+    label: str = "ruleset",
+    cache_dir: Path | None = None,
+) -> list[Problem]:
+    """The errors of the candidate `files` ({relative name: text}); [] when it compiles.
+
+    `label` names the candidate in refusals about the whole of it (time, memory, crash).
+    """
+    key = _key(files, limits)
+    known = _KEPT.get(key)
+    if known is None and cache_dir is not None:
+        known = _read_verdict(cache_dir / f"{key}.json")
+    if known is not None:
+        _keep(key, known)
+        return list(known)
+    problems, deterministic = _run_child(files, limits, label)
+    if deterministic:
+        _keep(key, problems)
+        if cache_dir is not None:
+            _write_verdict(cache_dir / f"{key}.json", problems)
+    return problems
+
+
+def _key(files: Mapping[str, str], limits: Limits) -> str:
+    digest = hashlib.sha256(json.dumps(limits.to_json(), sort_keys=True).encode())
+    for name in sorted(files):
+        digest.update(name.encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(files[name].encode("utf-8", "surrogatepass") + b"\0")
+    return digest.hexdigest()
+
+
+def _keep(key: str, problems: list[Problem]) -> None:
+    _KEPT[key] = problems
+    _KEPT.move_to_end(key)
+    while len(_KEPT) > _KEEP:
+        _KEPT.popitem(last=False)
+
+
+def _run_child(files: Mapping[str, str], limits: Limits, label: str) -> tuple[list[Problem], bool]:
+    payload = json.dumps({"files": dict(files), "limits": limits.to_json()}, ensure_ascii=True)
+    whole = Problem(label, 1, 1, "")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "service.rules.sandbox"],
+            input=payload.encode(),
+            capture_output=True,
+            timeout=limits.compile_seconds,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        what = "checking and compiling the ruleset took too long (stopped)"
+        return [_with(whole, limits.refusal("compile_seconds", what))], False
+    except OSError as exc:
+        return [_with(whole, f"could not start the ruleset check: {exc.strerror or exc}")], False
+    answer = _answer(done.stdout[:_OUT_BYTES])
+    if answer is None:
+        tail = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        log.warning("ruleset check ended without an answer: %s", tail[0][:300] if tail else "")
+        if done.returncode == -signal.SIGXCPU:
+            what = "checking and compiling the ruleset took too long (stopped)"
+            return [_with(whole, limits.refusal("compile_seconds", what))], False
+        if done.returncode < 0:
+            what = f"the ruleset check crashed (signal {-done.returncode})"
+        else:
+            what = f"the ruleset check failed (exit status {done.returncode})"
+        return [_with(whole, what)], False
+    if answer.get("memory"):
+        what = "checking and compiling the ruleset needed too much memory (stopped)"
+        return [_with(whole, limits.refusal("compile_memory_mb", what))], False
+    return [Problem(p[0] or label, *p[1:]) for p in answer["problems"]], True
+
+
+def _answer(out: bytes) -> dict[str, Any] | None:
+    try:
+        answer = json.loads(out)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) and "problems" in answer else None
+
+
+def _with(problem: Problem, message: str) -> Problem:
+    return Problem(problem.file, problem.line, problem.column, message)
+
+
+def _read_verdict(path: Path) -> list[Problem] | None:
+    try:
+        return [Problem(*p) for p in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _write_verdict(path: Path, problems: list[Problem]) -> None:
+    rows = [[p.file, p.line, p.column, p.message, p.severity] for p in problems]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(rows), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache: the next process checks again
+
+
+# --- the child ------------------------------------------------------------------------
+
+
+def _child() -> int:
+    import resource
+
+    request = json.loads(sys.stdin.buffer.read())
+    limits = Limits(**request["limits"])
+    memory = limits.compile_memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    cpu = int(limits.compile_seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    try:
+        problems = _check(request["files"], limits)
+        answer: dict[str, Any] = {"problems": [_row(p) for p in problems]}
+    except Exception as exc:  # noqa: BLE001 - the parent words it; C code out of memory
+        # does not always raise MemoryError, so a failure near the limit counts as memory
+        if not isinstance(exc, MemoryError) and _peak_bytes() < memory - (64 << 20):
+            raise
+        answer = {"problems": [], "memory": True}
+    sys.stdout.write(json.dumps(answer))
+    return 0
+
+
+def _peak_bytes() -> int:
+    """The highest address space this process reached (VmPeak), 0 if unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _check(files: dict[str, str], limits: Limits) -> list[Problem]:
+    from service.adapters import durable_engine
+    from service.rules.engine import RulesetError, build_ruleset
+
+    try:
+        ruleset = build_ruleset(files, limits)
+    except RulesetError as exc:
+        return [p for p in exc.problems if p.severity == "error"]
+    except RecursionError:
+        return [Problem("", 1, 1, "the ruleset is nested too deep to check")]
+    try:
+        durable_engine.DurableRulesets(ruleset.compiled.shards).close()
+    except durable_engine.DurableError as exc:
+        return [Problem("", 1, 1, f"the rules engine refused the ruleset: {exc}")]
+    return []
+
+
+def _row(p: Problem) -> list[Any]:
+    return [p.file, p.line, p.column, p.message, p.severity]
+
+
+if __name__ == "__main__":
+    sys.exit(_child())
