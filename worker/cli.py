@@ -20,6 +20,7 @@ from worker.clock import SystemClock
 def worker(burst: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (notifications, followups, reports)."""
     config = _logged(config_module.load())
+    _require_migrated(config.DATABASE_URL)
     runner.run_worker(config, burst=burst, fork=fork)
 
 
@@ -29,10 +30,20 @@ def worker(burst: bool, fork: bool) -> None:
 def scheduler(once: bool, interval: float | None) -> None:
     """Sweep the database: follow-ups, SLA, regulatory clocks, reports and the outbox relay."""
     config = _logged(config_module.load())
+    _require_migrated(config.DATABASE_URL)
     if once:
         click.echo(runner.sweep_once(config))
     else:
         runner.run_scheduler(config, interval=interval)
+
+
+def _require_migrated(database_url: str) -> None:
+    """One line instead of a traceback per job or sweep on an unmigrated database."""
+    from service.db.schema_check import startup_problem
+
+    problem = startup_problem(database_url)
+    if problem:
+        raise click.ClickException(problem)
 
 
 def _logged(config: config_module.Config) -> config_module.Config:
