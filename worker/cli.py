@@ -19,8 +19,9 @@ from worker.clock import SystemClock
 )
 def worker(burst: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (notifications, followups, reports)."""
-    config = _logged(config_module.load())
-    _require_migrated(config.DATABASE_URL)
+    config = config_module.load()
+    _require_migrated(config.DATABASE_URL)  # before logging is set up: alembic talks at INFO
+    _logged(config)
     runner.run_worker(config, burst=burst, fork=fork)
 
 
@@ -29,8 +30,9 @@ def worker(burst: bool, fork: bool) -> None:
 @click.option("--interval", type=float, default=None, help="Seconds between sweeps.")
 def scheduler(once: bool, interval: float | None) -> None:
     """Sweep the database: follow-ups, SLA, regulatory clocks, reports and the outbox relay."""
-    config = _logged(config_module.load())
-    _require_migrated(config.DATABASE_URL)
+    config = config_module.load()
+    _require_migrated(config.DATABASE_URL)  # before logging is set up: alembic talks at INFO
+    _logged(config)
     if once:
         click.echo(runner.sweep_once(config))
     else:
