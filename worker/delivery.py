@@ -30,6 +30,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters import smtp, webhooks
+from service.db.messages import keep_copy
 from service.db.tables import ClaimRow, DecisionRow, OutboxRow
 from worker import messages
 from worker.clock import Clock, SystemClock
@@ -217,12 +218,23 @@ def _prepare_in(session: Session, row: OutboxRow, config: Any, clock: Clock) -> 
     try:
         if row.channel == "email":
             email = messages.build_email(session, row, config)
+            keep_copy(  # what this attempt sends, for the console's Messages
+                session,
+                row,
+                clock.now(),
+                recipient=", ".join(email.to),
+                text=email.text,
+                language=email.language,
+                subject=email.subject,
+                html=email.html,
+            )
             return lambda: _send_email(config, email)
         if row.channel == "webhook":
             ts = int(clock.now().timestamp())
             url, headers, body = messages.build_webhook(
                 session, row, lambda client: webhook_secret(config, client), ts
             )
+            keep_copy(session, row, clock.now(), recipient=url, text=body)
             return lambda: _post_webhook(config, url, headers, body)
     except messages.Undeliverable as exc:
         raise Permanent(str(exc)) from exc
