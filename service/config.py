@@ -121,6 +121,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SESSION_COOKIE_SECURE", "false", "Send the console cookie over HTTPS only", "bool"),
     Setting("SESSION_HOURS", "8", "Console sessions expire after this many hours", "int"),
+    Setting(
+        "INSTANCE_ID",
+        "",
+        "Name /healthz reports as `instance`, so a launcher (the demo) can tell the server it "
+        "started from another program on the port; empty = not reported",
+        "str",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 _TRUE = {"1", "true", "yes", "on"}

@@ -54,7 +54,7 @@ def generate_command(
     api_key: str,
 ) -> None:
     """Generate deterministic synthetic policies and claims (same seed, same data)."""
-    from service.demo.generate import generate
+    from devtools.demo.generate import generate
 
     if n_policies < 1:
         raise click.BadParameter("at least one policy", param_hint="--policies")
