@@ -7,29 +7,24 @@ upsert per attempt; the readers serve the console's Messages section and its adm
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from service.db.message_tables import MessageCopyRow
 from service.db.tables import ClaimRow, OutboxRow
 
 COPIES: Table = MessageCopyRow.__table__  # type: ignore[assignment]
-_COLUMNS = ("outbox_id", "attempt", "rendered_at", "recipient", "language", "subject")
-_COLUMNS += ("body_text", "body_html")
-
-
-def _upsert(insert: Any) -> Any:
-    statement = insert(COPIES).values({name: bindparam(name) for name in _COLUMNS})
-    return statement.on_conflict_do_update(
-        index_elements=[COPIES.c.outbox_id],
-        set_={name: statement.excluded[name] for name in _COLUMNS if name != "outbox_id"},
-    )
-
-
-_UPSERT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+_COLUMNS = [column.name for column in COPIES.columns]
+# One statement for SQLite (3.24+) and PostgreSQL. Written as text because SQLAlchemy does
+# not cache ON CONFLICT constructs: built from parts, it would be compiled on every send.
+_UPSERT = sql_text(
+    f"INSERT INTO {COPIES.name} ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + name for name in _COLUMNS)}) "
+    "ON CONFLICT (outbox_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS if name != "outbox_id")
+).bindparams(*(bindparam(column.name, type_=column.type) for column in COPIES.columns))
 
 
 def keep_copy(
@@ -55,7 +50,7 @@ def keep_copy(
         "body_text": text,
         "body_html": html,
     }
-    session.execute(_UPSERT[session.get_bind().dialect.name], params)
+    session.connection().execute(_UPSERT, params)  # Core: one cached statement, no ORM work
 
 
 Message = tuple[OutboxRow, MessageCopyRow | None, str | None]  # and the claim's external_ref
