@@ -42,6 +42,7 @@ def try_claim(base: str, key: str) -> str:
 
 def print_ending(base: str, key: str, place: Place, once: bool) -> None:
     here = _relative(place.instance)
+    database = _relative(place.sqlite_file) if place.sqlite_file else place.describe_database()
     claims = _claims_cli()
     lines = [
         "",
@@ -56,7 +57,7 @@ def print_ending(base: str, key: str, place: Place, once: bool) -> None:
         f"    2. Check the rules:  {claims} rules check && {claims} rules test",
         f"    3. Open the queue:   {base}/console/queue   (sign in as supervisor)",
         "",
-        f"  Data         {place.describe_database()}   (`claims …` here use it too;",
+        f"  Data         {database}   (`claims …` here use it too;",
         "               it stays: `make demo ARGS=--fresh` starts from nothing)",
         f"  Letters      {here}/demo/mail (every message sent, a Maildir); in the console:",
         "               each claim's Messages, and /console/messages for admins",

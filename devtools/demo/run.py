@@ -74,8 +74,7 @@ def run_demo(once: bool, fresh: bool, port: int, explicit_port: bool, env: dict[
 def _run(
     config: Config, place: Place, children: Children, env: dict[str, str], port: int, once: bool
 ) -> bool:
-    here = place.instance.parent
-    say(f"database: {place.describe_database()} (the one `claims …` in {here} uses)")
+    say(f"database: {place.describe_database()} (what `claims …` here uses too)")
     redis_url = _redis(env, place, children)
     smtp_port = start_mail_catcher(place.mail, place.log("mail"), children.services)
     say(f"mail: a local mail catcher on port {smtp_port} keeps every letter in {place.mail}")
