@@ -1,4 +1,4 @@
-"""`claims demo generate`: synthetic policies and claims, to files or to a running API."""
+"""`python -m devtools.demo generate`: synthetic policies and claims, to files or an API."""
 
 from __future__ import annotations
 

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from service.config import mask_url
 from service.db.migrate import alembic_config
-from service.db.session import READ_ONLY, get_engine
 
 log = logging.getLogger(__name__)
 UPGRADE = "run `claims db upgrade`"
@@ -40,9 +42,7 @@ def schema_problem(url: str) -> str | None:
     """None when the database is at this code's newest migration; else one line saying
     what is wrong and what to run. Raises sqlalchemy's DBAPIError when the database
     cannot be reached."""
-    engine = get_engine(url)
-    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
-        current = set(MigrationContext.configure(connection).get_current_heads())
+    current = _current_heads(url)
     scripts = _scripts()
     wanted = set(scripts.get_heads())
     if current == wanted:
@@ -57,6 +57,24 @@ def schema_problem(url: str) -> str | None:
             "not know (a newer version migrated it): run that version, or restore a backup"
         )
     return f"the database at {where(url)} is at revision {at}, not the newest: {UPGRADE}"
+
+
+def _current_heads(url: str) -> set[str]:
+    """The database's revisions, read over a connection of its own that is closed before
+    returning: `claims serve` asks in gunicorn's master, and a pooled connection left
+    there would be shared by every forked worker."""
+    connect_args = {"connect_timeout": 3}
+    if url.startswith("sqlite"):
+        connect_args = {}
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    try:
+        with engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        engine.dispose()
 
 
 def startup_problem(url: str) -> str | None:
