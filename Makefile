@@ -33,8 +33,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "==> $(VENV) ready"
 
-demo: venv ## Run the demo: API, worker, scheduler, sample claims (ARGS=--once to exit after the table)
-	@$(VENV)/bin/claims demo run $(ARGS)
+demo: venv ## Run the demo on ./instance (ARGS: --once to exit after the table, --fresh to start over, --port N)
+	@$(PY) -m devtools.demo run $(ARGS)
 
 test: venv ## Lint (ruff check), then the whole suite against PostgreSQL and Redis (CI); the 20 slowest tests
 	@echo "==> ruff check"

@@ -3,7 +3,7 @@
     .venv/bin/python bench/backtest.py                     # 20,000 stored claims, about 1 min
     .venv/bin/python bench/backtest.py --claims 100000     # the size (a few minutes)
 
-Stores generated claims decided (service.demo.generate.store_decided_bulk: the
+Stores generated claims decided (devtools.demo.generate.store_decided_bulk: the
 real engine on the real facts, bulk-inserted) in a scratch SQLite file, then
 replays them the way a backtest does: read each stored decision's facts in
 pages, facts_from_json, adjudicate with the engine, compare with the stored
@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    from devtools.demo.generate import generate, store_decided_bulk
     from service.config import load
     from service.db.migrate import upgrade
-    from service.demo.generate import generate, store_decided_bulk
     from service.usecases.context import build_context
 
     rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

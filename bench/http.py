@@ -355,7 +355,7 @@ def bench_floor(args: argparse.Namespace, workdir: Path, claims_file: Path, lua:
 
 
 def prepare_data(workdir: Path, args: argparse.Namespace) -> tuple[Path, Path]:
-    from service.demo.generate import generate
+    from devtools.demo.generate import generate
 
     policies, claims = generate(args.policies, args.templates, args.seed, TODAY)
     policies_file = workdir / "policies.json"

@@ -186,7 +186,7 @@ def stored(url: str) -> tuple[dict[str, Any], Counter, Counter]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from service.demo.generate import generate
+    from devtools.demo.generate import generate
 
     report: dict[str, Any] = {"claims": args.claims, "clients": args.clients}
     with contextlib.ExitStack() as stack:

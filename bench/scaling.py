@@ -71,10 +71,10 @@ def engine_scaling(sizes: list[int], facts: list[dict], repeats: int) -> list[li
 def history_scaling(levels: list[int], probes: int, seed: int) -> tuple[list[list], list[str]]:
     from sqlalchemy import text
 
+    from devtools.demo.generate import generate, store_decided_bulk
     from service.api.schemas import ClaimSchema
     from service.config import load
     from service.db.migrate import upgrade
-    from service.demo.generate import generate, store_decided_bulk
     from service.usecases.context import build_context
     from service.usecases.submit_claim import submit_claim
 

@@ -38,11 +38,11 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def measure(label: str, url: str, args: argparse.Namespace, tmp: Path, profile: str) -> list:
+    from devtools.demo.generate import generate
     from service.api.app import create_app
     from service.api.schemas import PolicySchema
     from service.config import load
     from service.db.migrate import upgrade
-    from service.demo.generate import generate
     from service.usecases.manage_api_keys import create_api_key
     from service.usecases.manage_policies import policy_from_data, put_policy
 

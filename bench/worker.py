@@ -72,11 +72,12 @@ def _sink(port: int, count: object, ready: object, stop: object) -> None:
 
 def seed(database_url: str, messages: int) -> list[int]:
     """N claims, each with one pending `approved` email row."""
+    from service.db.migrate import upgrade
     from service.db.session import dispose_all, session_factory
-    from service.db.tables import Base, ClaimRow, DecisionRow, OutboxRow
+    from service.db.tables import ClaimRow, DecisionRow, OutboxRow
 
+    upgrade(database_url)  # migrated, as `claims worker` requires at start-up
     sessions = session_factory(database_url)
-    Base.metadata.create_all(sessions.kw["bind"])
     now = datetime.now(UTC)
     ids = []
     with sessions.begin() as s:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.demo.localservices import (  # noqa: E402
+from devtools.localservices import (  # noqa: E402
     ServiceError,
     Started,
     ensure_chromium,

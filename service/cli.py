@@ -18,10 +18,20 @@ def main() -> None:
 
 
 def run() -> None:
+    from service.db.errors import DatabaseError
+
     try:
         main(standalone_mode=True)
     except ConfigError as exc:
         click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+    except DatabaseError as exc:  # an unmigrated or unreachable database: one line, no traceback
+        from service.db.schema_check import explain_database_error
+
+        message = explain_database_error(load().database_url, exc)
+        if message is None:
+            raise
+        click.echo(f"error: {message}", err=True)
         sys.exit(2)
 
 
@@ -32,6 +42,7 @@ def run() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn."""
     config = _config()
+    _require_migrated(config.database_url)
     from gunicorn.app.base import BaseApplication
 
     from service.logs import configure_logging
@@ -141,14 +152,22 @@ def _config() -> Any:
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
+def _require_migrated(database_url: str) -> None:
+    """Refuse to start on a database this version's migrations have not reached."""
+    from service.db.schema_check import startup_problem
+
+    problem = startup_problem(database_url)
+    if problem:
+        raise click.ClickException(problem)
+
+
 def _attach_feature_commands() -> None:
     """Subcommands that live beside their features."""
     from service.auth_cli import apikeys, audit, users
-    from service.demo.cli import demo
     from service.rulesets_cli import rules
     from worker.cli import outbox, reports_group, scheduler, worker
 
-    for command in (rules, worker, scheduler, outbox, reports_group, demo, users, apikeys, audit):
+    for command in (rules, worker, scheduler, outbox, reports_group, users, apikeys, audit):
         main.add_command(command)
 
 

@@ -131,6 +131,11 @@ class Config:
     )
     session_cookie_secure: bool = setting("false", "Send the console cookie over HTTPS only")
     session_hours: int = setting("8", "Console sessions expire after this many hours")
+    instance_id: str = setting(
+        "",
+        "Name /healthz reports as `instance`, so a launcher (the demo) can tell the server it "
+        "started from another program on the port; empty = not reported",
+    )
 
     def masked(self) -> dict[str, str]:
         """Effective settings for `claims config`, secrets and URL passwords hidden."""

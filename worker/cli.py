@@ -34,7 +34,9 @@ from worker import scheduler as sweeps
 )
 def worker(burst: bool, fork: bool) -> None:
     """Run an RQ worker on QUEUES (notifications, followups, reports)."""
-    config = _logged(config_module.load())
+    config = config_module.load()
+    _require_migrated(config.database_url)  # before logging is set up: alembic talks at INFO
+    _logged(config)
     runner.run_worker(config, burst=burst, fork=fork)
 
 
@@ -43,11 +45,22 @@ def worker(burst: bool, fork: bool) -> None:
 @click.option("--interval", type=float, default=None, help="Seconds between sweeps.")
 def scheduler(once: bool, interval: float | None) -> None:
     """Sweep the database: follow-ups, SLA, regulatory clocks, reports and the outbox relay."""
-    config = _logged(config_module.load())
+    config = config_module.load()
+    _require_migrated(config.database_url)  # before logging is set up: alembic talks at INFO
+    _logged(config)
     if once:
         click.echo(sweeps.sweep_once(config))
     else:
         sweeps.run_scheduler(config, interval=interval)
+
+
+def _require_migrated(database_url: str) -> None:
+    """One line instead of a traceback per job or sweep on an unmigrated database."""
+    from service.db.schema_check import startup_problem
+
+    problem = startup_problem(database_url)
+    if problem:
+        raise click.ClickException(problem)
 
 
 def _logged(config: config_module.Config) -> config_module.Config:

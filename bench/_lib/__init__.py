@@ -168,7 +168,7 @@ def default_engine() -> Any:
 
 def generated_facts(claims: int, seed: int = 7) -> list[dict[str, Any]]:
     """Facts (build_facts output) of generated claims, decided in order with history."""
-    from service.demo.generate import decide_offline, generate
+    from devtools.demo.generate import decide_offline, generate
 
     policies, bodies = generate(max(1, claims // 4), claims, seed, TODAY)
     engine = default_engine()

@@ -17,6 +17,7 @@ blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 class HealthSchema(Schema):
     status = fields.String()
+    instance = fields.String(metadata={"description": "INSTANCE_ID, when set"})
 
 
 class ReadySchema(Schema):
@@ -28,8 +29,9 @@ class ReadySchema(Schema):
 @blp.doc(security=[])
 @blp.response(200, HealthSchema)
 def healthz() -> dict[str, Any]:
-    """The process is alive."""
-    return {"status": "ok"}
+    """The process is alive (and, when INSTANCE_ID is set, which server this is)."""
+    instance = current_app.extensions["claims"].config.instance_id
+    return {"status": "ok", "instance": instance} if instance else {"status": "ok"}
 
 
 @blp.route("/readyz")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.config import Config
-from service.db import outbox
+from service.db import messages, outbox
 from service.db.session import Session
 from service.db.tables import OutboxRow
 from service.ports import Notifier, Permanent
@@ -138,10 +138,21 @@ def _prepare(ctx: Context, session: Session, row: OutboxRow) -> Send:
     try:
         if row.channel == "email":
             email = notifications.build_email(session, row, ctx.config)
+            messages.keep_copy(  # what this attempt sends, for the console's Messages
+                session,
+                row,
+                ctx.clock.now(),
+                recipient=", ".join(email.to),
+                text=email.text,
+                language=email.language,
+                subject=email.subject,
+                html=email.html,
+            )
             return lambda notifier: notifier.send_email(email)
         if row.channel == "webhook":
             timestamp = int(ctx.clock.now().timestamp())
             url, headers, body = notifications.build_webhook(session, row, ctx.config, timestamp)
+            messages.keep_copy(session, row, ctx.clock.now(), recipient=url, text=body)
             return lambda notifier: notifier.post_webhook(url, headers, body)
     except notifications.Undeliverable as exc:
         raise Permanent(str(exc)) from exc

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import requests
 
-from service.demo import localservices as local
+from devtools import localservices as local
 from tests.e2e.conftest import Server, api_headers, claims_cli
 from tests.helpers import POLICIES, claim
 

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from service.demo import samples
-from service.demo.table import row_lines
+from devtools.demo import samples
+from devtools.demo.table import row_lines
 from service.domain.model import CLAIM_TYPES, OUTCOMES
 
 pytestmark = pytest.mark.unit

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from devtools.demo.generate import decide_offline, generate
 from service.api.schemas import ClaimSchema, PolicySchema
-from service.demo.generate import decide_offline, generate
 from service.rules.engine import RulesEngine, load_ruleset
 
 pytestmark = pytest.mark.unit
@@ -62,7 +62,7 @@ def test_every_default_rule_fires_over_2000_claims(engine) -> None:  # type: ign
 
 
 def test_cli_writes_files(tmp_path: Path) -> None:
-    from service.demo.generate_cli import generate_command
+    from devtools.demo.generate_cli import generate_command
 
     result = CliRunner().invoke(
         generate_command,

@@ -6,6 +6,7 @@ from flask import Flask
 
 
 def install_console(app: Flask) -> None:
+    from service.api.console import headers, messages  # noqa: F401 - their routes and hooks join bp
     from service.api.console.views import bp
 
     app.register_blueprint(bp)

@@ -30,6 +30,7 @@ from service.usecases.decide_claim import (
     known_reason_codes,
     payable_limit,
 )
+from service.usecases.read_messages import claim_messages
 from service.usecases.read_queue import escalation_queue, operations_stats
 
 bp = Blueprint(
@@ -141,6 +142,7 @@ def _claim_page(claim_id: str, error: str | None = None, status: int = 200) -> A
         policy=manage_policies.policy_document(policy) if policy else None,
         limit=limit,
         codes=known_reason_codes(_ctx()),
+        messages=claim_messages(_ctx(), claim_id),  # the Messages section
         error=error,
     ), status
 

@@ -19,6 +19,7 @@ from service.db.tables.claims import (
     PolicyDailyRow,
 )
 from service.db.tables.idempotency import IdempotencyKeyRow
+from service.db.tables.messages import MessageCopyRow
 from service.db.tables.outbox import OutboxRow
 from service.db.tables.policies import CoverageRow, PolicyRow
 from service.db.tables.rulesets import RulesetRow
@@ -37,6 +38,7 @@ __all__ = [
     "DecisionRow",
     "DocumentRow",
     "IdempotencyKeyRow",
+    "MessageCopyRow",
     "Money",
     "OutboxRow",
     "PolicyDailyRow",

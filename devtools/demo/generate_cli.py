@@ -1,4 +1,4 @@
-"""`claims demo generate`: synthetic policies and claims, to files or to a running API."""
+"""`python -m devtools.demo generate`: synthetic policies and claims, to files or an API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,7 +54,7 @@ def generate_command(
     api_key: str,
 ) -> None:
     """Generate deterministic synthetic policies and claims (same seed, same data)."""
-    from service.demo.generate import generate
+    from devtools.demo.generate import generate
 
     if n_policies < 1:
         raise click.BadParameter("at least one policy", param_hint="--policies")
@@ -124,7 +124,3 @@ def submit(
     finally:
         conn.close()
     return statuses, outcomes
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()

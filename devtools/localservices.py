@@ -1,9 +1,12 @@
-"""Find or start the Redis and PostgreSQL that the demo and the test suite need.
+"""Find or start the servers the demo and the test suite need: Redis, PostgreSQL, mail.
 
-Order for each: the server already answering on its usual port, else a
-private server in a temp folder on a free port, else (as root) Debian's
-package installed with apt-get, else a one-line instruction. Standard
-library only, and sockets for the probes, so it runs before anything else.
+Developer tooling, not part of the shipped service. For the test suite
+(scripts/ensure-services.py): the server already answering on its usual port,
+else a private server in a temp folder on a free port, else (as root) Debian's
+package installed with apt-get, else a one-line instruction. The demo uses
+`start_private_redis` and `start_mail_catcher` only: servers of its own, never
+one it did not start. Standard library only, and sockets for the probes, so it
+runs before anything else (the mail catcher runs aiosmtpd, a dev dependency).
 """
 
 from __future__ import annotations
@@ -36,6 +39,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True when nothing listens on the port: a bind probe, so the program that holds it
+    (if any) receives nothing at all, not even a connection."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not "taken"
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -106,41 +121,43 @@ class Started:
 
 
 def ensure_redis(url: str, started: Started) -> str:
+    """The Redis at `url` if it answers, else a private one (the test suite's order)."""
     if redis_answers(url):
         say(f"Redis: using the one at {url}")
         return url
+    say(f"Redis: nothing at {url}")
+    folder = tempfile.mkdtemp(prefix="claims-redis-")
+    started.dirs.append(folder)  # removed when stopped
+    return start_private_redis(Path(folder), started)
+
+
+def redis_binary() -> str:
     binary = shutil.which("redis-server")
     if binary is None and apt_install("redis-server"):
-        binary = shutil.which("redis-server")
-        if binary is None and os.path.exists("/usr/bin/redis-server"):
-            binary = "/usr/bin/redis-server"
+        binary = shutil.which("redis-server") or (
+            "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+        )
     if binary is None:
         raise ServiceError(
-            f"Redis is not answering at {url} and redis-server is not installed: "
-            "install it (sudo apt-get install redis-server) or set REDIS_URL"
+            "redis-server is not installed: install it (sudo apt-get install redis-server) "
+            "or set REDIS_URL to a Redis of your own"
         )
-    folder = tempfile.mkdtemp(prefix="claims-redis-")
+    return binary
+
+
+def start_private_redis(folder: Path, started: Started, log: Path | None = None) -> str:
+    """A redis-server of our own on a free loopback port, nothing saved to disk; stopped
+    with `started`. Returns its URL (database 0 of a server no one else uses)."""
+    binary = redis_binary()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = log or folder / "redis.log"
     port = free_port()
-    say(f"Redis: nothing at {url}; starting a private redis-server on port {port}")
-    cmd = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        folder,
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--daemonize",
-        "no",
-    ]
-    log = open(Path(folder) / "redis.log", "wb")  # noqa: SIM115 - lives as long as redis
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    say(f"Redis: starting a private redis-server on port {port} (log {log})")
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder)]
+    cmd += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+    out = open(log, "ab")  # noqa: SIM115 - lives as long as redis
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     started.procs.append(proc)
-    started.dirs.append(folder)
     private = f"redis://127.0.0.1:{port}/0"
     for _ in range(100):
         if redis_answers(private):
@@ -148,7 +165,37 @@ def ensure_redis(url: str, started: Started) -> str:
         if proc.poll() is not None:
             break
         time.sleep(0.1)
-    raise ServiceError(f"private redis-server did not start; see {folder}/redis.log")
+    raise ServiceError(f"the private redis-server did not start; see {log}")
+
+
+# --- Mail ---------------------------------------------------------------------------
+
+
+def start_mail_catcher(maildir: Path, log: Path, started: Started) -> int:
+    """aiosmtpd on a free loopback port, keeping every message it receives in `maildir`
+    (a Maildir: one file per message, readable by any mail program); returns the port."""
+    try:
+        import aiosmtpd  # noqa: F401
+    except ImportError:
+        raise ServiceError(
+            "aiosmtpd is not installed (a dev dependency): run make venv, or "
+            "pip install -e '.[dev]'"
+        ) from None
+    for part in ("tmp", "new", "cur"):  # a Maildir, even when the folder exists already
+        (maildir / part).mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cmd = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"]
+    cmd += ["-c", "aiosmtpd.handlers.Mailbox", str(maildir)]
+    out = open(log, "ab")  # noqa: SIM115 - lives as long as the catcher
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    started.procs.append(proc)
+    for _ in range(100):
+        if port_open("127.0.0.1", port, 0.2):
+            return port
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise ServiceError(f"the mail catcher did not start; see {log}")
 
 
 # --- PostgreSQL -----------------------------------------------------------------------

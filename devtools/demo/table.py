@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.demo.samples import SampleClaim
+from devtools.demo.samples import SampleClaim
 
 HEADER = ("REF", "POLICY", "CLAIM TYPE", "OUTCOME", "PAYABLE", "REASONS")
 WIDTHS = (8, 9, 21, 13, 8)

@@ -11,7 +11,7 @@ on FREQ-4001, where three earlier claims make the fourth a frequency review.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -29,7 +29,6 @@ class SampleClaim:
     payload: dict[str, Any]
     expect: str  # approved | rejected | escalated | pending_info
     shows: str  # the rule it exercises, in a few words
-    extra_codes: tuple[str, ...] = field(default=())
 
 
 def _cov(

@@ -17,7 +17,7 @@ and reported dates are never after `today - 1` (the API refuses the future).
 
 `decide_offline` decides the generated claims through the pure path
 (build_facts + summarise_history + adjudicate) with no database, and
-`store_decided` / `store_decided_bulk` put them in a database decided, for the
+`store_decided_bulk` puts them in a database decided, for the
 backtest benchmark.
 """
 
@@ -564,47 +564,6 @@ def decide_offline(
 
 
 # --- storing decided claims (the backtest benchmark's data) ------------------------
-
-
-def store_decided(
-    ctx: Any,
-    policies: list[dict[str, Any]],
-    claims: Iterable[dict[str, Any]],
-    client_id: str = "generator",
-    progress: Callable[[int], None] | None = None,
-) -> dict[str, float]:
-    """Put policies and submit every claim through the real use case (NullDispatcher).
-
-    Slow but exact: each claim is its own transaction with history lookups,
-    audit events and outbox rows, as over HTTP. Returns counts and seconds.
-    """
-    from service.api.schemas import ClaimSchema, PolicySchema
-    from service.ports import NullDispatcher
-    from service.usecases.manage_policies import policy_from_data, put_policy
-    from service.usecases.submit_claim import submit_claim
-
-    ctx.dispatcher = NullDispatcher()
-    started = time.perf_counter()
-    policy_schema = PolicySchema()
-    for body in policies:
-        data = policy_schema.load({k: v for k, v in body.items() if k != "number"})
-        put_policy(ctx, policy_from_data(body["number"], data), actor="generator")
-    policies_done = time.perf_counter()
-    claim_schema = ClaimSchema()
-    count = 0
-    for body in claims:
-        submit_claim(ctx, claim_schema.load(body), client_id=client_id, source="generator")
-        count += 1
-        if progress is not None and count % 1000 == 0:
-            progress(count)
-    finished = time.perf_counter()
-    return {
-        "policies": len(policies),
-        "claims": count,
-        "policies_seconds": policies_done - started,
-        "claims_seconds": finished - policies_done,
-        "claims_per_second": count / max(finished - policies_done, 1e-9),
-    }
 
 
 def store_decided_bulk(
