@@ -119,6 +119,33 @@ SETTINGS: tuple[Setting, ...] = (
         "takes effect within this; 0 looks up every request)",
         "int",
     ),
+    Setting(
+        "AUDIT_SIGNING_KEY",
+        "",
+        "Ed25519 key that signs audit checkpoints (PEM or base64 of the raw 32 bytes); "
+        "wins over AUDIT_SIGNING_KEY_FILE",
+        secret=True,
+    ),
+    Setting(
+        "AUDIT_SIGNING_KEY_FILE",
+        "",
+        "PEM file of that key; both empty = a development key generated in INSTANCE_DIR",
+        "path",
+    ),
+    Setting(
+        "AUDIT_CHECKPOINT_DIR",
+        "",
+        "Folder the signed audit checkpoints are exported to; empty = INSTANCE_DIR/"
+        "audit-checkpoints",
+        "path",
+    ),
+    Setting(
+        "AUDIT_CHECKPOINT_SECONDS",
+        "300",
+        "Seconds between audit checkpoints (the window in which deleting the newest events "
+        "goes unseen); 0 = none",
+        "int",
+    ),
     Setting("SESSION_COOKIE_SECURE", "false", "Send the console cookie over HTTPS only", "bool"),
     Setting("SESSION_HOURS", "8", "Console sessions expire after this many hours", "int"),
 )
@@ -205,6 +232,11 @@ def _derive(values: dict[str, Any]) -> None:
     if not urlsplit(values["REDIS_URL"]).scheme.startswith("redis"):
         raise ConfigError("REDIS_URL must start with redis:// or rediss://")
     values["RULES_DIR"] = values["RULES_DIR"] or str(PROJECT_ROOT / "rules")
+    values["AUDIT_CHECKPOINT_DIR"] = values["AUDIT_CHECKPOINT_DIR"] or str(
+        instance / "audit-checkpoints"
+    )
+    if values["AUDIT_CHECKPOINT_SECONDS"] < 0:
+        raise ConfigError("AUDIT_CHECKPOINT_SECONDS must be 0 or more")
     if values["ABANDON_ACTION"] not in {"escalate", "close"}:
         raise ConfigError("ABANDON_ACTION must be escalate or close")
     if values["LOG_FORMAT"] not in {"json", "text"}:

@@ -105,7 +105,8 @@ def resend(outbox_id: int) -> Any:
             actor=current_actor(),
             action="outbox.resent",
             at=now,
-            claim_id=row.claim_id,
+            claim_id=row.claim_id,  # the claim's chain; a report's message has its own
+            subject=None if row.claim_id else audit.subject("outbox", outbox_id),
             source=source_address(),
             before=dict(before, outbox_id=outbox_id, event=row.event, channel=row.channel),
             after={"status": "pending", "attempts": 0},

@@ -99,6 +99,7 @@ def create_user(
             actor=actor,
             action="user.created",
             at=now,
+            subject=audit.subject("user", username),
             source=source,
             after={"username": username, "role": role},
         )
@@ -117,6 +118,7 @@ def login(ctx: Context, username: str, password: str, source: str | None) -> Ide
             actor=username[:120] or "?",
             action="login.succeeded" if ok else "login.failed",
             at=now,
+            subject=audit.subject("user", username[:120] or "?"),
             source=source,
         )
         if not ok or user is None:
@@ -156,6 +158,7 @@ def set_user_active(ctx: Context, username: str, active: bool, actor: str = "cli
             actor=actor,
             action="user.enabled" if active else "user.disabled",
             at=now,
+            subject=audit.subject("user", username),
             after={"username": username},
         )
         session.commit()
@@ -216,6 +219,7 @@ def create_api_key(
             actor=actor,
             action="apikey.created",
             at=now,
+            subject=audit.subject("apikey", prefix),
             source=source,
             after={"prefix": prefix, "name": name, "role": role},
         )
@@ -301,6 +305,7 @@ def revoke_api_key(ctx: Context, prefix: str, actor: str = "cli") -> bool:
             actor=actor,
             action="apikey.revoked",
             at=now,
+            subject=audit.subject("apikey", prefix),
             after={"prefix": prefix, "name": row.name},
         )
         session.commit()

@@ -54,7 +54,7 @@ def record_first_decision(
     messages = [_acknowledgment(claim)] if _email(claim) else []
     messages += _notifications(claim, decision_id, decision.outcome, reviewed=False)
     outbox_ids = outbox.add_outbox_many(session, messages, request_id=request_id, now=now)
-    _audit(session, claim["id"], decision, before, "rules", now, source)
+    _audit(session, claim["id"], decision, before, "rules", now, source, new_subject=True)
     row = ClaimRow(**claim)
     row.documents = [DocumentRow(**d) for d in documents]
     return row, DecisionRow(id=decision_id, **values), outbox_ids
@@ -80,9 +80,9 @@ def record_decision(
     belong before the decision's own, e.g. the documents that made it possible.
 
     Lock order: a transaction changes claims (which takes their tally rows, see
-    service/db/tallies.py) before it appends to the audit chain, whose lock is taken
-    last and held to commit, as the intake does; so two transactions never wait for
-    each other's locks in opposite orders."""
+    service/db/tallies.py) before it appends to the claim's audit chain, whose lock
+    (one per subject) is taken last and held to commit; so two transactions never wait
+    for each other's locks in opposite orders."""
     before = _state(claim.status, claim.payable_amount)
     row = DecisionRow(**decision_values(claim.id, decision, facts, decided_by, now, note))
     claim.decisions.append(row)
@@ -186,6 +186,7 @@ def _audit(
     actor: str,
     now: datetime,
     source: str | None,
+    new_subject: bool = False,
 ) -> None:
     audit.append_audit(
         session,
@@ -193,6 +194,7 @@ def _audit(
         action="claim.decided",
         at=now,
         claim_id=claim_id,
+        new_subject=new_subject,  # a claim at intake: its first event
         source=source,
         before=before,
         after={
