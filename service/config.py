@@ -133,6 +133,13 @@ SETTINGS: tuple[Setting, ...] = (
         "path",
     ),
     Setting(
+        "AUDIT_VERIFY_KEYS_FILE",
+        "",
+        "PEM public keys `claims audit verify` trusts besides the signing key's own (older keys; "
+        "processes that hold no private key)",
+        "path",
+    ),
+    Setting(
         "AUDIT_CHECKPOINT_DIR",
         "",
         "Folder the signed audit checkpoints are exported to; empty = INSTANCE_DIR/"

@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,14 @@ def load_public_key(text: str) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise SigningKeyError("not an Ed25519 public key")
     return key
+
+
+def load_public_keys(text: str) -> list[Ed25519PublicKey]:
+    """Every public key in a PEM text of one or more blocks."""
+    blocks = re.findall(r"-----BEGIN [A-Z ]+-----.+?-----END [A-Z ]+-----", text, re.DOTALL)
+    if not blocks:
+        raise SigningKeyError("no PEM key found")
+    return [load_public_key(block) for block in blocks]
 
 
 def verify(public: Ed25519PublicKey, data: bytes, signature_hex: str) -> bool:

@@ -181,10 +181,16 @@ def _exported(folder: Path, stored: list[Any], keys: dict[str, Any]) -> int | No
 
 
 def _trusted_keys(ctx: Context, extra: Iterable[str]) -> dict[str, Any]:
+    """The signing key's public half, AUDIT_VERIFY_KEYS_FILE's keys and `extra` (PEM)."""
     keys = {}
+    texts = list(extra)
     try:
+        if ctx.config.audit_verify_keys_file:
+            texts.append(Path(ctx.config.audit_verify_keys_file).read_text())
         signer = signing.load_signer(ctx.config, create=False)
-        publics = [signing.load_public_key(text) for text in extra]
+        publics = [key for text in texts for key in signing.load_public_keys(text)]
+    except OSError as exc:
+        raise Broken(f"AUDIT_VERIFY_KEYS_FILE: {exc.strerror}") from None
     except signing.SigningKeyError as exc:
         raise Broken(str(exc)) from None
     if signer is not None:

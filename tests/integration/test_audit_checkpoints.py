@@ -163,6 +163,17 @@ def test_a_checkpoint_signed_by_another_key_is_not_trusted(app, client, context,
     assert not report.ok and "not trusted" in report.problem
     pem = signing.public_pem(other.public_key())
     assert verify_audit(context, [pem]).ok  # an old key handed in: trusted
+    (tmp_path / "trusted.pem").write_text(
+        pem + signing.public_pem(Ed25519PrivateKey.generate().public_key())
+    )
+    trusting = build_context(
+        make_config(
+            context.config.database_url,
+            tmp_path,
+            audit_verify_keys_file=str(tmp_path / "trusted.pem"),
+        )
+    )
+    assert verify_audit(trusting).ok  # or a file of public keys (a process with no private key)
 
 
 def test_keys_from_the_settings(tmp_path, db_url, caplog):
