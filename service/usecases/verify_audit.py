@@ -25,7 +25,7 @@ from service.adapters import checkpoint_files, signing
 from service.db import audit
 from service.db.audit import GENESIS, audit_fields, event_hash
 from service.usecases.context import Context
-from service.usecases.write_checkpoint import checkpoint_body, checkpoint_root
+from service.usecases.write_checkpoint import BODY_FIELDS, checkpoint_body, checkpoint_root
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,9 @@ def _subjects(rows: Iterator[Any], counts: dict[str, int]) -> None:
         counts["checked"] += 1
 
 
-def _checkpoints(session: Any, stored: list[Any], keys: dict[str, Any], counts: dict[str, int]):
+def _checkpoints(
+    session: Any, stored: list[Any], keys: dict[str, Any], counts: dict[str, int]
+) -> None:
     prev_hash, prev_to = GENESIS, 0
     for cp in stored:
         name = f"checkpoint {cp.seq}"
@@ -104,22 +106,7 @@ def _checkpoints(session: Any, stored: list[Any], keys: dict[str, Any], counts: 
             raise Broken(f"checkpoint {counts['checkpoints'] + 1} is missing (next is {cp.seq})")
         if cp.prev_hash != prev_hash or cp.covers_from != prev_to:
             raise Broken(f"{name} does not follow the checkpoint before it")
-        body = checkpoint_body(
-            {
-                n: getattr(cp, n)
-                for n in (
-                    "seq",
-                    "created_at",
-                    "position",
-                    "covers_from",
-                    "covers_to",
-                    "event_count",
-                    "root",
-                    "prev_hash",
-                    "key_id",
-                )
-            }
-        )
+        body = checkpoint_body({field: getattr(cp, field) for field in BODY_FIELDS})
         if hashlib.sha256(body).hexdigest() != cp.hash:
             raise Broken(f"{name} was edited (its hash does not match its fields)")
         _check_signature(name, body, cp.key_id, cp.signature, keys)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,8 @@ BODY_FIELDS = (
 def checkpoint_body(values: Mapping[str, Any]) -> bytes:
     """The bytes that are hashed and signed: canonical JSON of BODY_FIELDS."""
     fields = {name: values[name] for name in BODY_FIELDS}
-    if isinstance(fields["created_at"], datetime):
-        fields["created_at"] = fields["created_at"].isoformat()
+    if isinstance(fields["created_at"], datetime):  # as the database gives it back: UTC
+        fields["created_at"] = fields["created_at"].astimezone(UTC).isoformat()
     fields["format"] = FORMAT
     return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 

@@ -103,6 +103,13 @@ def test_other_subjects_have_their_own_chains(app, client):
             .where(AuditEventRow.subject.in_(["policy:P-PROP", "user:ann"]))
             .order_by(AuditEventRow.id)
         ).all()
+    admin = key(app, "admin")
+    page = client.get("/v1/audit?subject=user:ann", headers=admin).json["items"]
+    assert [(e["seq"], e["action"]) for e in page] == [
+        (1, "user.created"),
+        (2, "login.failed"),
+        (3, "user.disabled"),
+    ]
     assert [tuple(r) for r in rows] == [
         ("policy:P-PROP", 1, "policy.created"),
         ("policy:P-PROP", 2, "policy.replaced"),
