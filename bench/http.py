@@ -179,7 +179,7 @@ SPIED = (  # the request's parts whose share of the workers' time --spy reports
     ("insert_claim", "insert claim + documents"),
     ("insert_decision", "insert decision"),
     ("add_outbox_many", "insert outbox rows"),
-    ("append_audit", "audit chain (lock, head, insert)"),
+    ("append_audit", "audit event (the claim's own chain: one insert)"),
     ("adjudicate", "rules engine"),
     ("dispatch_outbox", "hand-off to RQ"),
     ("authenticate", "authentication + rate limit"),

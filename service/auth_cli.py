@@ -111,21 +111,62 @@ def apikeys_revoke(prefix: str) -> None:
 
 @click.group()
 def audit() -> None:
-    """The hash-chained audit trail."""
+    """The audit trail: hash chains per subject, signed checkpoints."""
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Walk the chain; exit 1 and name the first broken event if any was edited or deleted."""
+@click.option(
+    "--public-key",
+    "public_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM public key that signed older checkpoints (repeatable); the configured key is "
+    "always trusted.",
+)
+def audit_verify(public_keys: tuple[str, ...]) -> None:
+    """Check every chain and checkpoint; exit 1 naming the first problem (an edited,
+    inserted or deleted event, a forged or missing checkpoint)."""
+    from pathlib import Path
+
     from service.usecases.verify_audit import verify_audit
 
-    report = verify_audit(_ctx())
+    ctx = _ctx()
+    report = verify_audit(ctx, [Path(p).read_text() for p in public_keys])
     if report.ok:
-        click.echo(f"audit chain intact: {report.checked} events")
+        exported = (
+            f"newest exported checkpoint {report.exported_seq} matches"
+            if report.exported_seq
+            else f"no exported checkpoint in {ctx.config.audit_checkpoint_dir}"
+        )
+        click.echo(
+            f"audit trail intact: {report.checked} events in {report.subjects} subjects, "
+            f"{report.checkpoints} checkpoints; {exported}"
+        )
         return
+    where = f" at event {report.broken_id}" if report.broken_id is not None else ""
     click.echo(
-        f"audit chain BROKEN at event {report.broken_id}: {report.problem} "
-        f"({report.checked} events before it are intact)",
+        f"audit trail BROKEN{where}: {report.problem} ({report.checked} events checked before it)",
         err=True,
     )
     raise SystemExit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write a signed checkpoint now (the scheduler writes one every
+    AUDIT_CHECKPOINT_SECONDS) and export it to AUDIT_CHECKPOINT_DIR."""
+    from service.adapters.signing import SigningKeyError
+    from service.usecases.write_checkpoint import write_checkpoint
+
+    ctx = _ctx()
+    try:
+        written = write_checkpoint(ctx, force=True)
+    except SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    if written is None:
+        click.echo("nothing new since the last checkpoint")
+        return
+    click.echo(
+        f"checkpoint {written['seq']}: {written['event_count']} events, root {written['root']}, "
+        f"exported to {ctx.config.audit_checkpoint_dir}"
+    )

@@ -129,6 +129,34 @@ class Config:
         "How long a process trusts an API key it looked up (a revocation elsewhere "
         "takes effect within this; 0 looks up every request)",
     )
+    audit_signing_key: str = setting(
+        "",
+        "Ed25519 key that signs audit checkpoints (PEM or base64 of the raw 32 bytes); "
+        "wins over AUDIT_SIGNING_KEY_FILE",
+        secret=True,
+    )
+    audit_signing_key_file: str = setting(
+        "",
+        "PEM file of that key; both empty = a development key generated in INSTANCE_DIR",
+        kind="path",
+    )
+    audit_verify_keys_file: str = setting(
+        "",
+        "PEM public keys `claims audit verify` trusts besides the signing key's own (older keys; "
+        "processes that hold no private key)",
+        kind="path",
+    )
+    audit_checkpoint_dir: str = setting(
+        "",
+        "Folder the signed audit checkpoints are exported to; empty = INSTANCE_DIR/"
+        "audit-checkpoints",
+        kind="path",
+    )
+    audit_checkpoint_seconds: int = setting(
+        "300",
+        "Seconds between audit checkpoints (the window in which deleting the newest events "
+        "goes unseen); 0 = none",
+    )
     session_cookie_secure: bool = setting("false", "Send the console cookie over HTTPS only")
     session_hours: int = setting("8", "Console sessions expire after this many hours")
     instance_id: str = setting(
@@ -243,6 +271,11 @@ def _derive(values: dict[str, typing.Any]) -> None:
     if not urlsplit(values["REDIS_URL"]).scheme.startswith("redis"):
         raise ConfigError("REDIS_URL must start with redis:// or rediss://")
     values["RULES_DIR"] = values["RULES_DIR"] or str(PROJECT_ROOT / "rules")
+    values["AUDIT_CHECKPOINT_DIR"] = values["AUDIT_CHECKPOINT_DIR"] or str(
+        instance / "audit-checkpoints"
+    )
+    if values["AUDIT_CHECKPOINT_SECONDS"] < 0:
+        raise ConfigError("AUDIT_CHECKPOINT_SECONDS must be 0 or more")
     if values["ABANDON_ACTION"] not in {"escalate", "close"}:
         raise ConfigError("ABANDON_ACTION must be escalate or close")
     if values["LOG_FORMAT"] not in {"json", "text"}:

@@ -24,14 +24,16 @@ from service.usecases.run_statutory_clocks import run_statutory_clocks
 from service.usecases.send_daily_digest import digest_due, send_daily_digest
 from service.usecases.send_reminders import send_reminders
 from service.usecases.write_bordereau import previous_month, write_bordereau
+from service.usecases.write_checkpoint import checkpoint_due
 
 log = logging.getLogger(__name__)
 
 
 def steps(ctx: Context) -> dict[str, Callable[[], Any]]:
     """The sweep's steps in order: follow-ups, SLA, statutory clocks, appeal reminders,
-    the daily digest, last month's bordereau, then the outbox relay (last, so what the
-    others wrote goes out in the same pass)."""
+    the daily digest, last month's bordereau, the outbox relay (after these, so what they
+    wrote goes out in the same pass), then the signed audit checkpoint when one is due
+    (last, so it covers what this sweep audited)."""
     now = ctx.clock.now()
 
     def digest() -> bool:
@@ -46,6 +48,7 @@ def steps(ctx: Context) -> dict[str, Callable[[], Any]]:
         "digest": digest,
         "bordereau": lambda: str(write_bordereau(ctx, previous_month(now), overwrite=False)),
         "relay": lambda: relay_outbox(ctx),
+        "audit_checkpoint": lambda: checkpoint_due(ctx),
     }
 
 

@@ -10,15 +10,20 @@ accounts.py) run them.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    Integer,
     ScalarSelect,
     Table,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     update,
@@ -160,9 +165,22 @@ INSERT_CLAIM = insert(CLAIMS)
 INSERT_DOCUMENTS = insert(DOCUMENTS)
 INSERT_DECISION = insert(DECISIONS).returning(DECISIONS.c.id)
 INSERT_OUTBOX = insert(OUTBOX).returning(OUTBOX.c.id, sort_by_parameter_order=True)
+# The audit trail (service/db/audit.py): one chain per subject. PostgreSQL stores the
+# writing transaction's id with each event, which is what checkpoints cover.
 INSERT_AUDIT = insert(AUDIT)
-LAST_AUDIT_HASH = select(AUDIT.c.hash).order_by(AUDIT.c.id.desc()).limit(1)
-AUDIT_CHAIN_LOCK = select(func.pg_advisory_xact_lock(7_220_001))  # PostgreSQL only
+INSERT_AUDIT_PG = insert(AUDIT).values(txid=cast(cast(func.pg_current_xact_id(), Text), BigInteger))
+SUBJECT_HEAD = (
+    select(AUDIT.c.hash, AUDIT.c.seq)
+    .where(AUDIT.c.subject == bindparam("subject"))
+    .order_by(AUDIT.c.seq.desc())
+    .limit(1)
+)
+# One subject's appends, one at a time, to commit (PostgreSQL only; a 32-bit hash of
+# the subject under the audit namespace: two subjects rarely share one, and then only
+# wait for each other).
+SUBJECT_LOCK = select(
+    func.pg_advisory_xact_lock(literal_column("7220002"), cast(bindparam("key"), Integer))
+)
 
 _k = API_KEYS.c
 API_KEY_BY_PREFIX = select(

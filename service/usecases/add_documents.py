@@ -92,10 +92,10 @@ def add_documents(
                 events_before=[added],
             )
         else:
-            if new:
-                audit.append_audit(session, **added)
             row.updated_at = now
             row.version = (row.version or 0) + 1
+            if new:  # after the claim's row: the audit chain's lock comes last
+                audit.append_audit(session, **added)
         document = claim_document(row)
         session.commit()
     ctx.dispatcher.dispatch_outbox(outbox_ids, request_id, new=True)

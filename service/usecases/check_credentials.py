@@ -29,20 +29,21 @@ def login(ctx: Context, username: str, password: str, source: str | None) -> Ide
         user = accounts.user_by_username(session, username)
         ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
         ok = ok and user is not None and user.active
+        if ok and user is not None:  # the row first, the audit chain's lock last
+            if hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = hasher.hash(password)
+            user.last_login_at = now
         audit.append_audit(
             session,
             actor=username[:120] or "?",
             action="login.succeeded" if ok else "login.failed",
             at=now,
+            subject=audit.subject("user", username[:120] or "?"),
             source=source,
         )
-        if not ok or user is None:
-            session.commit()
-            return None
-        if hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = hasher.hash(password)
-        user.last_login_at = now
         session.commit()
+        if not ok or user is None:
+            return None
         return Identity("user", user.id, user.username, user.role)
 
 

@@ -103,6 +103,7 @@ def decide_claim(
         except AggregateExceeded as exc:
             raise _aggregate_refused(exc) from None
         decision, facts = settled.decision, settled.facts
+        claim.assignee = None  # with the claim's other changes, before its audit lock
         row, outbox = record_decision(
             session,
             claim,
@@ -116,7 +117,6 @@ def decide_claim(
             source=source,
             reviewed=True,
         )
-        claim.assignee = None
         appeal = appeals.open_appeal(session, claim.id)
         if appeal is not None:
             appeal.status = "answered"

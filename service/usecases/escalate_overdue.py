@@ -81,10 +81,14 @@ def _flag(
 
 
 def _clear(ctx: Context, now: datetime) -> int:
-    """Lower the flag of claims no longer escalated; one audit event per flag."""
+    """Lower the flag of claims no longer escalated; one audit event per flag, each in its
+    own transaction, so a transaction appends to one claim's audit chain only and takes
+    that chain's lock last (the lock order of service/usecases/payments.py)."""
     cleared = 0
-    with ctx.unit_of_work() as session:
-        for flag in claims.flags_to_clear(session, FLAG, while_status="escalated"):
+    with ctx.unit_of_work(read_only=True) as session:
+        flags = claims.flags_to_clear(session, FLAG, while_status="escalated")
+    for flag in flags:
+        with ctx.unit_of_work() as session:
             if not claims.clear_flag(session, flag.id, now):
                 continue
             audit.append_audit(
@@ -101,6 +105,6 @@ def _clear(ctx: Context, now: datetime) -> int:
                 },
                 after={"overdue": False, "status": claims.status_of(session, flag.claim_id)},
             )
+            session.commit()
             cleared += 1
-        session.commit()
     return cleared

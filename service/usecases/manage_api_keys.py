@@ -66,6 +66,7 @@ def create_api_key(
             actor=actor,
             action="apikey.created",
             at=now,
+            subject=audit.subject("apikey", prefix),
             source=source,
             after={"prefix": prefix, "name": name, "role": role},
         )
@@ -98,6 +99,7 @@ def revoke_api_key(ctx: Context, prefix: str, actor: str = "cli") -> bool:
             actor=actor,
             action="apikey.revoked",
             at=now,
+            subject=audit.subject("apikey", prefix),
             after={"prefix": prefix, "name": row.name},
         )
         session.commit()

@@ -73,6 +73,7 @@ def put_policy(ctx: Context, policy: Policy, actor: str = "api", source: str | N
             actor=actor,
             action="policy.created" if created else "policy.replaced",
             at=now,
+            subject=audit.subject("policy", policy.number),
             source=source,
             after={"number": policy.number, "status": policy.status},
         )

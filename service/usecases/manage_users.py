@@ -54,6 +54,7 @@ def create_user(
             actor=actor,
             action="user.created",
             at=now,
+            subject=audit.subject("user", username),
             source=source,
             after={"username": username, "role": role},
         )
@@ -72,6 +73,7 @@ def set_user_active(ctx: Context, username: str, active: bool, actor: str = "cli
             actor=actor,
             action="user.enabled" if active else "user.disabled",
             at=now,
+            subject=audit.subject("user", username),
             after={"username": username},
         )
         session.commit()

@@ -6,7 +6,9 @@ decision and the answer to an appeal (decide_claim) decide a claim with `settle`
 after `lock_policy` in the same transaction; an appeal (appeal_claim) and a closure
 (abandon_stale_claim) take the same lock before they change what a claim pays. Lock
 order everywhere: the policy row, then the claim row, then (through the tally
-triggers) the policy's daily tallies, then the audit chain.
+triggers) the policy's daily tallies, then the claim's own audit chain (a lock per
+subject, service/db/audit.py: taken last, held to commit; a new claim's first event
+takes none).
 
 - PostgreSQL: `SELECT ... FOR NO KEY UPDATE` on the policy row until commit, so two
   payers on one policy run one after the other and the second sees the first's

@@ -54,7 +54,7 @@ def record_first_decision(
     messages = [_acknowledgment(claim)] if _email(claim) else []
     messages += _notifications(claim, decision_id, decision.outcome, reviewed=False)
     outbox_ids = outbox.add_outbox_many(session, messages, request_id=request_id, now=now)
-    _audit(session, claim["id"], decision, before, "rules", now, source, currency)
+    _audit(session, claim["id"], decision, before, "rules", now, source, currency, new_subject=True)
     row = ClaimRow(**claim)
     row.documents = [DocumentRow(**d) for d in documents]
     return row, DecisionRow(id=decision_id, **values), outbox_ids
@@ -84,9 +84,9 @@ def record_decision(
     records (a sweep's escalation says why it escalated).
 
     Lock order: a transaction changes claims (which takes their tally rows, see
-    service/db/tallies.py) before it appends to the audit chain, whose lock is taken
-    last and held to commit, as the intake does; so two transactions never wait for
-    each other's locks in opposite orders."""
+    service/db/tallies.py) before it appends to the claim's audit chain, whose lock
+    (one per subject) is taken last and held to commit; so two transactions never wait
+    for each other's locks in opposite orders."""
     before = _state(claim.status, claim.payable_amount, claim.currency)
     before.update((audit_extra or {}).get("before", {}))
     row = DecisionRow(
@@ -201,6 +201,7 @@ def _audit(
     currency: str,
     action: str = "claim.decided",
     extra: dict[str, Any] | None = None,
+    new_subject: bool = False,
 ) -> None:
     audit.append_audit(
         session,
@@ -208,6 +209,7 @@ def _audit(
         action=action,
         at=now,
         claim_id=claim_id,
+        new_subject=new_subject,  # a claim at intake: its first event
         source=source,
         before=before,
         after={

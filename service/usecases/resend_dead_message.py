@@ -69,7 +69,8 @@ def resend_dead_message(
             actor=actor,
             action="outbox.resent",
             at=now,
-            claim_id=row.claim_id,
+            claim_id=row.claim_id,  # the claim's chain; a report's message has its own
+            subject=None if row.claim_id else audit.subject("outbox", outbox_id),
             source=source,
             before=dict(before, outbox_id=outbox_id, event=row.event, channel=row.channel),
             after={"status": "pending", "attempts": 0},

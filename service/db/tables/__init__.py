@@ -9,7 +9,7 @@ from __future__ import annotations
 from service.db.tables.accounts import ApiKeyRow, UserRow
 from service.db.tables.analysis import BacktestChunkRow, BacktestRow, ShadowResultRow
 from service.db.tables.appeals import AppealRow
-from service.db.tables.audit import AuditEventRow
+from service.db.tables.audit import AuditCheckpointRow, AuditEventRow
 from service.db.tables.base import Base, BigId, Money, UTCDateTime
 from service.db.tables.claims import (
     ClaimFlagRow,
@@ -27,6 +27,7 @@ from service.db.tables.rulesets import RulesetRow
 __all__ = [
     "ApiKeyRow",
     "AppealRow",
+    "AuditCheckpointRow",
     "AuditEventRow",
     "BacktestChunkRow",
     "BacktestRow",

@@ -1,4 +1,4 @@
-"""manage_identities, verify_audit, record_claim_view, check_health."""
+"""Users, API keys and logins, verify_audit, record_claim_view, check_health."""
 
 from __future__ import annotations
 

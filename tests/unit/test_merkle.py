@@ -1,0 +1,68 @@
+"""The checkpoint's Merkle tree is RFC 9162's: the reference roots of transparency-dev/merkle."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from service.domain.merkle import EMPTY_ROOT, leaf_hash, merkle_root, node_hash
+
+pytestmark = pytest.mark.unit
+
+# testonly.LeafInputs() and RootHashes() of github.com/transparency-dev/merkle.
+LEAVES = [
+    bytes.fromhex(h)
+    for h in [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ]
+]
+ROOTS = [
+    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+]
+
+
+@pytest.mark.parametrize("size", range(len(ROOTS)))
+def test_reference_roots(size):
+    assert merkle_root(LEAVES[:size]).hex() == ROOTS[size]
+
+
+def _recursive(entries: list[bytes]) -> bytes:
+    """RFC 9162's definition, literally."""
+    if not entries:
+        return EMPTY_ROOT
+    if len(entries) == 1:
+        return leaf_hash(entries[0])
+    k = 1
+    while k * 2 < len(entries):
+        k *= 2
+    return node_hash(_recursive(entries[:k]), _recursive(entries[k:]))
+
+
+def test_matches_the_recursive_definition_for_every_size_up_to_70():
+    entries = [hashlib.sha256(str(i).encode()).digest() for i in range(70)]
+    for n in range(71):
+        assert merkle_root(entries[:n]) == _recursive(entries[:n]), n
+
+
+def test_any_change_moves_the_root():
+    entries = [bytes([i]) * 32 for i in range(9)]
+    root = merkle_root(entries)
+    assert merkle_root(entries[:-1]) != root  # newest entry dropped
+    assert merkle_root(entries[:4] + entries[5:]) != root  # one from the middle
+    assert merkle_root([entries[1], entries[0], *entries[2:]]) != root  # order
