@@ -194,7 +194,7 @@ def test_readme_commands_work_in_another_terminal(demo):
     for line in rules.splitlines():
         if line.startswith(("cp ", "claims rules")):
             shell(demo, line.split("  #")[0])
-    assert "audit chain intact" in claims(demo, "audit", "verify")
+    assert "audit trail intact" in claims(demo, "audit", "verify")
     listed = claims(demo, "apikeys", "list")
     assert "\tportal\tintake\t" in listed and "\tdemo-portal\tintake\t" in listed
 

@@ -138,7 +138,10 @@ def test_watch_picks_up_an_edit_without_blocking(
     old = ctx.engine.ruleset.version
     raise_device_threshold(rules_dir)
     deadline = time.monotonic() + 10
-    while ctx.engine.ruleset.version == old and time.monotonic() < deadline:
+    # the watch swaps the engine, then counts the reload: wait for both
+    while (
+        ctx.engine.ruleset.version == old or ctx.rules.status()["reloads"] == 0
+    ) and time.monotonic() < deadline:
         time.sleep(0.06)
     assert ctx.engine.ruleset.version != old
     assert ctx.rules.status()["reloads"] == 1
