@@ -47,6 +47,22 @@ SETTINGS: tuple[Setting, ...] = (
         "INSTANCE_DIR", "", "Folder for the SQLite file and reports; empty = ./instance", "path"
     ),
     Setting("MAX_BODY_BYTES", "1048576", "Largest request body accepted (413 above)", "int"),
+    Setting(
+        "MAX_BODY_DRAIN_BYTES",
+        "8388608",
+        "Bytes of a refused (413) body read and discarded so the client can read the answer",
+        "int",
+    ),
+    Setting("MAX_JSON_DEPTH", "32", "Deepest nesting of arrays/objects in a JSON body", "int"),
+    Setting("MAX_REQUEST_LINE", "4094", "Longest request line (method, path, query)", "int"),
+    Setting("MAX_HEADER_FIELDS", "100", "Most header fields in one request", "int"),
+    Setting("MAX_HEADER_BYTES", "8190", "Longest header field (name and value)", "int"),
+    Setting(
+        "PROXY_COUNT",
+        "0",
+        "Reverse proxies in front whose X-Forwarded-For/-Proto are trusted (0 = none)",
+        "int",
+    ),
     Setting("PAGE_SIZE_MAX", "200", "Largest page a list endpoint returns", "int"),
     Setting("IDEMPOTENCY_TTL_HOURS", "48", "How long Idempotency-Key replays are kept", "int"),
     Setting("LOG_LEVEL", "INFO", "Logging level", "str"),
@@ -119,8 +135,33 @@ SETTINGS: tuple[Setting, ...] = (
         "takes effect within this; 0 looks up every request)",
         "int",
     ),
-    Setting("SESSION_COOKIE_SECURE", "false", "Send the console cookie over HTTPS only", "bool"),
-    Setting("SESSION_HOURS", "8", "Console sessions expire after this many hours", "int"),
+    Setting(
+        "SESSION_COOKIE_SECURE",
+        "false",
+        "Mark the console cookie Secure even when a request does not arrive over HTTPS "
+        "(it always is under HTTPS)",
+        "bool",
+    ),
+    Setting("SESSION_HOURS", "8", "Console sessions end this many hours after login", "int"),
+    Setting(
+        "SESSION_IDLE_MINUTES", "30", "Console sessions end after this long without use", "int"
+    ),
+    Setting("SESSION_RETENTION_DAYS", "7", "Days an ended session's record is kept", "int"),
+    Setting("LOGIN_LOCK_AFTER", "10", "Failed logins for one username before a lock", "int"),
+    Setting(
+        "LOGIN_ADDRESS_LOCK_AFTER",
+        "50",
+        "Failed logins from one client address before a lock",
+        "int",
+    ),
+    Setting("LOGIN_LOCK_MINUTES", "15", "How long a locked username or address waits", "int"),
+    Setting(
+        "LOGIN_DELAY_SECONDS",
+        "1",
+        "Wait after the 3rd failure for a username; doubles with each further one",
+        "float",
+    ),
+    Setting("PURGE_BATCH_SIZE", "1000", "Rows deleted per statement by the purge sweep", "int"),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 _TRUE = {"1", "true", "yes", "on"}
@@ -209,9 +250,26 @@ def _derive(values: dict[str, Any]) -> None:
         raise ConfigError("ABANDON_ACTION must be escalate or close")
     if values["LOG_FORMAT"] not in {"json", "text"}:
         raise ConfigError("LOG_FORMAT must be json or text")
-    for name in ("MAX_BODY_BYTES", "PAGE_SIZE_MAX", "IDEMPOTENCY_TTL_HOURS"):
+    for name in (
+        "MAX_BODY_BYTES",
+        "PAGE_SIZE_MAX",
+        "IDEMPOTENCY_TTL_HOURS",
+        "MAX_JSON_DEPTH",
+        "MAX_REQUEST_LINE",
+        "MAX_HEADER_FIELDS",
+        "MAX_HEADER_BYTES",
+        "SESSION_HOURS",
+        "SESSION_IDLE_MINUTES",
+        "LOGIN_LOCK_AFTER",
+        "LOGIN_ADDRESS_LOCK_AFTER",
+        "LOGIN_LOCK_MINUTES",
+        "PURGE_BATCH_SIZE",
+    ):
         if values[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    for name in ("MAX_BODY_DRAIN_BYTES", "PROXY_COUNT", "SESSION_RETENTION_DAYS"):
+        if values[name] < 0:
+            raise ConfigError(f"{name} must be 0 or more")
     if values["API_KEY_CACHE_SECONDS"] < 0:
         raise ConfigError("API_KEY_CACHE_SECONDS must be 0 or more")
 

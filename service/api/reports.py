@@ -18,6 +18,7 @@ blp = Blueprint("reports", __name__, url_prefix="/v1/reports", description="Repo
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 STORED = re.compile(r"^bordereau-(\d{4}-\d{2})\.csv$")
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a claim's dates may take (schemas.SANE_DATES)
 
 
 class StoredMonthSchema(Schema):
@@ -79,10 +80,11 @@ def get_bordereau(month: str) -> Any:
     from worker import reports
 
     ctx = current_app.extensions["claims"]
-    if not MONTH.match(month):
+    match = MONTH.match(month)
+    if not match or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
         raise Problem(
             422,
-            "The month must be written YYYY-MM, e.g. 2026-03.",
+            f"The month must be written YYYY-MM, e.g. 2026-03, in {FIRST_YEAR}-{LAST_YEAR}.",
             code="bad_month",
             errors=[{"field": "month", "message": "Expected YYYY-MM."}],
         )

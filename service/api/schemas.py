@@ -8,6 +8,7 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from service.api.text_fields import FreeText, RequestSchema
 from service.domain.model import CLAIM_TYPES, LANGUAGES, OUTCOMES, POLICY_STATUSES
 from service.domain.money import MoneyError, fmt, to_money
 
@@ -63,7 +64,9 @@ class Money(fields.Field):
         return fmt(to_money(value))
 
 
-class StrictSchema(Schema):
+class StrictSchema(RequestSchema):
+    """Request schemas: unknown fields refused, text checked (service/api/text_fields.py)."""
+
     class Meta:
         unknown = RAISE
 
@@ -90,7 +93,7 @@ class ClaimantSchema(StrictSchema):
 
 class LineItemSchema(StrictSchema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    description = fields.String(load_default="", validate=validate.Length(max=500))
+    description = FreeText(load_default="", validate=validate.Length(max=500))
     amount = Money(required=True)
 
 
@@ -106,7 +109,7 @@ class ClaimSchema(StrictSchema):
     )
     amount = Money(required=True, minimum=Decimal("0.01"))
     currency = fields.String(required=True, validate=CURRENCY)
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    description = FreeText(load_default="", validate=validate.Length(max=5000))
     claimant = fields.Nested(ClaimantSchema, required=True)
     documents = fields.List(
         fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -72,10 +73,22 @@ def login() -> Any:
             next=request.form.get("next", ""),
         ), 401
     start_session(identity)
-    target = request.form.get("next", "")
-    if not target.startswith("/console/") or target.startswith("//"):
-        target = url_for("console.home")
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next", "")) or url_for("console.home"))
+
+
+def safe_next(target: str) -> str | None:
+    """`target` when it is a plain path inside the console, else None (go home).
+
+    Refuses anything a browser could read as another host (`//x`, `/\\x`, a scheme) and
+    anything that could split the Location header (CR, LF, any control or space)."""
+    if not target.startswith("/console/") or len(target) > 2048:
+        return None
+    if any(ch in target for ch in "\\ ") or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "/../" in parts.path or parts.path.endswith("/.."):
+        return None
+    return target
 
 
 @bp.route("/logout", methods=["POST"])
