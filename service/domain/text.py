@@ -10,7 +10,9 @@ Two rules, used by every request schema and path (service/api/schemas.py, parsin
 - `letter_line(value)`: a value fit to print inside one line of a letter or a subject:
   bidirectional embedding, override and isolate controls (U+202A-U+202E,
   U+2066-U+2069; the "Trojan Source" characters that reorder what a reader sees)
-  removed, line breaks (CR, LF, NEL, U+2028, U+2029, VT, FF) turned into one space.
+  removed, line breaks (CR, LF, NEL, U+2028, U+2029, VT, FF) turned into one space,
+  and any lone surrogate stored before these checks existed shown as U+FFFD (so the
+  letter can still be encoded and sent).
 """
 
 from __future__ import annotations
@@ -47,4 +49,4 @@ def letter_line(value: object) -> object:
     Anything else comes back as it is (numbers, dates, Decimals print themselves)."""
     if not isinstance(value, str):
         return value
-    return _LINE_BREAKS.sub(" ", _BIDI.sub("", value))
+    return _SURROGATE.sub("\ufffd", _LINE_BREAKS.sub(" ", _BIDI.sub("", value)))
