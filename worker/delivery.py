@@ -241,14 +241,16 @@ def _send_email(config: Any, email: smtp.Email) -> None:
 
 
 def _post_webhook(config: Any, url: str, headers: dict[str, str], body: str) -> None:
-    error = webhooks.check_callback_url(
-        url, config.CALLBACK_ALLOW_PRIVATE, config.CALLBACK_ALLOWLIST
-    )
-    if error and "does not resolve" in error:
-        raise Transient(error)
-    if error:
-        raise Permanent(error)
-    result = webhooks.post(url, headers, body)
+    try:  # checked, resolved once, sent to the address that was checked (SSRF)
+        result = webhooks.post(
+            url,
+            headers,
+            body,
+            allow_private=config.callback_allow_private,
+            allowlist=config.callback_allowlist,
+        )
+    except webhooks.CallbackRefused as exc:
+        raise (Transient if exc.transient else Permanent)(exc.reason) from exc
     if 200 <= result.status < 300:
         return
     if webhooks.is_retryable(result.status):
