@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,11 +15,17 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
-from service.api.auth import authenticate, check_login_csrf, csrf_token, requires, start_session
+from service.api.auth import (
+    authenticate,
+    check_login_csrf,
+    csrf_token,
+    end_session,
+    requires,
+    start_session,
+)
 from service.api.problems import Problem
 from service.usecases import manage_identities, manage_policies, read_claims
 from service.usecases.assign_claim import assign_claim
@@ -60,19 +67,30 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("console/login.html", next=request.args.get("next", ""))
     check_login_csrf()
-    identity = manage_identities.login(
+    result = manage_identities.login(
         _ctx(),
         request.form.get("username", "")[:64],
         request.form.get("password", ""),
         request.remote_addr,
     )
-    if identity is None:
+    if result.retry_after:
+        wait = result.retry_after
+        return (
+            render_template(
+                "console/login.html",
+                error=f"Too many failed logins. Try again in {_duration(wait)}.",
+                next=request.form.get("next", ""),
+            ),
+            429,
+            {"Retry-After": str(wait)},
+        )
+    if result.identity is None:
         return render_template(
             "console/login.html",
             error="Wrong username or password.",
             next=request.form.get("next", ""),
         ), 401
-    start_session(identity)
+    start_session(result.identity)
     return redirect(safe_next(request.form.get("next", "")) or url_for("console.home"))
 
 
@@ -94,8 +112,14 @@ def safe_next(target: str) -> str | None:
 @bp.route("/logout", methods=["POST"])
 @requires(*STAFF, "intake")
 def logout() -> Any:
-    session.clear()
+    end_session(authenticate())
     return redirect(url_for("console.login"))
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 @bp.route("/")

@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from service.db import accounts, audit
 from service.db.tables import ApiKeyRow, UserRow
+from service.usecases import login_throttle as throttle
 from service.usecases.context import Context
 
 ROLES = ("intake", "supervisor", "analyst", "finance", "admin")
@@ -105,28 +106,67 @@ def create_user(
         session.commit()
 
 
-def login(ctx: Context, username: str, password: str, source: str | None) -> Identity | None:
-    """The user when the password matches (audited either way), else None."""
+@dataclass(frozen=True)
+class LoginResult:
+    """The user when the password matched; `retry_after` (seconds) when the attempt was
+    refused unchecked because of earlier failures (answer 429)."""
+
+    identity: Identity | None
+    retry_after: int = 0
+
+
+def login(ctx: Context, username: str, password: str, source: str | None) -> LoginResult:
+    """Check the password, throttled per username and client address (login_throttle).
+
+    Audited: login.succeeded, login.failed, and login.locked when a failure locks the
+    username or the address."""
     now = ctx.clock()
+    keys = throttle.throttle_keys(username, source)
+    with ctx.unit_of_work() as session:
+        rows = accounts.throttles_for_update(session, keys, now)
+        wait = throttle.retry_after(rows, now, ctx.config)
+        if wait:
+            session.rollback()
+            return LoginResult(None, wait)
+        counts = {key: rows[key].failures for key in keys}  # before this attempt
+        locks = throttle.count_attempt(rows, now, ctx.config)
+        session.commit()
     with ctx.unit_of_work() as session:
         user = accounts.user_by_username(session, username)
         ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
         ok = ok and user is not None and user.active
+        actor = username[:120] or "?"
         audit.append_audit(
             session,
-            actor=username[:120] or "?",
+            actor=actor,
             action="login.succeeded" if ok else "login.failed",
             at=now,
             source=source,
         )
         if not ok or user is None:
+            for key in locks:
+                audit.append_audit(
+                    session,
+                    actor=actor,
+                    action="login.locked",
+                    at=now,
+                    source=source,
+                    after={
+                        "scope": "username" if key.startswith(throttle.USER) else "address",
+                        "failures": counts[key] + 1,
+                        "minutes": int(ctx.config.login_lock_minutes),
+                    },
+                )
             session.commit()
-            return None
+            return LoginResult(None)
+        accounts.forget_failures(session, keys[0])
+        for key in keys[1:]:
+            accounts.take_back_failure(session, key)
         if _hasher.check_needs_rehash(user.password_hash):
             user.password_hash = _hasher.hash(password)
         user.last_login_at = now
         session.commit()
-        return Identity("user", user.id, user.username, user.role)
+        return LoginResult(Identity("user", user.id, user.username, user.role))
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -145,18 +185,54 @@ def active_user(ctx: Context, user_id: int) -> Identity | None:
 
 
 def set_user_active(ctx: Context, username: str, active: bool, actor: str = "cli") -> bool:
+    """Enable or disable a user; disabling ends every session of the user at once."""
+    return _change_user(
+        ctx, username, actor, "user.enabled" if active else "user.disabled", active=active
+    )
+
+
+def change_password(ctx: Context, username: str, password: str, actor: str = "cli") -> bool:
+    """A new password (at least 12 characters); every session of the user ends."""
+    if len(password) < 12:
+        raise IdentityError("passwords are at least 12 characters")
+    return _change_user(
+        ctx, username, actor, "user.password_changed", password_hash=_hasher.hash(password)
+    )
+
+
+def set_user_role(ctx: Context, username: str, role: str, actor: str = "cli") -> bool:
+    """Give the user another role; every session of the user ends (log in again)."""
+    _check_role(role)
+    return _change_user(ctx, username, actor, "user.role_changed", role=role)
+
+
+SESSION_END_REASONS = {
+    "user.disabled": "disabled",
+    "user.password_changed": "password_changed",
+    "user.role_changed": "role_changed",
+}
+
+
+def _change_user(ctx: Context, username: str, actor: str, action: str, **values: Any) -> bool:
     now = ctx.clock()
     with ctx.unit_of_work() as session:
         user = accounts.user_by_username(session, username)
         if user is None:
             return False
-        user.active = active
+        before = {"role": user.role, "active": user.active}
+        for name, value in values.items():
+            setattr(user, name, value)
+        ended = 0
+        if action in SESSION_END_REASONS:
+            ended = accounts.end_sessions(session, user.id, now, SESSION_END_REASONS[action])
+        after = {"username": username, "role": user.role, "active": user.active}
         audit.append_audit(
             session,
             actor=actor,
-            action="user.enabled" if active else "user.disabled",
+            action=action,
             at=now,
-            after={"username": username},
+            before=before if action == "user.role_changed" else None,
+            after={**after, "sessions_ended": ended},
         )
         session.commit()
         return True
