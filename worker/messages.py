@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from service.adapters.smtp import Email
 from service.adapters.webhooks import signed_headers
 from service.db.tables import ClaimRow, DecisionRow, OutboxRow
+from service.logs import note_personal_claim
 from worker import render
 
 
@@ -155,6 +156,7 @@ def _claim(session: Session, row: OutboxRow) -> ClaimRow:
     claim = session.get(ClaimRow, row.claim_id) if row.claim_id else None
     if claim is None:
         raise Undeliverable(f"claim {row.claim_id} not found")
+    note_personal_claim(claim)  # masked in this job's log lines
     return claim
 
 

@@ -26,6 +26,7 @@ from werkzeug.routing import Rule, UnicodeConverter
 
 from service.api.problems import Problem
 from service.domain.text import text_problem
+from service.logs import note_personal_fields
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 DRAIN_CHUNK = 64 * 1024
@@ -145,6 +146,7 @@ def install_body_checks(app: Flask) -> None:
             return
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             _check_fields(request.form, "form", free_text=True)
+            note_personal_fields(request.form.to_dict())
         if request.path.startswith("/v1/"):
             _check_body(app)
 
@@ -170,6 +172,7 @@ def _check_body(app: Flask) -> None:
         raise Problem(415, "Send the body as application/json.", code="unsupported_media_type")
     if has_body:
         g.json_body = parse_body(request, int(app.config["MAX_JSON_DEPTH"]))
+        note_personal_fields(g.json_body)  # masked in this request's log lines
 
 
 def _check_headers() -> None:
