@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
@@ -13,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.csv_export import csv_writer
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, OutboxRow
 from worker.outbox import add_once
 
@@ -144,7 +144,7 @@ def bordereau_csv(session: Session, month: str) -> str:
         .order_by(ClaimRow.policy_number, ClaimRow.claim_type, DecisionRow.decided_at)
     ).all()
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)  # formula-safe cells (service/csv_export.py)
     writer.writerow(COLUMNS)
     totals: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
     seen: set[str] = set()

@@ -103,7 +103,7 @@ def get_bordereau(month: str) -> Any:
             text = reports.bordereau_csv(session, month)
     else:
         path = reports.write_bordereau(ctx.sessions, ctx.config, month, overwrite=False)
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # as written: CR LF, quoted CRs kept
     response = Response(text, mimetype="text/csv")
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="bordereau-{month}.csv"'
