@@ -10,7 +10,10 @@ from typing import Any
 
 from service.adapters import queue as rq_adapter
 from service.db.session import session_factory
-from service.usecases import appeal_claim  # also registers the appeals table
+from service.usecases import (
+    appeal_claim,  # also registers the appeals table
+    purge_records,
+)
 from worker import followups, regulatory, relay, reports
 from worker.clock import Clock, SystemClock
 
@@ -72,7 +75,8 @@ def preload(database_url: str | None = None) -> None:
 
 
 def sweep_once(config: Any, clock: Clock | None = None, connection: Any = None) -> dict[str, Any]:
-    """Follow-ups, SLA, reports, then the outbox relay. Each step isolated from the others."""
+    """Follow-ups, SLA, reports, the outbox relay, then the purge of expired records.
+    Each step isolated from the others."""
     clock = clock or SystemClock()
     now = clock.now()
     sessions = session_factory(config.DATABASE_URL)
@@ -93,6 +97,7 @@ def sweep_once(config: Any, clock: Clock | None = None, connection: Any = None) 
             reports.write_bordereau(sessions, config, reports.previous_month(now), overwrite=False)
         ),
         "relay": lambda: relay.relay_outbox(sessions, connection, config, now),
+        "purge": lambda: purge_records.purge_expired(sessions, config, now),
     }
     result: dict[str, Any] = {}
     for name, step in steps.items():

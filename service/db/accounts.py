@@ -102,3 +102,31 @@ def take_back_failure(session: Session, key: str) -> None:
         .where(LoginThrottleRow.key == key, LoginThrottleRow.failures > 0)
         .values(failures=LoginThrottleRow.failures - 1)
     )
+
+
+def purge_sessions(session: Session, expired_before: datetime, limit: int) -> int:
+    """Delete up to `limit` session records whose absolute end is before the cutoff."""
+    ids = session.scalars(
+        select(ConsoleSessionRow.id)
+        .where(ConsoleSessionRow.expires_at < expired_before)
+        .order_by(ConsoleSessionRow.expires_at)
+        .limit(limit)
+    ).all()
+    if not ids:
+        return 0
+    result = session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.id.in_(ids)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_login_throttles(session: Session, quiet_since: datetime, limit: int) -> int:
+    """Delete up to `limit` failure counts with no attempt since the cutoff (forgotten)."""
+    keys = session.scalars(
+        select(LoginThrottleRow.key)
+        .where(LoginThrottleRow.last_attempt_at < quiet_since)
+        .order_by(LoginThrottleRow.last_attempt_at)
+        .limit(limit)
+    ).all()
+    if not keys:
+        return 0
+    result = session.execute(delete(LoginThrottleRow).where(LoginThrottleRow.key.in_(keys)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
