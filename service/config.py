@@ -270,6 +270,13 @@ def _derive(values: dict[str, Any]) -> None:
     for name in ("MAX_BODY_DRAIN_BYTES", "PROXY_COUNT", "SESSION_RETENTION_DAYS"):
         if values[name] < 0:
             raise ConfigError(f"{name} must be 0 or more")
+    for name, top in (
+        ("MAX_REQUEST_LINE", 8190),
+        ("MAX_HEADER_FIELDS", 32768),
+        ("MAX_HEADER_BYTES", 65536),
+    ):
+        if values[name] > top:
+            raise ConfigError(f"{name} must be at most {top} (gunicorn's own limit)")
     if values["API_KEY_CACHE_SECONDS"] < 0:
         raise ConfigError("API_KEY_CACHE_SECONDS must be 0 or more")
 
