@@ -193,24 +193,37 @@ def test_hostile_text_in_paths(client, admin, segment, template):
         check(client.open(path, method=method, json={}, headers=admin))
 
 
+latin1 = st.characters(min_codepoint=0, max_codepoint=255, exclude_characters="\r\n")
+header_value = st.builds(
+    lambda prefix, tail: prefix + tail,
+    st.sampled_from(["", "Bearer ", "Bearer ck_", "Bearer ck_live_0a1b2c3d.", '"', 'W/"']),
+    st.one_of(st.sampled_from(["\x00", "\x01x", "k\x00ey", "\x7f"]), st.text(latin1, max_size=60)),
+)
+
+
 @FUZZ
 @given(
     name=st.sampled_from(
         ["Idempotency-Key", "X-Request-ID", "If-Match", "Authorization", "Accept", "X-Anything"]
     ),
-    value=st.text(
-        alphabet=st.characters(min_codepoint=0, max_codepoint=255, exclude_characters="\r\n"),
-        max_size=60,
-    ),
+    value=header_value,
 )
 def test_hostile_header_values(client, policies, name, value):
     check(client.post("/v1/claims", json=claim(), headers={name: value}))
     check(client.get("/v1/claims", headers={name: value}))
 
 
+QUERY_KEYS = ["policy_number", "claim_type", "status", "since", "until", "cursor", "limit"]
+QUERY_KEYS += ["reason", "assignee", "actor", "action", "claim_id", "after_id", "overdue"]
+
+
 @FUZZ
 @given(
-    pairs=st.lists(st.tuples(hostile_text, hostile_text), min_size=1, max_size=4),
+    pairs=st.lists(
+        st.tuples(st.one_of(st.sampled_from(QUERY_KEYS), hostile_text), hostile_text),
+        min_size=1,
+        max_size=4,
+    ),
     where=st.sampled_from(
         ["/v1/claims", "/v1/escalations", "/v1/audit", "/v1/outbox/dead", "/v1/rulesets"]
     ),
