@@ -29,8 +29,15 @@ _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 _LINE_BREAKS = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]+")
 
 
+# One pass to find out whether there is anything to say at all (the common case: no).
+_ANY_FREE_TEXT_PROBLEM = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_ANY_LINE_PROBLEM = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def text_problem(value: str, *, free_text: bool = False) -> str | None:
     """The reason `value` cannot be accepted, as a sentence for a 422; None when it can."""
+    if (_ANY_FREE_TEXT_PROBLEM if free_text else _ANY_LINE_PROBLEM).search(value) is None:
+        return None
     if "\x00" in value:
         return "Must not contain the NUL character (U+0000)."
     if _SURROGATE.search(value):
