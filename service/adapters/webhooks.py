@@ -123,11 +123,15 @@ def resolve_target(
     allow_private: bool = False,
     allowlist: Iterable[str] = (),
     resolve: Resolver = _system_resolver,
+    *,
+    resolve_trusted: bool = True,
 ) -> Target:
     """Check the URL and resolve its host once; raises CallbackRefused with the reason.
 
     Every address the name resolves to must be public (unless private callbacks are
-    allowed or the host is on the allow-list): one private answer refuses the URL."""
+    allowed or the host is on the allow-list): one private answer refuses the URL.
+    `resolve_trusted=False` (a check, not a send): a trusted host is not looked up at all
+    and the Target's address is empty."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -140,18 +144,20 @@ def resolve_target(
         raise CallbackRefused("callback_url has no host")
     if parts.username or parts.password:
         raise CallbackRefused("callback_url must not carry credentials")
+    target = parts.path or "/"
+    if parts.query:
+        target += f"?{parts.query}"
+    trusted = allow_private or host in {h.strip().lower() for h in allowlist}
+    if trusted and not resolve_trusted:
+        return Target(parts.scheme, host, port, "", target)
     try:
         addresses = [host] if _is_ip(host) else resolve(host, port)
     except (OSError, UnicodeError):
         raise CallbackRefused(f"callback_url host {host} does not resolve", True) from None
     if not addresses:
         raise CallbackRefused(f"callback_url host {host} does not resolve", True)
-    trusted = allow_private or host in {h.strip().lower() for h in allowlist}
     if not trusted and not all(is_public_address(a) for a in addresses):
         raise CallbackRefused("callback_url points to a loopback, link-local or private address")
-    target = parts.path or "/"
-    if parts.query:
-        target += f"?{parts.query}"
     return Target(parts.scheme, host, port, addresses[0], target)
 
 
@@ -163,7 +169,7 @@ def check_callback_url(
 ) -> str | None:
     """None when the URL may be called back; otherwise a readable reason why not."""
     try:
-        resolve_target(url, allow_private, allowlist, resolve)
+        resolve_target(url, allow_private, allowlist, resolve, resolve_trusted=False)
     except CallbackRefused as exc:
         return exc.reason
     return None

@@ -132,3 +132,13 @@ def test_public_addresses_pass_the_check(address):
     from service.adapters.webhooks import is_public_address
 
     assert is_public_address(address)
+
+
+def test_a_trusted_host_is_not_looked_up_at_intake():
+    def no_dns(host, port):
+        raise OSError("no resolver here")
+
+    assert (
+        check_callback_url("https://hooks.test/x", allowlist=["hooks.test"], resolve=no_dns) is None
+    )
+    assert check_callback_url("https://hooks.test/x", allow_private=True, resolve=no_dns) is None
