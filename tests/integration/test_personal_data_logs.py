@@ -4,6 +4,7 @@ and PostgreSQL. The lines are read from the service's own log handler, as shippe
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -64,11 +65,14 @@ class RefusingSmtp:
         return f"550 5.1.1 <{address}>: mailbox unavailable"
 
 
-def _break_policy_writes(context) -> None:
-    """Every write of a policy now fails inside the database with a constraint error."""
+@contextlib.contextmanager
+def policy_writes_failing(context):
+    """Every write of a policy fails inside the database with a constraint error, until
+    the block ends (the PostgreSQL database is shared by the whole run: put it back)."""
     engine = context.sessions.kw["bind"]
+    sqlite = engine.dialect.name == "sqlite"
     with engine.begin() as conn:
-        if engine.dialect.name == "sqlite":
+        if sqlite:
             conn.execute(
                 text(
                     "CREATE TRIGGER refuse_policies BEFORE UPDATE ON policies "
@@ -77,6 +81,14 @@ def _break_policy_writes(context) -> None:
             )
         else:
             conn.execute(text("ALTER TABLE policies ADD CONSTRAINT refuse CHECK (false) NOT VALID"))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            if sqlite:
+                conn.execute(text("DROP TRIGGER refuse_policies"))
+            else:
+                conn.execute(text("ALTER TABLE policies DROP CONSTRAINT refuse"))
 
 
 def test_no_personal_value_reaches_a_log_line(app, client, context, tmp_path, log_lines):
@@ -102,8 +114,8 @@ def test_no_personal_value_reaches_a_log_line(app, client, context, tmp_path, lo
     assert appeal.status_code in (201, 409, 422), appeal.get_data(as_text=True)
 
     # The error path: the database refuses a write that carries the holder's name.
-    _break_policy_writes(context)
-    failed = client.put("/v1/policies/P-DEV", json=policy, headers=admin)
+    with policy_writes_failing(context):
+        failed = client.put("/v1/policies/P-DEV", json=policy, headers=admin)
     assert failed.status_code >= 500 or failed.status_code == 409
     assert "Traceback" not in failed.get_data(as_text=True)
     assert any("unhandled error" in line or "database" in line for line in log_lines().splitlines())
