@@ -4,13 +4,42 @@ including the errors gunicorn finds before Flask sees the request (issue 13 poin
 from __future__ import annotations
 
 import json
+import os
 import socket
+from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.conftest import api_headers
+from tests.e2e.conftest import Server, api_headers, claims_cli
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
+    """One `claims serve` for the whole module (each test opens its own connections)."""
+    folder = tmp_path_factory.mktemp("hostile-http")
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"sqlite:///{folder / 'claims.db'}",
+        INSTANCE_DIR=str(folder / "instance"),
+        REDIS_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        LOG_FORMAT="json",
+    )
+    claims_cli(env, "db", "upgrade")
+    server = Server(env).start()
+    yield server, env
+    server.stop()
+
+
+@pytest.fixture
+def server(live: tuple[Server, dict[str, str]]) -> Server:
+    return live[0]
+
+
+@pytest.fixture
+def service_env(live: tuple[Server, dict[str, str]]) -> dict[str, str]:
+    return live[1]
 
 
 def exchange(server, raw: bytes, body: bytes = b"", timeout: float = 20) -> tuple[int, dict, bytes]:
