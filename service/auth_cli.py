@@ -67,6 +67,50 @@ def users_disable(username: str) -> None:
     click.echo(f"user {username} disabled")
 
 
+@users.command("enable")
+@click.argument("username")
+def users_enable(username: str) -> None:
+    """Enable a disabled user (their old sessions stay ended: they log in again)."""
+    from service.usecases.manage_users import set_user_active
+
+    if not set_user_active(_ctx(), username, True):
+        raise click.ClickException(f"no user {username}")
+    click.echo(f"user {username} enabled")
+
+
+@users.command("password")
+@click.argument("username")
+@click.option("--password", default=None, help="Default: $CLAIMS_PASSWORD, else a prompt.")
+def users_password(username: str, password: str | None) -> None:
+    """Set a new password; every session of the user ends at once."""
+    from service.usecases.manage_users import change_password
+
+    password = (
+        password
+        or os.environ.get("CLAIMS_PASSWORD")
+        or click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    )
+    try:
+        found = change_password(_ctx(), username, password, actor="cli")
+    except IdentityError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not found:
+        raise click.ClickException(f"no user {username}")
+    click.echo(f"password of {username} changed; their sessions have ended")
+
+
+@users.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+def users_role(username: str, role: str) -> None:
+    """Give a user another role; every session of the user ends at once."""
+    from service.usecases.manage_users import set_user_role
+
+    if not set_user_role(_ctx(), username, role, actor="cli"):
+        raise click.ClickException(f"no user {username}")
+    click.echo(f"{username} is now {role}; their sessions have ended")
+
+
 @click.group()
 def apikeys() -> None:
     """API keys for machine clients."""

@@ -55,7 +55,11 @@ def serve(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers or os.cpu_count() or 1)
-            self.cfg.set("worker_class", "sync")
+            # gunicorn's own errors (request line or headers too long) as problem+json
+            self.cfg.set("worker_class", "service.api.gunicorn_worker.ProblemWorker")
+            self.cfg.set("limit_request_line", config.max_request_line)
+            self.cfg.set("limit_request_fields", config.max_header_fields)
+            self.cfg.set("limit_request_field_size", config.max_header_bytes)
             self.cfg.set("timeout", 30)
             self.cfg.set("graceful_timeout", 10)
             self.cfg.set("keepalive", 5)

@@ -68,6 +68,17 @@ class Config:
         "", "Folder for the SQLite file and reports; empty = ./instance", kind="path"
     )
     max_body_bytes: int = setting("1048576", "Largest request body accepted (413 above)")
+    max_body_drain_bytes: int = setting(
+        "8388608",
+        "Bytes of a refused (413) body read and discarded so the client can read the answer",
+    )
+    max_json_depth: int = setting("32", "Deepest nesting of arrays/objects in a JSON body")
+    max_request_line: int = setting("4094", "Longest request line (method, path, query)")
+    max_header_fields: int = setting("100", "Most header fields in one request")
+    max_header_bytes: int = setting("8190", "Longest header field (name and value)")
+    proxy_count: int = setting(
+        "0", "Reverse proxies in front whose X-Forwarded-For/-Proto are trusted (0 = none)"
+    )
     page_size_max: int = setting("200", "Largest page a list endpoint returns")
     idempotency_ttl_hours: int = setting("48", "How long Idempotency-Key replays are kept")
     log_level: str = setting("INFO", "Logging level")
@@ -157,8 +168,23 @@ class Config:
         "Seconds between audit checkpoints (the window in which deleting the newest events "
         "goes unseen); 0 = none",
     )
-    session_cookie_secure: bool = setting("false", "Send the console cookie over HTTPS only")
-    session_hours: int = setting("8", "Console sessions expire after this many hours")
+    session_cookie_secure: bool = setting(
+        "false",
+        "Mark the console cookie Secure even when a request does not arrive over HTTPS "
+        "(it always is under HTTPS)",
+    )
+    session_hours: int = setting("8", "Console sessions end this many hours after login")
+    session_idle_minutes: int = setting("30", "Console sessions end after this long without use")
+    session_retention_days: int = setting("7", "Days an ended session's record is kept")
+    login_lock_after: int = setting("10", "Failed logins for one username before a lock")
+    login_address_lock_after: int = setting(
+        "50", "Failed logins from one client address before a lock"
+    )
+    login_lock_minutes: int = setting("15", "How long a locked username or address waits")
+    login_delay_seconds: float = setting(
+        "1", "Wait after the 3rd failure for a username; doubles with each further one"
+    )
+    purge_batch_size: int = setting("1000", "Rows deleted per statement by the purge sweep")
     instance_id: str = setting(
         "",
         "Name /healthz reports as `instance`, so a launcher (the demo) can tell the server it "
@@ -280,9 +306,33 @@ def _derive(values: dict[str, typing.Any]) -> None:
         raise ConfigError("ABANDON_ACTION must be escalate or close")
     if values["LOG_FORMAT"] not in {"json", "text"}:
         raise ConfigError("LOG_FORMAT must be json or text")
-    for name in ("MAX_BODY_BYTES", "PAGE_SIZE_MAX", "IDEMPOTENCY_TTL_HOURS"):
+    for name in (
+        "MAX_BODY_BYTES",
+        "PAGE_SIZE_MAX",
+        "IDEMPOTENCY_TTL_HOURS",
+        "MAX_JSON_DEPTH",
+        "MAX_REQUEST_LINE",
+        "MAX_HEADER_FIELDS",
+        "MAX_HEADER_BYTES",
+        "SESSION_HOURS",
+        "SESSION_IDLE_MINUTES",
+        "LOGIN_LOCK_AFTER",
+        "LOGIN_ADDRESS_LOCK_AFTER",
+        "LOGIN_LOCK_MINUTES",
+        "PURGE_BATCH_SIZE",
+    ):
         if values[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    for name in ("MAX_BODY_DRAIN_BYTES", "PROXY_COUNT", "SESSION_RETENTION_DAYS"):
+        if values[name] < 0:
+            raise ConfigError(f"{name} must be 0 or more")
+    for name, top in (
+        ("MAX_REQUEST_LINE", 8190),
+        ("MAX_HEADER_FIELDS", 32768),
+        ("MAX_HEADER_BYTES", 65536),
+    ):
+        if values[name] > top:
+            raise ConfigError(f"{name} must be at most {top} (gunicorn's own limit)")
     if values["API_KEY_CACHE_SECONDS"] < 0:
         raise ConfigError("API_KEY_CACHE_SECONDS must be 0 or more")
     if not is_time_zone(values["DEFAULT_TIME_ZONE"]):

@@ -8,6 +8,13 @@
 - `RedactingFilter` masks email addresses and phone numbers in every message
   and every extra field, and drops extras named like personal data. It is a
   safety net: code should not log claimant data in the first place.
+- Names and free text cannot be told by their shape, so the values themselves are
+  noted: the API notes every personal field of the body it parsed (`note_personal_fields`)
+  and the worker notes the claimant of the message it builds (`note_personal_claim`, called
+  by service/usecases/notifications.py);
+  until the request or job ends, those values are masked as `[redacted]` wherever they
+  appear, exception text included. PostgreSQL's row dumps ("Failing row contains (...)",
+  "Key (...)=(...)") are masked whatever their values.
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+# Personal values seen by the current request or job, longest first (masked in output).
+_personal: ContextVar[tuple[str, ...]] = ContextVar("personal_values", default=())
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -33,6 +42,10 @@ _HANDLER_NAME = "service.logs"
 # Attributes every LogRecord has; anything else on a record came in via `extra=`.
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "request_id"}
 _PERSONAL_KEYS = {"name", "email", "phone", "claimant", "holder", "address", "body"}
+# Fields of a request body whose values are personal data or free text about a person.
+PERSONAL_FIELDS = _PERSONAL_KEYS | {"description", "note", "reason", "comment", "username"}
+MIN_NOTED = 3  # shorter values (language codes, initials) would mask ordinary words
+MAX_NOTED = 200  # values noted per request or job
 
 
 # --- request id ----------------------------------------------------------------
@@ -57,13 +70,57 @@ def new_request_id() -> str:
 
 @contextlib.contextmanager
 def request_id_scope(value: str | None) -> Iterator[str]:
-    """`with request_id_scope(job.meta.get("request_id")):` — makes one when None."""
+    """`with request_id_scope(job.meta.get("request_id")):` — makes one when None.
+    Personal values noted inside the scope are forgotten when it ends."""
     rid = value if value and _VALID_REQUEST_ID.match(value) else new_request_id()
     token = set_request_id(rid)
+    personal = _personal.set(())
     try:
         yield rid
     finally:
+        _personal.reset(personal)
         reset_request_id(token)
+
+
+# --- personal values -------------------------------------------------------------
+
+
+def note_personal(*values: object) -> None:
+    """Mask these values in every log line of the current request or job."""
+    known = set(_personal.get())
+    fresh = {
+        v.strip()
+        for v in values
+        if isinstance(v, str) and len(v.strip()) >= MIN_NOTED and v.strip() not in known
+    }
+    if fresh and len(known) < MAX_NOTED:
+        merged = sorted(known | fresh, key=len, reverse=True)[:MAX_NOTED]
+        _personal.set(tuple(merged))
+
+
+def note_personal_fields(data: Any) -> None:
+    """Note the strings under personal keys (and everything under `claimant`) of a
+    parsed body, however deep (iteratively)."""
+    found: list[str] = []
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack and len(found) < MAX_NOTED:
+        item, personal = stack.pop()
+        if isinstance(item, str):
+            if personal:
+                found.append(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                name = str(key).lower()
+                stack.append((value, personal or name in PERSONAL_FIELDS))
+        elif isinstance(item, list):
+            stack.extend((value, personal) for value in item)
+    note_personal(*found)
+
+
+def note_personal_claim(claim: Any) -> None:
+    """Note a stored claim's personal data (the worker, before building a message)."""
+    claimant = getattr(claim, "claimant", None) or {}
+    note_personal(getattr(claim, "description", None), *claimant.values())
 
 
 # --- redaction -----------------------------------------------------------------
@@ -85,10 +142,23 @@ def _phone_sub(match: re.Match[str]) -> str:
     return "[phone]"
 
 
+_ROW_DUMPS = (  # PostgreSQL quotes row values in constraint errors
+    (re.compile(r"(Failing row contains ).*$", re.M), r"\1([redacted])"),
+    (re.compile(r"(Key \([^)]*\)=)\(.*\)( already exists| is not present)"), r"\1([redacted])\2"),
+    (re.compile(r"(Key \([^)]*\)=)\((?!\[redacted\]\)).*$", re.M), r"\1([redacted])"),
+)
+
+
 def redact(text: str) -> str:
-    """Mask emails and phone numbers in free text."""
+    """Mask emails, phone numbers, database row dumps and the personal values noted for
+    the current request or job."""
     if not text:
         return text
+    for value in _personal.get():
+        if value in text:
+            text = text.replace(value, "[redacted]")
+    for pattern, replacement in _ROW_DUMPS:
+        text = pattern.sub(replacement, text)
     text = EMAIL.sub("[email]", text)
     return PHONE.sub(_phone_sub, text)
 
@@ -192,6 +262,7 @@ def install_request_logging(app: Any) -> None:
         rid = incoming if _VALID_REQUEST_ID.match(incoming) else new_request_id()
         g.request_id = rid
         g.request_id_token = set_request_id(rid)
+        g.personal_token = _personal.set(())
         g.request_started = time.perf_counter()
 
     @app.after_request
@@ -220,3 +291,7 @@ def install_request_logging(app: Any) -> None:
         if token is not None:
             with contextlib.suppress(ValueError):
                 reset_request_id(token)
+        personal = g.pop("personal_token", None)
+        if personal is not None:
+            with contextlib.suppress(ValueError):
+                _personal.reset(personal)

@@ -91,11 +91,12 @@ def _table(report: dict[str, Any]) -> str:
 
 
 def _csv(report: dict[str, Any]) -> str:
-    import csv
     import io
 
+    from service.csv_export import csv_writer
+
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)  # formula-safe cells
     writer.writerow(
         [
             "claim_id",

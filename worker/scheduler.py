@@ -19,6 +19,7 @@ from service.ports import Dispatcher
 from service.usecases.appeal_claim import queue_appeal_reminders
 from service.usecases.context import Context, build_context
 from service.usecases.escalate_overdue import escalate_overdue
+from service.usecases.purge_records import purge_expired
 from service.usecases.relay_outbox import relay_outbox
 from service.usecases.run_statutory_clocks import run_statutory_clocks
 from service.usecases.send_daily_digest import digest_due, send_daily_digest
@@ -31,9 +32,10 @@ log = logging.getLogger(__name__)
 
 def steps(ctx: Context) -> dict[str, Callable[[], Any]]:
     """The sweep's steps in order: follow-ups, SLA, statutory clocks, appeal reminders,
-    the daily digest, last month's bordereau, the outbox relay (after these, so what they
-    wrote goes out in the same pass), then the signed audit checkpoint when one is due
-    (last, so it covers what this sweep audited)."""
+    the daily digest, last month's bordereau, the outbox relay (after the steps that write
+    messages, so what they wrote goes out in the same pass), the purge of expired records
+    (idempotency keys, ended sessions, forgotten login failures), then the signed audit
+    checkpoint when one is due (last, so it covers what this sweep audited)."""
     now = ctx.clock.now()
 
     def digest() -> bool:
@@ -48,6 +50,7 @@ def steps(ctx: Context) -> dict[str, Callable[[], Any]]:
         "digest": digest,
         "bordereau": lambda: str(write_bordereau(ctx, previous_month(now), overwrite=False)),
         "relay": lambda: relay_outbox(ctx),
+        "purge": lambda: purge_expired(ctx),
         "audit_checkpoint": lambda: checkpoint_due(ctx),
     }
 

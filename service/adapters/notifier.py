@@ -23,16 +23,19 @@ class SmtpWebhookNotifier:
 
     def post_webhook(self, url: str, headers: dict[str, str], body: str) -> None:
         """POST once, to an address the SSRF check lets through (CALLBACK_ALLOW_PRIVATE,
-        CALLBACK_ALLOWLIST); 2xx is done, 5xx/408/429 and an unresolvable host are worth
-        another try, anything else is permanent."""
-        error = webhooks.check_callback_url(
-            url, self.config.callback_allow_private, self.config.callback_allowlist
-        )
-        if error and "does not resolve" in error:
-            raise Transient(error)
-        if error:
-            raise Permanent(error)
-        result = webhooks.post(url, headers, body)
+        CALLBACK_ALLOWLIST): the host is resolved once and the connection made to the
+        address that was checked (no DNS rebinding). 2xx is done, 5xx/408/429 and an
+        unresolvable host are worth another try, anything else is permanent."""
+        try:
+            result = webhooks.post(
+                url,
+                headers,
+                body,
+                allow_private=self.config.callback_allow_private,
+                allowlist=self.config.callback_allowlist,
+            )
+        except webhooks.CallbackRefused as exc:
+            raise (Transient if exc.transient else Permanent)(exc.reason) from exc
         if 200 <= result.status < 300:
             return
         if webhooks.is_retryable(result.status):

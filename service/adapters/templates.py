@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from jinja2 import Environment, FileSystemLoader, TemplateNotFound, select_autoescape
 
+from service.domain.text import letter_line
+
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "notifications"
@@ -53,6 +55,7 @@ def environment(root: str = str(TEMPLATES)) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        finalize=letter_line,  # every {{ value }}: no bidi controls, no line breaks
     )
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import socket
-import urllib.error
-import urllib.request
+import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -53,11 +53,112 @@ def _system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def _refused(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+# IPv6 forms that carry an IPv4 address (RFC 6052 NAT64, RFC 3056 6to4, RFC 4380 Teredo,
+# RFC 4291 IPv4-compatible and -mapped): the IPv4 inside decides where a packet goes.
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a site's own translators
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+TEREDO = ipaddress.ip_network("2001::/32")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address an IPv6 address may lead to (mapped, NAT64, 6to4, Teredo)."""
+    found = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if ip in NAT64_WELL_KNOWN or ip in IPV4_COMPATIBLE:
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
+def is_public_address(address: str) -> bool:
+    """True only for a globally routable unicast address, also after unwrapping the IPv4
+    inside IPv4-mapped, NAT64 (64:ff9b::/96), 6to4 (2002::/16) and Teredo addresses.
+    Local-use NAT64 (64:ff9b:1::/48), IPv4-compatible (::/96) and Teredo are refused
+    outright: no public service is reached through them."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL or ip in IPV4_COMPATIBLE or ip in TEREDO:
+            return False
+        inner = embedded_ipv4(ip)
+        if inner:  # a carrier of an IPv4 address: that address is where packets go
+            candidates = list(inner)
+    return all(
+        c.is_global and not (c.is_multicast or c.is_reserved or c.is_unspecified)
+        for c in candidates
+    )
+
+
+class CallbackRefused(Exception):
+    """The URL may not be called. `transient`: the host did not resolve (may heal)."""
+
+    def __init__(self, reason: str, transient: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a callback goes: the URL's host (Host header, TLS server name) and the one
+    address that was checked, which is the address the connection is made to."""
+
+    scheme: str
+    host: str
+    port: int
+    address: str
+    target: str  # path and query, as sent in the request line
+
+
+def resolve_target(
+    url: str,
+    allow_private: bool = False,
+    allowlist: Iterable[str] = (),
+    resolve: Resolver = _system_resolver,
+    *,
+    resolve_trusted: bool = True,
+) -> Target:
+    """Check the URL and resolve its host once; raises CallbackRefused with the reason.
+
+    Every address the name resolves to must be public (unless private callbacks are
+    allowed or the host is on the allow-list): one private answer refuses the URL.
+    `resolve_trusted=False` (a check, not a send): a trusted host is not looked up at all
+    and the Target's address is empty."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise CallbackRefused("callback_url is not a valid URL") from None
+    if parts.scheme not in {"http", "https"}:
+        raise CallbackRefused("callback_url must use http or https")
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        raise CallbackRefused("callback_url has no host")
+    if parts.username or parts.password:
+        raise CallbackRefused("callback_url must not carry credentials")
+    target = parts.path or "/"
+    if parts.query:
+        target += f"?{parts.query}"
+    trusted = allow_private or host in {h.strip().lower() for h in allowlist}
+    if trusted and not resolve_trusted:
+        return Target(parts.scheme, host, port, "", target)
+    try:
+        addresses = [host] if _is_ip(host) else resolve(host, port)
+    except (OSError, UnicodeError):
+        raise CallbackRefused(f"callback_url host {host} does not resolve", True) from None
+    if not addresses:
+        raise CallbackRefused(f"callback_url host {host} does not resolve", True)
+    if not trusted and not all(is_public_address(a) for a in addresses):
+        raise CallbackRefused("callback_url points to a loopback, link-local or private address")
+    return Target(parts.scheme, host, port, addresses[0], target)
 
 
 def check_callback_url(
@@ -68,27 +169,9 @@ def check_callback_url(
 ) -> str | None:
     """None when the URL may be called back; otherwise a readable reason why not."""
     try:
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return "callback_url is not a valid URL"
-    if parts.scheme not in {"http", "https"}:
-        return "callback_url must use http or https"
-    host = (parts.hostname or "").rstrip(".").lower()
-    if not host:
-        return "callback_url has no host"
-    if parts.username or parts.password:
-        return "callback_url must not carry credentials"
-    if allow_private or host in {h.strip().lower() for h in allowlist}:
-        return None
-    try:
-        addresses = [host] if _is_ip(host) else resolve(host, port)
-    except OSError:
-        return f"callback_url host {host} does not resolve"
-    if not addresses:
-        return f"callback_url host {host} does not resolve"
-    if any(_refused(a) for a in addresses):
-        return "callback_url points to a loopback, link-local or private address"
+        resolve_target(url, allow_private, allowlist, resolve, resolve_trusted=False)
+    except CallbackRefused as exc:
+        return exc.reason
     return None
 
 
@@ -100,9 +183,28 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        return None  # a redirect is an answer, never followed (SSRF)
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to `address`, whatever `host` (the Host header) resolves to now."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """TLS to `address`, with `host` as the server name (SNI) and certificate name."""
+
+    def __init__(self, target: Target, timeout: float, context: ssl.SSLContext) -> None:
+        super().__init__(target.host, target.port, timeout=timeout, context=context)
+        self.address = target.address
+        self.tls = context
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
 
 
 @dataclass(frozen=True)
@@ -111,17 +213,34 @@ class WebhookResult:
     body: str
 
 
-def post(url: str, headers: dict[str, str], body: str, timeout: float = 10.0) -> WebhookResult:
-    """POST once. Network errors raise OSError; any HTTP status is returned."""
-    opener = urllib.request.build_opener(_NoRedirect)
-    request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+def post(
+    url: str,
+    headers: dict[str, str],
+    body: str,
+    timeout: float = 10.0,
+    *,
+    allow_private: bool = False,
+    allowlist: Iterable[str] = (),
+    resolve: Resolver = _system_resolver,
+    tls: ssl.SSLContext | None = None,
+) -> WebhookResult:
+    """Check the URL, resolve it once, POST once to the address that was checked.
+
+    Raises CallbackRefused (the URL may not be called) or OSError (network); any HTTP
+    status is returned. Redirects are answers, never followed (SSRF)."""
+    target = resolve_target(url, allow_private, allowlist, resolve)
+    if target.scheme == "https":
+        connection: http.client.HTTPConnection = _PinnedHTTPS(
+            target, timeout, tls or ssl.create_default_context()
+        )
+    else:
+        connection = _PinnedHTTP(target, timeout)
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return WebhookResult(response.status, response.read(2048).decode(errors="replace"))
-    except urllib.error.HTTPError as exc:
-        with exc:
-            text = exc.read(2048).decode(errors="replace") if exc.fp else ""
-        return WebhookResult(exc.code, text)
+        connection.request("POST", target.target, body=body.encode(), headers=headers)
+        response = connection.getresponse()
+        return WebhookResult(response.status, response.read(2048).decode(errors="replace"))
+    finally:
+        connection.close()
 
 
 def is_retryable(status: int) -> bool:

@@ -9,6 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_smorest import Api
 
 from service import __version__
+from service.api.parsing import install_path_checks
 from service.api.problems import http_exception_problem, install_problem_handlers
 from service.config import Config, load
 from service.usecases.check_health import outbox_lag_seconds
@@ -30,8 +31,11 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
     config = config or load()
     app = Flask(__name__, instance_path=config.instance_dir)
     app.json = JSONProvider(app)
+    install_path_checks(app)  # before any route: path parameters are checked text
     app.config.update(
         MAX_CONTENT_LENGTH=config.max_body_bytes,
+        MAX_JSON_DEPTH=config.max_json_depth,
+        MAX_BODY_DRAIN_BYTES=config.max_body_drain_bytes,
         SECRET_KEY=config.secret_key,
         API_TITLE="Claim adjudication service",
         API_VERSION=__version__,
@@ -43,6 +47,11 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
         },
     )
     app.extensions["claims"] = context or build_context(config, _dispatcher(config))
+    if config.proxy_count:  # client address and scheme as the trusted proxies saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = int(config.proxy_count)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     from service.logs import install_request_logging
     from service.metrics import install_metrics

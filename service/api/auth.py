@@ -15,14 +15,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse as parse_limit
 
 from service.api.problems import Problem
 from service.domain.identity import ROLES, Identity
-from service.usecases import check_credentials
+from service.usecases import check_credentials, console_sessions
 from service.usecases.record_claim_view import record_claim_view
 
 log = logging.getLogger(__name__)
@@ -105,16 +106,13 @@ def authenticate() -> Identity:
 
 
 def _session_identity(ctx: Any) -> Identity | None:
+    """The user of the console session the cookie names, if it is still live
+    (server-side record: service/usecases/console_sessions.py)."""
     g.auth_via = "session"
-    user_id = session.get("uid")
-    if not isinstance(user_id, int):
+    token = session.get("sid")
+    if not isinstance(token, str):
         return None
-    lifetime = current_app.permanent_session_lifetime.total_seconds()
-    started = session.get("at")
-    if not isinstance(started, (int, float)) or ctx.clock.now().timestamp() - started > lifetime:
-        session.clear()
-        return None
-    identity = check_credentials.active_user(ctx, user_id)
+    identity = console_sessions.resume_session(ctx, token)
     if identity is None:
         session.clear()
     return identity
@@ -155,11 +153,28 @@ def _check_rate_limit() -> None:
 
 
 def start_session(identity: Identity) -> None:
+    """A fresh server-side session and cookie (never the one from before the login)."""
     session.clear()
     session.permanent = True
-    session["uid"] = identity.id
-    session["at"] = current_app.extensions["claims"].clock.now().timestamp()
+    session["sid"] = console_sessions.open_session(current_app.extensions["claims"], identity)
     session["csrf"] = secrets.token_urlsafe(32)
+
+
+def end_session(identity: Identity) -> None:
+    """Log out: every session of this user ends, in every browser, and the cookie goes."""
+    console_sessions.log_out(current_app.extensions["claims"], identity, request.remote_addr)
+    session.clear()
+
+
+class ConsoleCookie(SecureCookieSessionInterface):
+    """Flask's signed cookie, marked Secure whenever the request came over HTTPS
+    (behind a proxy: PROXY_COUNT lets its X-Forwarded-Proto count), or always with
+    SESSION_COOKIE_SECURE=true."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (
+            has_request_context() and request.is_secure
+        )
 
 
 def csrf_token() -> str:
@@ -213,6 +228,7 @@ def init_auth(app: Flask, config: Any) -> None:
         SESSION_COOKIE_NAME="claims_session",
         PERMANENT_SESSION_LIFETIME=int(config.session_hours) * 3600,
     )
+    app.session_interface = ConsoleCookie()
     limiter = Limiter(
         key_func=lambda: str(g.get("rate_key") or f"ip:{get_remote_address()}"),
         app=app,

@@ -15,6 +15,7 @@ from service.api.escalations import refused
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import CODE, ClaimOutSchema, Money, StrictSchema
+from service.api.text_fields import FreeText
 from service.usecases.appeal_claim import appeal_claim
 from service.usecases.decide_claim import DecisionRefused, SupervisorDecision, decide_claim
 
@@ -26,7 +27,7 @@ class DecisionSchema(StrictSchema):
     outcome = fields.String(
         required=True, validate=validate.OneOf(("approve", "reject", "request_info"))
     )
-    note = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    note = FreeText(required=True, validate=validate.Length(min=1, max=5000))
     amount = Money(minimum=None, load_default=None, metadata={"description": "approve only"})
     reason_codes = fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
@@ -47,7 +48,7 @@ class DecidedSchema(ClaimOutSchema):
 
 
 class AppealSchema(StrictSchema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    reason = FreeText(required=True, validate=validate.Length(min=1, max=5000))
 
 
 class AppealOutSchema(Schema):

@@ -11,6 +11,7 @@ from service.api.auth import requires
 from service.api.caller import current_actor, source_address
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
+from service.api.text_fields import RequestSchema
 from service.domain.model import CLAIM_TYPES
 from service.usecases.assign_claim import assign_claim
 from service.usecases.decide_claim import DecisionRefused
@@ -19,7 +20,7 @@ from service.usecases.read_queue import escalation_queue
 blp = Blueprint("escalations", __name__, url_prefix="/v1/escalations", description="Supervisors")
 
 
-class QueueArgs(Schema):
+class QueueArgs(RequestSchema):
     reason = fields.String(validate=validate.Length(max=64))
     claim_type = fields.String(validate=validate.OneOf(CLAIM_TYPES))
     assignee = fields.String(
@@ -53,7 +54,7 @@ class QueuePageSchema(Schema):
     total = fields.Integer()
 
 
-class AssignSchema(Schema):
+class AssignSchema(RequestSchema):
     assignee = fields.String(
         validate=validate.Length(min=1, max=120),
         metadata={"description": "admin only: someone else; default: me"},

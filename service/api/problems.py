@@ -13,6 +13,8 @@ from service.rules.engine import EngineFailure
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+MAX_LISTED_ERRORS = 50  # a 422 names at most this many fields, and says how many more
+MAX_FIELD_NAME = 200  # characters of a field name quoted back (unknown keys can be huge)
 
 
 class Problem(Exception):
@@ -45,6 +47,11 @@ def problem_response(
         body["detail"] = detail
     if code:
         body["code"] = code
+    errors = extra.get("errors")
+    if isinstance(errors, list) and len(errors) > MAX_LISTED_ERRORS:
+        extra["errors"] = errors[:MAX_LISTED_ERRORS]
+        extra["more_errors"] = len(errors) - MAX_LISTED_ERRORS
+        body["detail"] = f"{detail or ''} (the first {MAX_LISTED_ERRORS} are listed)".lstrip()
     body.update(extra)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM)
     for key, value in (headers or {}).items():
@@ -62,11 +69,15 @@ def _title(status: int) -> str:
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
-    """marshmallow's nested messages -> [{"field": "claimant.email", "message": "..."}]."""
+    """marshmallow's nested messages -> [{"field": "claimant.email", "message": "..."}].
+
+    Field names are quoted back printable (escapes for control characters) and cut to
+    MAX_FIELD_NAME characters: an unknown key is the client's text, not ours."""
     out: list[dict[str, str]] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
-            name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+            part = _field_name(str(key))
+            name = prefix if key == "_schema" else f"{prefix}.{part}" if prefix else part
             out.extend(flatten_messages(value, name))
     elif isinstance(messages, list):
         for item in messages:
@@ -77,6 +88,12 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     else:
         out.append({"field": prefix or "body", "message": str(messages)})
     return out
+
+
+def _field_name(key: str) -> str:
+    if not key.isprintable():
+        key = ascii(key)[1:-1]
+    return key if len(key) <= MAX_FIELD_NAME else key[:MAX_FIELD_NAME] + "..."
 
 
 def http_exception_problem(error: HTTPException) -> Response:

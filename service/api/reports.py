@@ -16,6 +16,7 @@ from service.usecases.write_bordereau import bordereau, stored_bordereaux
 blp = Blueprint("reports", __name__, url_prefix="/v1/reports", description="Reports")
 
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a claim's dates may take (schemas.SANE_DATES)
 
 
 class StoredMonthSchema(Schema):
@@ -55,10 +56,11 @@ def get_bordereau(month: str) -> Any:
     A month that has ended is written once and then served from the stored file;
     the current month is built on the fly and not stored (it is still changing).
     """
-    if not MONTH.match(month):
+    match = MONTH.match(month)
+    if not match or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
         raise Problem(
             422,
-            "The month must be written YYYY-MM, e.g. 2026-03.",
+            f"The month must be written YYYY-MM, e.g. 2026-03, in {FIRST_YEAR}-{LAST_YEAR}.",
             code="bad_month",
             errors=[{"field": "month", "message": "Expected YYYY-MM."}],
         )

@@ -11,6 +11,7 @@ from service.api.auth import requires
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import SANE_DATES, StrictSchema
+from service.api.text_fields import FreeText
 from service.rules.engine import RulesetError
 from service.usecases import backtest, rulesets, shadow
 
@@ -67,7 +68,7 @@ class VersionsSchema(Schema):
 class BacktestInSchema(StrictSchema):
     files = fields.Dict(
         keys=fields.String(),
-        values=fields.String(),
+        values=FreeText(),
         required=True,
         validate=validate.Length(min=1, max=200),
         metadata={"description": "The whole candidate folder: name -> text"},

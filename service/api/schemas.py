@@ -16,6 +16,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from service.api.text_fields import FreeText, RequestSchema
 from service.domain.calendar import Duration, is_time_zone
 from service.domain.model import (
     CLAIM_TYPES,
@@ -121,7 +122,9 @@ class DurationField(fields.Field):
         return value.as_dict() if isinstance(value, Duration) else value
 
 
-class StrictSchema(Schema):
+class StrictSchema(RequestSchema):
+    """Request schemas: unknown fields refused, text checked (service/api/text_fields.py)."""
+
     class Meta:
         unknown = RAISE
 
@@ -148,7 +151,7 @@ class ClaimantSchema(StrictSchema):
 
 class LineItemSchema(StrictSchema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    description = fields.String(load_default="", validate=validate.Length(max=500))
+    description = FreeText(load_default="", validate=validate.Length(max=500))
     amount = Money(required=True)
 
 
@@ -164,7 +167,7 @@ class ClaimSchema(StrictSchema):
     )
     amount = Money(required=True, minimum=Decimal("0.01"))
     currency = fields.String(required=True, validate=CURRENCY)
-    description = fields.String(load_default="", validate=validate.Length(max=5000))
+    description = FreeText(load_default="", validate=validate.Length(max=5000))
     claimant = fields.Nested(ClaimantSchema, required=True)
     documents = fields.List(
         fields.Nested(DocumentSchema), load_default=list, validate=validate.Length(max=100)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from service.db import statements as sql
+from service.db.session import rowcount
 
 
 def idempotency_key(session: Session, client_id: str, key: str) -> Any:
@@ -55,3 +56,21 @@ def delete_idempotency_key(
     if only_in_flight:
         query = query.where(c.state == "in_flight")
     session.execute(query)
+
+
+def purge_idempotency_keys(session: Session, older_than: datetime, limit: int) -> int:
+    """Delete up to `limit` keys created before `older_than` (oldest first); returns how
+    many. One short statement on the created_at index: call it again until it returns
+    less than `limit`."""
+    c = sql.IDEMPOTENCY.c
+    oldest = (
+        select(c.client_id, c.key)
+        .where(c.created_at < older_than)
+        .order_by(c.created_at)
+        .limit(limit)
+    )
+    rows = session.execute(oldest).all()
+    if not rows:
+        return 0
+    keys = tuple_(c.client_id, c.key).in_([tuple(r) for r in rows])
+    return rowcount(session.execute(delete(sql.IDEMPOTENCY).where(keys)))

@@ -1,10 +1,12 @@
-"""Authentication: a console login (argon2id password, audited either way), the user behind
-a console session, and an API key checked on every request (looked-up keys are cached
+"""Authentication: a console login (argon2id password, audited either way, throttled per
+username and client address: login_throttle.py), the user behind a console session
+(console_sessions.py), and an API key checked on every request (looked-up keys are cached
 for API_KEY_CACHE_SECONDS)."""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import timedelta
 from time import monotonic
 
@@ -12,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from service.db import accounts, audit
 from service.domain.identity import CachedKey, Identity
+from service.usecases import login_throttle as throttle
 from service.usecases.context import Context
 from service.usecases.manage_api_keys import secret_hash
 from service.usecases.manage_users import hasher
@@ -22,29 +25,71 @@ MAX_CACHED_KEYS = 10_000
 _DUMMY_HASH = hasher.hash("not-a-real-password")
 
 
-def login(ctx: Context, username: str, password: str, source: str | None) -> Identity | None:
-    """The user when the password matches (audited either way), else None."""
+@dataclass(frozen=True)
+class LoginResult:
+    """The user when the password matched; `retry_after` (seconds) when the attempt was
+    refused unchecked because of earlier failures (answer 429)."""
+
+    identity: Identity | None
+    retry_after: int = 0
+
+
+def login(ctx: Context, username: str, password: str, source: str | None) -> LoginResult:
+    """Check the password, throttled per username and client address (login_throttle).
+
+    Audited: login.succeeded, login.failed, and login.locked when a failure locks the
+    username or the address."""
     now = ctx.clock.now()
+    keys = throttle.throttle_keys(username, source)
+    with ctx.unit_of_work() as session:
+        rows = accounts.throttles_for_update(session, keys, now)
+        wait = throttle.retry_after(rows, now, ctx.config)
+        if wait:
+            session.rollback()
+            return LoginResult(None, wait)
+        counts = {key: rows[key].failures for key in keys}  # before this attempt
+        locks = throttle.count_attempt(rows, now, ctx.config)
+        session.commit()
     with ctx.unit_of_work() as session:
         user = accounts.user_by_username(session, username)
         ok = _verify(user.password_hash if user else _DUMMY_HASH, password)
         ok = ok and user is not None and user.active
-        if ok and user is not None:  # the row first, the audit chain's lock last
+        actor = username[:120] or "?"
+        subject = audit.subject("user", actor)
+        if ok and user is not None:  # the rows first, the audit chain's lock last
+            accounts.forget_failures(session, keys[0])
+            for key in keys[1:]:
+                accounts.take_back_failure(session, key)
             if hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = hasher.hash(password)
             user.last_login_at = now
         audit.append_audit(
             session,
-            actor=username[:120] or "?",
+            actor=actor,
             action="login.succeeded" if ok else "login.failed",
             at=now,
-            subject=audit.subject("user", username[:120] or "?"),
+            subject=subject,
             source=source,
         )
-        session.commit()
         if not ok or user is None:
-            return None
-        return Identity("user", user.id, user.username, user.role)
+            for key in locks:
+                audit.append_audit(
+                    session,
+                    actor=actor,
+                    action="login.locked",
+                    at=now,
+                    subject=subject,
+                    source=source,
+                    after={
+                        "scope": "username" if key.startswith(throttle.USER) else "address",
+                        "failures": counts[key] + 1,
+                        "minutes": ctx.config.login_lock_minutes,
+                    },
+                )
+            session.commit()
+            return LoginResult(None)
+        session.commit()
+        return LoginResult(Identity("user", user.id, user.username, user.role))
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -52,14 +97,6 @@ def _verify(stored: str, password: str) -> bool:
         return hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def active_user(ctx: Context, user_id: int) -> Identity | None:
-    with ctx.unit_of_work() as session:
-        user = accounts.user_by_id(session, user_id)
-        if user is None or not user.active:
-            return None
-        return Identity("user", user.id, user.username, user.role)
 
 
 def authenticate_key(ctx: Context, token: str) -> Identity | None:

@@ -1,4 +1,5 @@
-"""Console users: created with an argon2id password hash, enabled or disabled, listed.
+"""Console users: created with an argon2id password hash, enabled or disabled, given a new
+password or role (the last three end every session of the user), listed.
 
 Logging in is service/usecases/check_credentials.py.
 """
@@ -62,19 +63,55 @@ def create_user(
 
 
 def set_user_active(ctx: Context, username: str, active: bool, actor: str = "cli") -> bool:
+    """Enable or disable a user; disabling ends every session of the user at once."""
+    return _change_user(
+        ctx, username, actor, "user.enabled" if active else "user.disabled", active=active
+    )
+
+
+def change_password(ctx: Context, username: str, password: str, actor: str = "cli") -> bool:
+    """A new password (at least 12 characters); every session of the user ends."""
+    if len(password) < 12:
+        raise IdentityError("passwords are at least 12 characters")
+    return _change_user(
+        ctx, username, actor, "user.password_changed", password_hash=hasher.hash(password)
+    )
+
+
+def set_user_role(ctx: Context, username: str, role: str, actor: str = "cli") -> bool:
+    """Give the user another role; every session of the user ends (log in again)."""
+    check_role(role)
+    return _change_user(ctx, username, actor, "user.role_changed", role=role)
+
+
+SESSION_END_REASONS = {
+    "user.disabled": "disabled",
+    "user.password_changed": "password_changed",
+    "user.role_changed": "role_changed",
+}
+
+
+def _change_user(ctx: Context, username: str, actor: str, action: str, **values: Any) -> bool:
     now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         user = accounts.user_by_username(session, username)
         if user is None:
             return False
-        user.active = active
+        before = {"role": user.role, "active": user.active}
+        for name, value in values.items():
+            setattr(user, name, value)
+        ended = 0
+        if action in SESSION_END_REASONS:
+            ended = accounts.end_sessions(session, user.id, now, SESSION_END_REASONS[action])
+        after = {"username": username, "role": user.role, "active": user.active}
         audit.append_audit(
             session,
             actor=actor,
-            action="user.enabled" if active else "user.disabled",
+            action=action,
             at=now,
             subject=audit.subject("user", username),
-            after={"username": username},
+            before=before if action == "user.role_changed" else None,
+            after={**after, "sessions_ended": ended},
         )
         session.commit()
         return True

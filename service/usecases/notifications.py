@@ -17,6 +17,7 @@ from service.db import claims
 from service.db.session import Session
 from service.db.tables import ClaimRow, DecisionRow, OutboxRow
 from service.domain.money import fmt
+from service.logs import note_personal_claim
 from service.ports import Email
 from service.usecases.send_daily_digest import digest_context
 
@@ -165,6 +166,7 @@ def _claim(session: Session, row: OutboxRow) -> ClaimRow:
     claim = claims.get_claim(session, row.claim_id) if row.claim_id else None
     if claim is None:
         raise Undeliverable(f"claim {row.claim_id} not found")
+    note_personal_claim(claim)  # masked in this job's log lines
     return claim
 
 

@@ -4,7 +4,6 @@ INSTANCE_DIR/reports/bordereau-YYYY-MM.csv; the current month is built on the fl
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections import defaultdict
@@ -14,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from service.csv_export import csv_writer
 from service.db import reporting
 from service.domain.money import fmt
 from service.usecases.context import Context
@@ -66,7 +66,7 @@ def write_bordereau(ctx: Context, month: str, overwrite: bool = True) -> Path:
     text = bordereau_csv(ctx, month)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(text.encode("utf-8"))  # as built: CR LF and quoted CRs kept
     tmp.replace(path)
     return path
 
@@ -81,7 +81,8 @@ def bordereau(ctx: Context, month: str) -> Bordereau:
     if end > now:
         return Bordereau(month, bordereau_csv(ctx, month), complete=False)
     path = write_bordereau(ctx, month, overwrite=False)
-    return Bordereau(month, path.read_text(encoding="utf-8"), complete=True)
+    text = path.read_bytes().decode("utf-8")  # byte for byte: CR LF, quoted CRs kept
+    return Bordereau(month, text, complete=True)
 
 
 def stored_bordereaux(ctx: Context) -> list[dict[str, Any]]:
@@ -109,7 +110,7 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     with ctx.unit_of_work(read_only=True) as session:
         rows = reporting.approvals(session, start, end)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)
     totals: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
     seen: set[str] = set()

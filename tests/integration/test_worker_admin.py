@@ -163,7 +163,7 @@ def test_finance_downloads_bordereau_generated_on_demand(app, client, context):
     assert lines[0].startswith("record,claim_id")
     assert [line.split(",")[1] for line in lines if line.startswith("claim,")] == [first]
     assert lines[-1] == "grand_total,,,,,,,,USD,300.00,250.00,1"
-    assert stored.read_text() == response.get_data(as_text=True)  # stored once generated
+    assert stored.read_bytes() == response.get_data()  # stored once generated
 
     items = client.get("/v1/reports/bordereau", headers=finance).get_json()["items"]
     assert [i["month"] for i in items] == ["2026-05"]

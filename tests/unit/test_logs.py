@@ -149,3 +149,37 @@ def test_flask_hook_creates_request_id_when_missing_or_invalid(stream):
     first = client.post("/echo").headers["X-Request-ID"]
     second = client.post("/echo", headers={"X-Request-ID": "x" * 500}).headers["X-Request-ID"]
     assert len(first) == 32 and len(second) == 32 and first != second
+
+
+def test_noted_names_and_free_text_are_masked_in_messages_and_exceptions(stream):
+    log = logging.getLogger("tests.logs")
+    with logs.request_id_scope("r-2"):
+        logs.note_personal_fields(
+            {
+                "claimant": {"name": "Quillonby Ng", "preferred_language": "en"},
+                "description": "fell off the Zyxwv balcony",
+                "policy_number": "DEV-1001",
+            }
+        )
+        log.warning("could not store %s for DEV-1001", "Quillonby Ng")
+        try:
+            raise RuntimeError('Failing row contains (x, "fell off the Zyxwv balcony")')
+        except RuntimeError:
+            log.exception("database said no")
+    log.info("after the scope: Quillonby Ng")  # the scope has ended: not noted any more
+    first, second, after = lines(stream)
+    assert first["msg"] == "could not store [redacted] for DEV-1001"
+    assert "Zyxwv" not in second["exc"] and "RuntimeError" in second["exc"]
+    assert after["msg"] == "after the scope: Quillonby Ng"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("DETAIL:  Failing row contains (1, Ana (Lee), x).", "Failing row contains ([redacted])"),
+        ("DETAIL:  Key (external_ref)=(Ana) Lee) already exists.", "already exists"),
+    ],
+)
+def test_postgresql_row_dumps_are_masked(text, kept):
+    out = logs.redact(text)
+    assert "Ana" not in out and kept in out

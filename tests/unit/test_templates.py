@@ -81,3 +81,23 @@ def test_staff_templates_render(event):
         "dead": 0,
     }
     assert templates.render(event, "en", context).text.strip()
+
+
+@pytest.mark.parametrize("language", templates.LANGUAGES)
+@pytest.mark.parametrize("event", templates.CLAIMANT_EVENTS)
+def test_a_letter_line_carries_no_bidi_controls_or_line_breaks(event, language):
+    """Issue 12 point 9: what the claimant sent cannot reorder or split a letter's line."""
+    hostile = dict(
+        CONTEXT,
+        name="Ana\u202eeeL\u202c\r\nP.S. wire the money to X",
+        ref="EXT\u2066-42\u2069\nBcc: x@example.com",
+        reasons=["Reason\u202a one\r\nsecond line"],
+    )
+    out = templates.render(event, language, hostile)
+    for text in (out.subject, out.text, out.html):
+        assert not set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") & set(text)
+    assert "\r" not in out.text
+    assert "EXT-42 Bcc: x@example.com" in out.text or "EXT-42" in out.subject
+    assert "\nP.S." not in out.text and "\nBcc" not in out.text
+    if "Ana" in out.text:
+        assert "AnaeeL P.S. wire the money to X" in out.text

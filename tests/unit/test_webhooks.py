@@ -96,3 +96,49 @@ def test_allow_private_and_allowlist():
         is not None
     )
     assert check_callback_url("ftp://127.0.0.1/", allow_private=True) is not None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/latest",  # NAT64 of 169.254.169.254
+        "http://[64:ff9b::c0a8:101]:8080/",  # NAT64 of 192.168.1.1
+        "http://[64:ff9b:1::7f00:1]/",  # local-use NAT64 prefix
+        "http://[2002:7f00:1::]/",  # 6to4 of 127.0.0.1
+        "http://[2002:a00:5::1]/",  # 6to4 of 10.0.0.5
+        "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1
+        "http://[::7f00:1]/",  # IPv4-compatible 127.0.0.1
+        "http://[::ffff:a9fe:a9fe]/",  # IPv4-mapped, hex form
+        "http://[ff02::1]/",  # multicast
+    ],
+)
+def test_refuses_ipv4_embedded_in_ipv6(url):
+    """Issue 13 point 8: the IPv4 address inside an IPv6 form decides."""
+    assert "private" in check_callback_url(url, resolve=public)
+
+
+def test_refuses_a_name_that_resolves_to_an_embedded_loopback():
+    def nat64(host, port):
+        return ["64:ff9b::7f00:1"]
+
+    assert "private" in check_callback_url("https://hooks.example.com/", resolve=nat64)
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "64:ff9b::5db8:d822"]
+)
+def test_public_addresses_pass_the_check(address):
+    from service.adapters.webhooks import is_public_address
+
+    assert is_public_address(address)
+
+
+def test_a_trusted_host_is_not_looked_up_at_intake():
+    def no_dns(host, port):
+        raise OSError("no resolver here")
+
+    assert (
+        check_callback_url("https://hooks.test/x", allowlist=["hooks.test"], resolve=no_dns) is None
+    )
+    assert check_callback_url("https://hooks.test/x", allow_private=True, resolve=no_dns) is None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from decimal import InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -13,11 +15,17 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
-from service.api.auth import authenticate, check_login_csrf, csrf_token, requires, start_session
+from service.api.auth import (
+    authenticate,
+    check_login_csrf,
+    csrf_token,
+    end_session,
+    requires,
+    start_session,
+)
 from service.api.problems import Problem
 from service.domain.money import parse_amount
 from service.usecases import check_credentials, manage_policies, read_claims
@@ -61,30 +69,59 @@ def login() -> Any:
     if request.method == "GET":
         return render_template("console/login.html", next=request.args.get("next", ""))
     check_login_csrf()
-    identity = check_credentials.login(
+    result = check_credentials.login(
         _ctx(),
         request.form.get("username", "")[:64],
         request.form.get("password", ""),
         request.remote_addr,
     )
-    if identity is None:
+    if result.retry_after:
+        wait = result.retry_after
+        return (
+            render_template(
+                "console/login.html",
+                error=f"Too many failed logins. Try again in {_duration(wait)}.",
+                next=request.form.get("next", ""),
+            ),
+            429,
+            {"Retry-After": str(wait)},
+        )
+    if result.identity is None:
         return render_template(
             "console/login.html",
             error="Wrong username or password.",
             next=request.form.get("next", ""),
         ), 401
-    start_session(identity)
-    target = request.form.get("next", "")
-    if not target.startswith("/console/") or target.startswith("//"):
-        target = url_for("console.home")
-    return redirect(target)
+    start_session(result.identity)
+    return redirect(safe_next(request.form.get("next", "")) or url_for("console.home"))
+
+
+def safe_next(target: str) -> str | None:
+    """`target` when it is a plain path inside the console, else None (go home).
+
+    Refuses anything a browser could read as another host (`//x`, `/\\x`, a scheme) and
+    anything that could split the Location header (CR, LF, any control or space)."""
+    if not target.startswith("/console/") or len(target) > 2048:
+        return None
+    if any(ch in target for ch in "\\ ") or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "/../" in parts.path or parts.path.endswith("/.."):
+        return None
+    return target
 
 
 @bp.route("/logout", methods=["POST"])
 @requires(*STAFF, "intake")
 def logout() -> Any:
-    session.clear()
+    end_session(authenticate())
     return redirect(url_for("console.login"))
+
+
+def _duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 @bp.route("/")

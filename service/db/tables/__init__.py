@@ -6,7 +6,7 @@ Money is NUMERIC(15, 3); times are timezone-aware UTC (service/db/tables/base.py
 
 from __future__ import annotations
 
-from service.db.tables.accounts import ApiKeyRow, UserRow
+from service.db.tables.accounts import ApiKeyRow, ConsoleSessionRow, LoginThrottleRow, UserRow
 from service.db.tables.analysis import BacktestChunkRow, BacktestRow, ShadowResultRow
 from service.db.tables.appeals import AppealRow
 from service.db.tables.audit import AuditCheckpointRow, AuditEventRow
@@ -35,10 +35,12 @@ __all__ = [
     "BigId",
     "ClaimFlagRow",
     "ClaimRow",
+    "ConsoleSessionRow",
     "CoverageRow",
     "DecisionRow",
     "DocumentRow",
     "IdempotencyKeyRow",
+    "LoginThrottleRow",
     "MessageCopyRow",
     "Money",
     "OutboxRow",

@@ -6,14 +6,14 @@ per subject. On PostgreSQL the stored events get txid 0, so the first checkpoint
 covers them too.
 
 Revision ID: 0011_audit_subjects
-Revises: 0009_message_copies
+Revises: 0010_sessions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_audit_subjects"
-down_revision = "0009_message_copies"
+down_revision = "0010_sessions"
 branch_labels = None
 depends_on = None
 
