@@ -198,8 +198,8 @@ def policy_replaced(ctx, clock):
 def accounts(ctx, clock):
     def run() -> None:
         create_user(ctx, "ann", "a long enough password", "supervisor")
-        assert login(ctx, "ann", "a long enough password", None) is not None
-        assert login(ctx, "ann", "not the password!", None) is None
+        assert login(ctx, "ann", "a long enough password", None).identity is not None
+        assert login(ctx, "ann", "not the password!", None).identity is None
         set_user_active(ctx, "ann", False)
         revoke_api_key(ctx, create_api_key(ctx, "acme", "intake").prefix)
 

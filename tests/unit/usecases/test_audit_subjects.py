@@ -36,9 +36,9 @@ def chains(ctx) -> dict[str, list[tuple[int, str]]]:
 
 def test_accounts_have_their_own_chains(ctx):
     manage_users.create_user(ctx, "ann", "a long enough password", "supervisor")
-    assert check_credentials.login(ctx, "ann", "a long enough password", None) is not None
-    assert check_credentials.login(ctx, "ann", "not the password!", None) is None
-    assert check_credentials.login(ctx, "nobody", "not the password!", None) is None
+    assert check_credentials.login(ctx, "ann", "a long enough password", None).identity is not None
+    assert check_credentials.login(ctx, "ann", "not the password!", None).identity is None
+    assert check_credentials.login(ctx, "nobody", "not the password!", None).identity is None
     manage_users.set_user_active(ctx, "ann", False)
     key = manage_api_keys.create_api_key(ctx, "acme", "intake")
     assert manage_api_keys.revoke_api_key(ctx, key.prefix)
