@@ -96,6 +96,9 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
     ):
         api.register_blueprint(blueprint)
     install_console(app)
+    from service.api.fhir import install_fhir
+
+    install_fhir(app)
     install_problem_handlers(app)
     return app
 

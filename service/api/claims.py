@@ -25,6 +25,7 @@ from service.usecases.submit_claim import (
     ExternalRefConflict,
     IdempotencyMismatch,
     RequestInFlight,
+    Submitted,
     submit_claim,
 )
 
@@ -48,6 +49,16 @@ def post_claim(data: dict[str, Any]) -> Any:
         raise Problem(
             422, f"{len(problems)} invalid field(s)", code="validation_error", errors=problems
         )
+    result = submit_checked(data)
+    headers = {"Location": f"/v1/claims/{result.document['id']}"}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return result.document, 201, headers
+
+
+def submit_checked(data: dict[str, Any]) -> Submitted:
+    """Run the submit use case for a checked body (the Idempotency-Key header, the
+    caller's client id), its refusals as problems. Shared by POST /fhir/Claim."""
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 255):
         raise Problem(400, "Idempotency-Key must be 1 to 255 characters.", code="bad_key")
@@ -87,10 +98,7 @@ def post_claim(data: dict[str, Any]) -> Any:
             "external_ref was already used for a different claim.",
             code="external_ref_conflict",
         ) from None
-    headers = {"Location": f"/v1/claims/{result.document['id']}"}
-    if result.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return result.document, 201, headers
+    return result
 
 
 @blp.route("", methods=["GET"])

@@ -147,7 +147,7 @@ def install_body_checks(app: Flask) -> None:
         if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
             _check_fields(request.form, "form", free_text=True)
             note_personal_fields(request.form.to_dict())
-        if request.path.startswith("/v1/"):
+        if request.path.startswith(("/v1/", "/fhir/")):
             _check_body(app)
 
     @app.after_request
@@ -169,7 +169,10 @@ def _check_body(app: Flask) -> None:
             raise Problem(413, "Request body is larger than this service accepts")
     has_body = bool(request.content_length) or bool(request.get_data(cache=True))
     if has_body and not request.is_json:
-        raise Problem(415, "Send the body as application/json.", code="unsupported_media_type")
+        wanted = (
+            "application/fhir+json" if request.path.startswith("/fhir/") else "application/json"
+        )
+        raise Problem(415, f"Send the body as {wanted}.", code="unsupported_media_type")
     if has_body:
         g.json_body = parse_body(request, int(app.config["MAX_JSON_DEPTH"]))
         note_personal_fields(g.json_body)  # masked in this request's log lines

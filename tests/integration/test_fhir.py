@@ -1,0 +1,349 @@
+"""FHIR R4 Claim in, ClaimResponse out (issue 16 point 4), against real PostgreSQL.
+
+The Claims are written here in the shapes of the HL7 R4 specification's own examples
+(claim-example-professional: identifier, professional type, contained patient, a focal
+insurance naming the Coverage, items with quantity, unitPrice and net), with our own data.
+Every answer is checked with the fhir.resources R4B models, as a partner would read it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.claimresponse import ClaimResponse
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from sqlalchemy import func, select
+
+from service.db.tables import ClaimRow
+from tests.auth_helpers import key
+from tests.conftest import _truncate
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+FHIR = "application/fhir+json"
+POLICY = {
+    "holder": "Hana Health",
+    "status": "active",
+    "effective_from": "2026-01-01",
+    "effective_to": "2026-12-31",
+    "currency": "USD",
+    "coverages": [
+        {
+            "claim_type": "medical_reimbursement",
+            "limit_per_claim": "5000",
+            "annual_aggregate": "10000",
+            "deductible": "50",
+            "waiting_period": {"days": 0},
+        }
+    ],
+}
+
+
+@pytest.fixture
+def db_url(pg_url: str) -> str:
+    """PostgreSQL only: intake takes the policy row lock there."""
+    _truncate(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def policy(client) -> str:
+    response = client.put("/v1/policies/H-100", json=POLICY)
+    assert response.status_code in (200, 201), response.get_json()
+    return "H-100"
+
+
+def item(sequence: int, code: str, quantity: int, unit: str, **extra: Any) -> dict[str, Any]:
+    net = Decimal(unit) * quantity
+    return {
+        "sequence": sequence,
+        "careTeamSequence": [1],
+        "productOrService": {
+            "coding": [
+                {"system": "http://example.org/fhir/CodeSystem/ex-serviceproduct", "code": code}
+            ],
+            "text": f"Service {code}",
+        },
+        "servicedDate": "2026-06-02",
+        "quantity": {"value": quantity},
+        "unitPrice": {"value": Decimal(unit), "currency": "USD"},
+        "net": {"value": net, "currency": "USD"},
+        **extra,
+    }
+
+
+def fhir_claim(
+    ref: str = "CLM-1001",
+    *,
+    documents: bool = True,
+    language: str = "en",
+    items: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    items = items or [
+        item(1, "exam", 1, "120.00"),
+        item(2, "xray", 2, "45.50"),
+        item(3, "lab", 1, "64.00"),
+    ]
+    total = sum((i["net"]["value"] for i in items), Decimal(0))
+    claim: dict[str, Any] = {
+        "resourceType": "Claim",
+        "contained": [
+            {
+                "resourceType": "Patient",
+                "id": "patient",
+                "name": [{"family": "Ortega", "given": ["Lucia"]}],
+                "telecom": [{"system": "email", "value": "lucia@example.com"}],
+                "communication": [
+                    {
+                        "language": {"coding": [{"system": "urn:ietf:bcp:47", "code": language}]},
+                        "preferred": True,
+                    }
+                ],
+            }
+        ],
+        "identifier": [{"system": "http://clinic.example.org/claim", "value": ref}],
+        "status": "active",
+        "type": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                    "code": "professional",
+                }
+            ]
+        },
+        "use": "claim",
+        "patient": {"reference": "#patient"},
+        "billablePeriod": {"start": "2026-06-02", "end": "2026-06-02"},
+        "created": "2026-06-10T08:30:00+00:00",
+        "provider": {"reference": "Organization/clinic-1"},
+        "priority": {"coding": [{"code": "normal"}]},
+        "careTeam": [{"sequence": 1, "provider": {"reference": "Practitioner/dr-1"}}],
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "Coverage/H-100"}}],
+        "item": items,
+        "total": {"value": total, "currency": "USD"},
+    }
+    if documents:
+        claim["supportingInfo"] = [
+            {
+                "sequence": 1,
+                "category": {"coding": [{"code": "attachment"}]},
+                "code": {"coding": [{"code": "invoice"}]},
+                "valueAttachment": {"url": "https://docs.example.org/invoice-1.pdf"},
+            },
+            {
+                "sequence": 2,
+                "category": {"coding": [{"code": "attachment"}]},
+                "code": {"coding": [{"code": "medical_report"}]},
+                "valueAttachment": {"url": "https://docs.example.org/report-1.pdf"},
+            },
+        ]
+    return claim
+
+
+def post(client, resource: Any, **kwargs: Any):
+    body = resource if isinstance(resource, str) else json.dumps(resource, default=str)
+    headers = kwargs.pop("headers", {})
+    return client.post(
+        "/fhir/Claim", data=body, headers={"Content-Type": FHIR, **headers}, **kwargs
+    )
+
+
+def stored_claims(context) -> int:
+    with context.sessions.begin() as s:
+        return int(s.scalar(select(func.count()).select_from(ClaimRow)) or 0)
+
+
+def money(entries: list[dict[str, Any]], category: str) -> Decimal:
+    found = [
+        e["amount"]["value"] for e in entries if e["category"]["coding"][0]["code"] == category
+    ]
+    assert len(found) == 1, (category, entries)
+    return Decimal(str(found[0]))
+
+
+def parsed(response) -> dict[str, Any]:
+    assert response.mimetype == FHIR, response.data
+    return json.loads(response.data, parse_float=Decimal)
+
+
+def test_professional_claim_is_adjudicated_and_its_answer_validates_and_balances(
+    client, context, policy
+):
+    response = post(client, fhir_claim())
+    assert response.status_code == 201, response.data
+    body = parsed(response)
+    ClaimResponse.model_validate(body)
+    assert body["outcome"] == "complete"
+    assert body["request"]["identifier"]["value"] == "CLM-1001"
+    # 120.00 + 2 x 45.50 + 64.00 = 275.00, deductible 50.00 -> 225.00 payable
+    assert money(body["total"], "submitted") == Decimal("275.00")
+    assert money(body["total"], "deductible") == Decimal("50.00")
+    assert money(body["total"], "eligible") == Decimal("275.00")
+    assert money(body["total"], "benefit") == Decimal("225.00")
+    assert Decimal(str(body["payment"]["amount"]["value"])) == Decimal("225.00")
+    assert money(body["adjudication"], "benefit") == Decimal("225.00")
+    # no per-line results yet: each item carries what was submitted, adding up to the total
+    assert [i["itemSequence"] for i in body["item"]] == [1, 2, 3]
+    assert sum(money(i["adjudication"], "submitted") for i in body["item"]) == Decimal("275.00")
+    assert b'"value":225.00' in response.data  # money written exactly, not as a float
+    claim_id = body["id"]
+    assert response.headers["Location"] == f"/fhir/ClaimResponse/{claim_id}"
+
+    again = client.get(f"/fhir/ClaimResponse/{claim_id}")
+    assert again.status_code == 200
+    assert parsed(again) == body
+    stored = client.get(f"/v1/claims/{claim_id}").get_json()
+    assert stored["external_ref"] == "CLM-1001"
+    assert stored["policy_number"] == "H-100"
+    assert stored["claim_type"] == "medical_reimbursement"
+    assert stored["date_of_loss"] == "2026-06-02"
+    assert stored["claimant"]["email"] == "lucia@example.com"
+    assert [(li["code"], li["amount"]) for li in stored["line_items"]] == [
+        ("exam", "120.00"),
+        ("xray", "91.00"),
+        ("lab", "64.00"),
+    ]
+    assert sorted(d["type"] for d in stored["documents"]) == ["invoice", "medical_report"]
+
+
+def test_a_retry_is_answered_with_the_first_response_and_stores_nothing_new(
+    client, context, policy
+):
+    first = post(client, fhir_claim("CLM-2"), headers={"Idempotency-Key": "k-1"})
+    second = post(client, fhir_claim("CLM-2"), headers={"Idempotency-Key": "k-1"})
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert parsed(first)["id"] == parsed(second)["id"]
+    assert stored_claims(context) == 1
+
+
+def test_missing_documents_are_a_queued_answer_with_a_communication_request(
+    client, context, policy
+):
+    response = post(client, fhir_claim("CLM-3", documents=False, language="es-MX"))
+    assert response.status_code == 201, response.data
+    body = parsed(response)
+    ClaimResponse.model_validate(body)
+    assert body["outcome"] == "queued"
+    assert "payment" not in body
+    [request] = body["contained"]
+    assert request["resourceType"] == "CommunicationRequest"
+    assert body["communicationRequest"] == [{"reference": f"#{request['id']}"}]
+    assert sorted(p["contentString"] for p in request["payload"]) == ["invoice", "medical_report"]
+    notes = body["processNote"]
+    assert notes and all(n["language"]["coding"][0]["code"] == "es" for n in notes)
+    assert any("Faltan" in n["text"] for n in notes)  # CARC 16 in the claimant's Spanish
+
+
+def test_a_rejected_claim_is_an_error_outcome_with_the_carc(client, context, policy):
+    claim = fhir_claim("CLM-4")
+    claim["billablePeriod"] = {"start": "2025-11-20"}  # before the cover started
+    response = post(client, claim)
+    assert response.status_code == 201, response.data
+    body = parsed(response)
+    ClaimResponse.model_validate(body)
+    assert body["outcome"] == "error"
+    assert "26" in {c["code"] for e in body["error"] for c in e["code"].get("coding", [])}, body
+    assert money(body["total"], "benefit") == Decimal(0)
+    assert "payment" not in body
+
+
+def _broken(change) -> dict[str, Any]:
+    claim = copy.deepcopy(fhir_claim("CLM-BAD"))
+    change(claim)
+    return claim
+
+
+def _set(path: list[Any], value: Any):
+    def change(claim: dict[str, Any]) -> None:
+        target = claim
+        for part in path[:-1]:
+            target = target[part]
+        if value is KeyError:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+
+    return change
+
+
+BAD = [
+    # what fhir.resources refuses: 400
+    ("net not a number", _set(["item", 2, "net", "value"], "lots"), 400, "Claim.item[2].net.value"),
+    ("no status", _set(["status"], KeyError), 400, "Claim.status"),
+    ("unknown element", _set(["item", 0, "colour"], "red"), 400, "Claim.item[0].colour"),
+    ("not a Claim", _set(["resourceType"], "Patient"), 400, "Claim.resourceType"),
+    # valid FHIR this service refuses: 422
+    ("items do not add up", _set(["total", "value"], Decimal("300.00")), 422, "Claim.total.value"),
+    (
+        "net is not quantity x unitPrice",
+        _set(["item", 1, "net", "value"], Decimal("90.00")),
+        422,
+        "Claim.item[1].net.value",
+    ),
+    ("preauthorization", _set(["use"], "preauthorization"), 422, "Claim.use"),
+    (
+        "coverage without a policy",
+        _set(["insurance", 0, "coverage"], {"display": "x"}),
+        422,
+        "Claim.insurance[0].coverage",
+    ),
+    ("no identifier", _set(["identifier"], KeyError), 422, "Claim.identifier"),
+    (
+        "date of loss in the future",
+        _set(["billablePeriod"], {"start": "2026-08-01"}),
+        422,
+        "Claim.billablePeriod.start",
+    ),
+    ("item out of order", _set(["item", 1, "sequence"], 7), 422, "Claim.item[1].sequence"),
+    ("patient not contained", _set(["patient"], {"reference": "Patient/9"}), 422, "Claim.patient"),
+]
+
+
+@pytest.mark.parametrize("name,change,status,path", BAD, ids=[b[0] for b in BAD])
+def test_a_bad_claim_is_an_operation_outcome_naming_the_path_and_stores_nothing(
+    client, context, policy, name, change, status, path
+):
+    response = post(client, _broken(change))
+    assert response.status_code == status, response.data
+    body = parsed(response)
+    OperationOutcome.model_validate(body)
+    paths = [e for issue in body["issue"] for e in issue.get("expression", [])]
+    assert path in paths, body
+    assert stored_claims(context) == 0
+
+
+def test_amounts_the_currency_cannot_carry_are_named_by_their_fhir_path(client, context):
+    items = [item(1, "exam", 1, "1000"), item(2, "lab", 1, "10.5")]
+    for i in items:
+        i["net"]["currency"] = i["unitPrice"]["currency"] = "JPY"
+    claim = fhir_claim("CLM-JPY", items=items)
+    claim["total"]["currency"] = "JPY"
+    response = post(client, claim)
+    assert response.status_code == 422
+    paths = [e for issue in parsed(response)["issue"] for e in issue.get("expression", [])]
+    assert "Claim.item[1].net.value" in paths
+    assert stored_claims(context) == 0
+
+
+def test_refused_requests_on_fhir_routes_are_operation_outcomes(app, client, context, policy):
+    cases = [
+        post(client, fhir_claim(), headers={"Content-Type": "text/plain"}),  # 415
+        post(client, "{not json"),  # 400
+        post(client, "[" * 40 + "]" * 40),  # deeper than MAX_JSON_DEPTH: 400
+        post(client, fhir_claim(), headers={"Authorization": "Bearer nope"}),  # 401
+        post(client, fhir_claim(), headers=key(app, "finance")),  # 403
+        client.get("/fhir/ClaimResponse/no-such-claim"),  # 404
+        client.get("/fhir/Nothing"),  # 404, no route
+        post(client, json.dumps({"x": "y" * (app.config["MAX_CONTENT_LENGTH"] + 1)})),  # 413
+    ]
+    assert [r.status_code for r in cases] == [415, 400, 400, 401, 403, 404, 404, 413]
+    for response in cases:
+        body = parsed(response)
+        OperationOutcome.model_validate(body)
+        assert body["issue"][0]["severity"] == "error"
+    assert stored_claims(context) == 0
