@@ -21,6 +21,7 @@ from service.usecases.resend_dead_message import (
 )
 from service.usecases.send_daily_digest import send_daily_digest
 from service.usecases.write_bordereau import month_bounds, write_bordereau
+from service.usecases.write_remittance import write_remittance
 from worker import runner
 from worker import scheduler as sweeps
 
@@ -108,7 +109,7 @@ def outbox_resend(outbox_id: int) -> None:
 
 @click.group("reports")
 def reports_group() -> None:
-    """Operations digest and monthly bordereau."""
+    """Operations digest, monthly bordereau and remittance."""
 
 
 @reports_group.command("monthly")
@@ -120,6 +121,18 @@ def reports_monthly(month: str) -> None:
     except ValueError:
         raise click.BadParameter("expected YYYY-MM", param_hint="--month") from None
     click.echo(str(write_bordereau(_context(), month)))
+
+
+@reports_group.command("remittance")
+@click.option("--month", required=True, help="YYYY-MM (calendar month in UTC, as the bordereau)")
+def reports_remittance(month: str) -> None:
+    """Write the remittance CSV for a month (claim lines and their adjustments, totals
+    per claim and policy, balancing with the bordereau) and print its path."""
+    try:
+        month_bounds(month)
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM", param_hint="--month") from None
+    click.echo(str(write_remittance(_context(), month)))
 
 
 @reports_group.command("daily")

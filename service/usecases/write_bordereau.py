@@ -63,12 +63,16 @@ def write_bordereau(ctx: Context, month: str, overwrite: bool = True) -> Path:
     path = report_path(ctx, month)
     if path.exists() and not overwrite:
         return path
-    text = bordereau_csv(ctx, month)
+    store_report(path, bordereau_csv(ctx, month))
+    return path
+
+
+def store_report(path: Path, text: str) -> None:
+    """Write a report file atomically, byte for byte as built (CR LF, quoted CRs kept)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
-    tmp.write_bytes(text.encode("utf-8"))  # as built: CR LF and quoted CRs kept
+    tmp.write_bytes(text.encode("utf-8"))
     tmp.replace(path)
-    return path
 
 
 def bordereau(ctx: Context, month: str) -> Bordereau:
@@ -113,11 +117,7 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)
     totals: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
-    seen: set[str] = set()
-    for claim, decision in rows:
-        if claim.id in seen:  # several approvals in one month: the claim is billed once
-            continue
-        seen.add(claim.id)
+    for claim, decision in billed(rows):
         payable = decision.payable_amount or Decimal(0)
         writer.writerow(
             (
@@ -153,6 +153,18 @@ def bordereau_csv(ctx: Context, month: str) -> str:
             + _sums(claimed, payable, n, currency)
         )
     return out.getvalue()
+
+
+def billed(rows: list[Any]) -> list[Any]:
+    """(claim, decision) billed in a month, from `reporting.approvals`: several approvals of
+    one claim in the month bill it once, at its first approval (the remittance too)."""
+    seen: set[str] = set()
+    out = []
+    for claim, decision in rows:
+        if claim.id not in seen:
+            seen.add(claim.id)
+            out.append((claim, decision))
+    return out
 
 
 def _sums(claimed: Decimal, payable: Decimal, n: int, currency: str) -> tuple[str, str, int]:

@@ -1,0 +1,163 @@
+"""The monthly remittance (issue 16 point 5) balances with the bordereau, on PostgreSQL:
+same claims, same paid totals per policy and currency; every claim's adjustments explain
+the difference between claimed and paid."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+
+from tests.auth_helpers import key
+from tests.conftest import _truncate
+from tests.helpers import claim, put_policies
+
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+
+@pytest.fixture
+def db_url(pg_url: str) -> str:
+    _truncate(pg_url)
+    return pg_url
+
+
+def rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    table = list(csv.reader(io.StringIO(text, newline="")))
+    return table[0], [dict(zip(table[0], r, strict=True)) for r in table[1:]]
+
+
+def submit(client, **fields) -> dict:
+    response = client.post("/v1/claims", json=claim(**fields))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def may(client, clock) -> dict[str, str]:
+    """Claims decided in May 2026, and one in June; outcome by claim id."""
+    clock.set(datetime(2026, 5, 20, 12, tzinfo=UTC))
+    put_policies(client)
+    decided = {}
+    for fields in (
+        {"amount": "300.00", "date_of_loss": "2026-05-10"},  # 250.00 (PR 1 50.00)
+        {"amount": "1000.00", "date_of_loss": "2026-05-11"},  # 800.00 (PR 1 50, CO 119 150)
+        {
+            "policy_number": "P-PROP",
+            "claim_type": "water_damage",
+            "amount": "1800.00",
+            "date_of_loss": "2026-05-12",
+        },  # EUR 1300.00 (PR 1 500.00)
+        {
+            "policy_number": "P-MED",
+            "claim_type": "medical_reimbursement",
+            "amount": "120.50",
+            "date_of_loss": "2026-05-12",
+            "line_items": [
+                {"code": "exam", "amount": "100.00"},
+                {"code": "lab", "amount": "20.50"},
+            ],
+        },
+        {"policy_number": "P-ENDED", "date_of_loss": "2026-05-13"},  # rejected
+        {"amount": "200.00", "date_of_loss": "2026-05-14", "documents": []},  # pending
+    ):
+        document = submit(client, **fields)
+        decided[document["id"]] = document["status"]
+    clock.set(datetime(2026, 6, 2, 9, tzinfo=UTC))
+    june = submit(
+        client,
+        policy_number="P-MED",
+        claim_type="medical_reimbursement",
+        amount="400.00",
+        date_of_loss="2026-06-01",
+    )
+    assert june["status"] == "approved"
+    clock.set(datetime(2026, 6, 15, 9, tzinfo=UTC))
+    return decided
+
+
+def test_the_remittance_balances_with_the_bordereau(app, client, may):
+    finance = key(app, "finance")
+    remitted = client.get("/v1/reports/remittance/2026-05", headers=finance)
+    billed = client.get("/v1/reports/bordereau/2026-05", headers=finance)
+    assert remitted.status_code == billed.status_code == 200
+    assert remitted.mimetype == "text/csv"
+    assert 'filename="remittance-2026-05.csv"' in remitted.headers["Content-Disposition"]
+    header, lines = rows(remitted.get_data(as_text=True))
+    _, bordereau = rows(billed.get_data(as_text=True))
+
+    approved = {i for i, status in may.items() if status == "approved"}
+    assert len(approved) == 4
+    totals = [r for r in lines if r["record"] == "claim_total"]
+    assert {r["claim_id"] for r in totals} == approved
+    assert {r["claim_id"] for r in bordereau if r["record"] == "claim"} == approved
+
+    # every claim: claimed - sum of its adjustment rows = paid, and one line row (no per-line
+    # results yet) carrying the claim
+    for total in totals:
+        mine = [r for r in lines if r["claim_id"] == total["claim_id"]]
+        adjustments = sum(
+            (Decimal(r["adjustment"]) for r in mine if r["record"] == "adjustment"), Decimal(0)
+        )
+        assert adjustments == Decimal(total["adjustment"])
+        assert Decimal(total["submitted"]) - adjustments == Decimal(total["paid"])
+        [line] = [r for r in mine if r["record"] == "line"]
+        assert line["paid"] == total["paid"] and line["submitted"] == total["submitted"]
+
+    by_ref = {r["claim_id"]: r for r in totals}
+    paid = sorted(Decimal(r["paid"]) for r in by_ref.values())
+    assert paid == [Decimal("120.50"), Decimal("250.00"), Decimal("800.00"), Decimal("1300.00")]
+    cuts = {(r["group"], r["carc"], r["adjustment"]) for r in lines if r["record"] == "adjustment"}
+    assert {("PR", "1", "50.00"), ("CO", "119", "150.00"), ("PR", "1", "500.00")} <= cuts
+
+    # per policy and currency, and in all: the bordereau's payable = the remittance's paid
+    expected: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for r in bordereau:
+        if r["record"] == "total":
+            expected[(r["policy_number"], r["currency"])] += Decimal(r["payable_amount"])
+    policy_totals = {
+        (r["policy_number"], r["currency"]): Decimal(r["paid"])
+        for r in lines
+        if r["record"] == "policy_total"
+    }
+    assert policy_totals == dict(expected)
+    grand = {r["currency"]: Decimal(r["paid"]) for r in lines if r["record"] == "grand_total"}
+    assert grand == {
+        r["currency"]: Decimal(r["payable_amount"])
+        for r in bordereau
+        if r["record"] == "grand_total"
+    }
+    assert all(len(r) == len(header) for r in lines)
+
+
+def test_the_cli_writes_the_same_file(app, client, may, monkeypatch, db_url, tmp_path):
+    from worker.cli import reports_group
+
+    served = client.get("/v1/reports/remittance/2026-05", headers=key(app, "finance"))
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "cli"))
+    result = CliRunner().invoke(reports_group, ["remittance", "--month", "2026-05"])
+    assert result.exit_code == 0, result.output
+    path = result.output.strip().splitlines()[-1]
+    assert path.endswith("remittance-2026-05.csv")
+    with open(path, "rb") as f:
+        assert f.read() == served.get_data()
+    bad = CliRunner().invoke(reports_group, ["remittance", "--month", "May"])
+    assert bad.exit_code != 0
+
+
+@pytest.mark.parametrize("month", ["2026-13", "26-05", "2026-07"])
+def test_a_month_that_is_not_one_or_has_not_begun_is_422(app, client, month):
+    response = client.get(f"/v1/reports/remittance/{month}", headers=key(app, "finance"))
+    assert response.status_code == 422
+
+
+def test_only_finance_and_admin_read_it(app, client):
+    assert client.get("/v1/reports/remittance/2026-05").status_code == 403  # intake
+    assert (
+        client.get("/v1/reports/remittance/2026-05", headers=key(app, "admin")).status_code == 200
+    )
