@@ -28,6 +28,7 @@ CLAIM_TYPE = "medical_reimbursement"  # every FHIR Claim is a health claim
 COVERAGE_PREFIX = "Coverage/"
 CONTAINED_PREFIX = "#"
 MAX_ISSUES = 50
+MAX_NAME = 200  # characters of an unknown element's name quoted back
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,16 @@ def fhir_path(root: str, loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         elif str(part) not in ("__root__", "resourceType") or out == root:
-            out += f".{part}"
+            out += f".{_printable(str(part))}"
     return out
+
+
+def _printable(name: str) -> str:
+    """A client's own key quoted back: escapes for what is not printable, at most
+    MAX_NAME characters."""
+    if not name.isprintable():
+        name = ascii(name)[1:-1]
+    return name if len(name) <= MAX_NAME else name[:MAX_NAME] + "..."
 
 
 def _issue_code(err: Any) -> str:

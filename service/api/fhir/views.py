@@ -30,6 +30,7 @@ from service.api.fhir.outcome import fhir_response
 from service.api.parsing import parse_body
 from service.api.problems import Problem, flatten_messages
 from service.api.schemas import ClaimSchema, date_problems
+from service.logs import note_personal_fields
 from service.usecases import read_claims
 
 blp = Blueprint("fhir", __name__, url_prefix="/fhir")
@@ -44,6 +45,7 @@ def _ctx() -> Any:
 def post_claim() -> Response:
     """A FHIR Claim in, adjudicated like any claim; its ClaimResponse out (201)."""
     body = g.json_body if "json_body" in g else _body()
+    _note_personal(body)
     try:
         data, paths = claim_body(validate_claim(body))
         data = _checked(data, paths)
@@ -67,6 +69,20 @@ def get_claim_response(claim_id: str) -> Response:
     response = fhir_response(validated(claim_response(document, reason_words)))
     response.headers["ETag"] = f'W/"{document["version"]}"'
     return response
+
+
+def _note_personal(body: Any) -> None:
+    """Mask the contained Patient's name, contacts and address in this request's logs."""
+    contained = body.get("contained") if isinstance(body, dict) else None
+    found: list[Any] = []
+    for resource in contained if isinstance(contained, list) else []:
+        if not isinstance(resource, dict):
+            continue
+        found += [resource.get(k) for k in ("name", "address", "birthDate")]
+        telecom = resource.get("telecom")
+        for point in telecom if isinstance(telecom, list) else []:
+            found.append(point.get("value") if isinstance(point, dict) else None)
+    note_personal_fields({"claimant": found})
 
 
 def _body() -> Any:
