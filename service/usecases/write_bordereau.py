@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -60,33 +61,43 @@ def report_path(ctx: Context, month: str) -> Path:
 def write_bordereau(ctx: Context, month: str, overwrite: bool = True) -> Path:
     """Write the month's file (atomically) and return its path; an existing file is kept
     unless `overwrite`."""
-    path = report_path(ctx, month)
+    return write_report(report_path(ctx, month), lambda: bordereau_csv(ctx, month), overwrite)
+
+
+def write_report(path: Path, build: Callable[[], str], overwrite: bool = True) -> Path:
+    """Write a report file atomically, byte for byte as built (CR LF, quoted CRs kept);
+    an existing file is kept unless `overwrite`."""
     if path.exists() and not overwrite:
         return path
-    store_report(path, bordereau_csv(ctx, month))
-    return path
-
-
-def store_report(path: Path, text: str) -> None:
-    """Write a report file atomically, byte for byte as built (CR LF, quoted CRs kept)."""
+    text = build()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.tmp")
     tmp.write_bytes(text.encode("utf-8"))
     tmp.replace(path)
+    return path
 
 
-def bordereau(ctx: Context, month: str) -> Bordereau:
-    """The month's bordereau for a reader: stored once the month has ended, built on the fly
-    while it runs. ValueError for a month that is not YYYY-MM or has not begun."""
+def read_report(ctx: Context, month: str, path: Path, build: Callable[[], str]) -> tuple[str, bool]:
+    """A monthly report for a reader, and whether it is complete: stored once the month has
+    ended (written then if it was not), built on the fly while it runs. ValueError for a
+    month that is not YYYY-MM or has not begun."""
     start, end = month_bounds(month)
     now = ctx.clock.now()
     if start > now:
         raise ValueError(f"{month} has not begun")
     if end > now:
-        return Bordereau(month, bordereau_csv(ctx, month), complete=False)
-    path = write_bordereau(ctx, month, overwrite=False)
-    text = path.read_bytes().decode("utf-8")  # byte for byte: CR LF, quoted CRs kept
-    return Bordereau(month, text, complete=True)
+        return build(), False
+    write_report(path, build, overwrite=False)
+    return path.read_bytes().decode("utf-8"), True  # byte for byte: CR LF, quoted CRs kept
+
+
+def bordereau(ctx: Context, month: str) -> Bordereau:
+    """The month's bordereau for a reader: stored once the month has ended, built on the fly
+    while it runs. ValueError for a month that is not YYYY-MM or has not begun."""
+    text, complete = read_report(
+        ctx, month, report_path(ctx, month), lambda: bordereau_csv(ctx, month)
+    )
+    return Bordereau(month, text, complete)
 
 
 def stored_bordereaux(ctx: Context) -> list[dict[str, Any]]:

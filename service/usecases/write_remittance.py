@@ -33,7 +33,7 @@ from service.db import reporting
 from service.domain.money import fmt
 from service.usecases.context import Context
 from service.usecases.read_models import decision_document
-from service.usecases.write_bordereau import billed, month_bounds, store_report
+from service.usecases.write_bordereau import billed, month_bounds, read_report, write_report
 
 COLUMNS = (
     "record",
@@ -84,24 +84,17 @@ def report_path(ctx: Context, month: str) -> Path:
 def write_remittance(ctx: Context, month: str, overwrite: bool = True) -> Path:
     """Write the month's remittance file (atomically) and return its path; an existing
     file is kept unless `overwrite`. ValueError for a month not written YYYY-MM."""
-    path = report_path(ctx, month)
-    if path.exists() and not overwrite:
-        return path
-    store_report(path, remittance_csv(ctx, month))
-    return path
+    month_bounds(month)
+    return write_report(report_path(ctx, month), lambda: remittance_csv(ctx, month), overwrite)
 
 
 def remittance(ctx: Context, month: str) -> Remittance:
     """The month's remittance for a reader: stored once the month has ended, built on the
     fly while it runs. ValueError for a month that is not YYYY-MM or has not begun."""
-    start, end = month_bounds(month)
-    now = ctx.clock.now()
-    if start > now:
-        raise ValueError(f"{month} has not begun")
-    if end > now:
-        return Remittance(month, remittance_csv(ctx, month), complete=False)
-    path = write_remittance(ctx, month, overwrite=False)
-    return Remittance(month, path.read_bytes().decode("utf-8"), complete=True)
+    text, complete = read_report(
+        ctx, month, report_path(ctx, month), lambda: remittance_csv(ctx, month)
+    )
+    return Remittance(month, text, complete)
 
 
 def remittance_csv(ctx: Context, month: str) -> str:
