@@ -347,3 +347,50 @@ def test_refused_requests_on_fhir_routes_are_operation_outcomes(app, client, con
         OperationOutcome.model_validate(body)
         assert body["issue"][0]["severity"] == "error"
     assert stored_claims(context) == 0
+
+
+def test_the_claim_response_follows_the_current_decision(client, context, policy):
+    created = parsed(post(client, fhir_claim("CLM-5", documents=False)))
+    assert created["outcome"] == "queued"
+    documents = [{"type": "invoice", "ref": "inv-5"}, {"type": "medical_report", "ref": "mr-5"}]
+    response = client.post(f"/v1/claims/{created['id']}/documents", json={"documents": documents})
+    assert response.status_code in (200, 201), response.get_json()
+    now = parsed(client.get(f"/fhir/ClaimResponse/{created['id']}"))
+    ClaimResponse.model_validate(now)
+    assert now["outcome"] == "complete"
+    assert "communicationRequest" not in now
+    assert Decimal(str(now["payment"]["amount"]["value"])) == Decimal("225.00")
+
+
+def test_the_same_identifier_with_another_claim_is_a_conflict(client, context, policy):
+    assert post(client, fhir_claim("CLM-6")).status_code == 201
+    other = fhir_claim("CLM-6", items=[item(1, "exam", 1, "99.00")])
+    response = post(client, other)
+    assert response.status_code == 409
+    body = parsed(response)
+    OperationOutcome.model_validate(body)
+    assert body["issue"][0]["code"] == "conflict"
+    assert stored_claims(context) == 1
+
+
+def test_an_intake_client_reads_only_its_own_claim_responses(app, client, context, policy):
+    claim_id = parsed(post(client, fhir_claim("CLM-7")))["id"]
+    other = key(app, "intake", "other-clinic")
+    assert client.get(f"/fhir/ClaimResponse/{claim_id}", headers=other).status_code == 404
+    staff = client.get(f"/fhir/ClaimResponse/{claim_id}", headers=key(app, "finance"))
+    assert staff.status_code == 200
+
+
+def test_a_coverage_named_by_identifier_is_the_policy(client, context, policy):
+    claim = fhir_claim("CLM-8")
+    claim["insurance"][0]["coverage"] = {"identifier": {"value": "H-100"}}
+    response = post(client, claim)
+    assert response.status_code == 201, response.data
+    assert parsed(response)["outcome"] == "complete"
+
+
+@pytest.mark.parametrize("segment", ["%00", "%01x", "a" * 300, "%E2%80%AE", "..%2F..%2Fetc"])
+def test_hostile_ids_are_operation_outcomes(client, segment):
+    response = client.get(f"/fhir/ClaimResponse/{segment}")
+    assert 400 <= response.status_code < 500
+    OperationOutcome.model_validate(parsed(response))
