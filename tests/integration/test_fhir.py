@@ -300,6 +300,12 @@ BAD = [
         "Claim.billablePeriod.start",
     ),
     ("item out of order", _set(["item", 1, "sequence"], 7), 422, "Claim.item[1].sequence"),
+    (
+        "a month is not a date of loss",
+        _set(["billablePeriod"], {"start": "2026-06"}),
+        422,
+        "Claim.billablePeriod.start",
+    ),
     ("patient not contained", _set(["patient"], {"reference": "Patient/9"}), 422, "Claim.patient"),
 ]
 

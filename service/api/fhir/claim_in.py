@@ -200,32 +200,46 @@ def _policy_number(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> str 
 
 
 def _date_of_loss(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> date | None:
+    """billablePeriod.start, else the earliest servicedDate or servicedPeriod.start of the
+    items; a date as written (a time's own offset decides its calendar day)."""
+    found: list[tuple[Any, str]] = []
     period = claim.billablePeriod
     if period is not None and period.start is not None:
-        paths.paths["date_of_loss"] = "Claim.billablePeriod.start"
-        return _as_date(period.start)
-    found: list[tuple[date, str]] = []
-    for i, item in enumerate(claim.item or []):
-        if item.servicedDate is not None:
-            found.append((_as_date(item.servicedDate), f"Claim.item[{i}].servicedDate"))
-        elif item.servicedPeriod is not None and item.servicedPeriod.start is not None:
-            found.append((_as_date(item.servicedPeriod.start), f"Claim.item[{i}].servicedPeriod"))
-    if found:
-        earliest, path = min(found)
+        found.append((period.start, "Claim.billablePeriod.start"))
+    else:
+        for i, item in enumerate(claim.item or []):
+            if item.servicedDate is not None:
+                found.append((item.servicedDate, f"Claim.item[{i}].servicedDate"))
+            elif item.servicedPeriod is not None and item.servicedPeriod.start is not None:
+                found.append((item.servicedPeriod.start, f"Claim.item[{i}].servicedPeriod.start"))
+    days: list[tuple[date, str]] = []
+    for value, path in found:
+        day = _as_date(value)
+        if day is None:
+            issues.append(Issue(path, "Give a full date (YYYY-MM-DD): it is the date of loss."))
+        else:
+            days.append((day, path))
+    if days and len(days) == len(found):
+        earliest, path = min(days)
         paths.paths["date_of_loss"] = path
         return earliest
-    issues.append(
-        Issue(
-            "Claim.billablePeriod",
-            "Give billablePeriod.start or a servicedDate on the items: it is the date of loss.",
-            "required",
+    if not found:
+        issues.append(
+            Issue(
+                "Claim.billablePeriod",
+                "Give billablePeriod.start or a servicedDate on the items: it is the date of loss.",
+                "required",
+            )
         )
-    )
     return None
 
 
-def _as_date(value: Any) -> date:
-    return value.date() if isinstance(value, datetime) else value  # type: ignore[no-any-return]
+def _as_date(value: Any) -> date | None:
+    """A calendar date, or None for a partial one (2026-06, 2026: kept as text by the
+    library)."""
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
 
 
 def _reported_at(claim: Claim, paths: FieldPaths) -> datetime | None:

@@ -195,12 +195,12 @@ def _disposition(decision: dict[str, Any], figures: dict[str, Decimal], currency
 
 def _line_adjudication(line: dict[str, Any], currency: str) -> list[dict[str, Any]]:
     figures = {
-        "submitted": line["submitted"],
-        "eligible": line["allowed"],
-        "deductible": line["deductible"],
-        "benefit": line["paid"],
+        "submitted": line.get("submitted"),
+        "eligible": line.get("allowed"),
+        "deductible": line.get("deductible"),
+        "benefit": line.get("paid"),
     }
-    out = [_adjudication(c, Decimal(str(figures[c])), currency) for c in CATEGORIES]
+    out = [_adjudication(c, Decimal(str(figures[c] or 0)), currency) for c in CATEGORIES]
     carcs = [str(r["carc"]) for r in line.get("reasons") or [] if r.get("carc")]
     if carcs:
         out[-1]["reason"] = {"coding": [{"system": CARC, "code": carcs[0]}]}
