@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, nulls_last, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -140,32 +140,6 @@ def claim_for_update(session: Session, claim_id: str, client_id: str | None) -> 
             selectinload(ClaimRow.documents), selectinload(ClaimRow.decisions)
         ).with_for_update(of=ClaimRow)
     )
-
-
-def escalated_claims(
-    session: Session,
-    *,
-    claim_type: str | None,
-    assignee: str | None,
-    unassigned: bool,
-    overdue_at: datetime | None,
-) -> list[ClaimRow]:
-    """Escalated claims, earliest SLA deadline first (so overdue ones lead)."""
-    query = (
-        select(ClaimRow)
-        .where(ClaimRow.status == "escalated")
-        .options(selectinload(ClaimRow.decisions))
-    )
-    if claim_type:
-        query = query.where(ClaimRow.claim_type == claim_type)
-    if assignee:
-        query = query.where(ClaimRow.assignee == assignee)
-    if unassigned:
-        query = query.where(ClaimRow.assignee.is_(None))
-    if overdue_at is not None:
-        query = query.where(ClaimRow.sla_due_at < overdue_at)
-    query = query.order_by(nulls_last(ClaimRow.sla_due_at.asc()), ClaimRow.created_at, ClaimRow.id)
-    return list(session.scalars(query))
 
 
 def count_by_status(session: Session) -> dict[str, int]:

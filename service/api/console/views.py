@@ -39,7 +39,13 @@ from service.usecases.decide_claim import (
     payable_limit,
 )
 from service.usecases.read_messages import claim_messages
-from service.usecases.read_queue import escalation_queue, operations_stats
+from service.usecases.read_queue import (
+    PAGE_SIZES,
+    BadQueueCursor,
+    escalation_queue,
+    operations_stats,
+    queue_reason_codes,
+)
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
@@ -139,22 +145,75 @@ def home() -> Any:
     )
 
 
+SORT_LABELS = {
+    "due": "Deadline, earliest first",
+    "-due": "Deadline, latest first",
+    "amount": "Amount, smallest first",
+    "-amount": "Amount, largest first",
+    "age": "Age, oldest first",
+    "-age": "Age, newest first",
+}
+QUEUE_FILTERS = ("q", "reason", "claim_type", "assignee", "overdue")
+
+
 @bp.route("/queue")
 @requires(*SUPERVISORS)
 def queue() -> Any:
-    args = request.args
-    assignee = args.get("assignee") or None
-    page = escalation_queue(
-        _ctx(),
-        reason=args.get("reason") or None,
-        claim_type=args.get("claim_type") or None,
-        assignee=g.actor if assignee == "me" else assignee,
-        overdue=True if args.get("overdue") == "1" else None,
-        limit=_ctx().config.page_size_max,
-    )
     from service.domain.model import CLAIM_TYPES
 
-    return render_template("console/queue.html", page=page, args=args, claim_types=CLAIM_TYPES)
+    args = request.args
+    ctx = _ctx()
+    codes = queue_reason_codes(ctx)
+    reason = _choice(args, "reason", codes, "reason code")
+    claim_type = _choice(args, "claim_type", CLAIM_TYPES, "claim type")
+    sort = _choice(args, "sort", tuple(SORT_LABELS), "sort") or "due"
+    sizes = [n for n in PAGE_SIZES if n <= ctx.config.page_size_max] or [PAGE_SIZES[0]]
+    size_text = args.get("size") or str(50 if 50 in sizes else sizes[0])
+    if not size_text.isdigit() or int(size_text) not in sizes:
+        raise Problem(400, f"size must be one of {', '.join(map(str, sizes))}.", code="bad_filter")
+    search = (args.get("q") or "").strip()[:120] or None
+    assignee = args.get("assignee") or None
+    try:
+        page = escalation_queue(
+            ctx,
+            reason=reason,
+            claim_type=claim_type,
+            assignee=g.actor if assignee == "me" else assignee,
+            overdue=True if args.get("overdue") == "1" else None,
+            q=search,
+            sort=sort,
+            cursor=args.get("cursor") or None,
+            limit=int(size_text),
+        )
+    except BadQueueCursor:
+        raise Problem(
+            400,
+            "This page link is out of date: start again from the first page.",
+            code="bad_cursor",
+        ) from None
+    kept = {k: v for k, v in args.items() if k != "cursor" and v}
+    return render_template(
+        "console/queue.html",
+        page=page,
+        args=args,
+        kept=kept,
+        filtered=any(args.get(k) for k in QUEUE_FILTERS),
+        first_page=not args.get("cursor"),
+        claim_types=CLAIM_TYPES,
+        codes=codes,
+        sorts=SORT_LABELS,
+        sort=sort,
+        sizes=sizes,
+        size=int(size_text),
+    )
+
+
+def _choice(args: Any, name: str, allowed: Any, label: str) -> str | None:
+    """A query value from a fixed list, or None; anything else is a 400, not a guess."""
+    value = args.get(name) or None
+    if value is not None and value not in allowed:
+        raise Problem(400, f"Unknown {label}: choose one from the list.", code="bad_filter")
+    return value
 
 
 @bp.route("/claims/<claim_id>")
