@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.auth_helpers import key
+from tests.auth_helpers import key, user
+from tests.helpers import claim, put_policies
 from tests.queue_helpers import add_open_appeal, bulk_escalated
 
 pytestmark = pytest.mark.integration
@@ -68,3 +69,133 @@ def test_due_soon_and_appeal_rows(app, client, clock, sup):
     assert "The repair shop invoice was attached on day one" in html
     appeal_row = html[html.index(made[1]["id"]) :].split("</tr>")[0]
     assert "LATE_REPORTING" not in appeal_row and "AMOUNT_ABOVE_THRESHOLD" not in appeal_row
+
+
+# --- the claim page and the decide form -------------------------------------------
+
+
+def escalated(client):
+    put_policies(client, ["P-DEV"])
+    document = client.post("/v1/claims", json=claim(date_of_loss="2026-04-01")).get_json()
+    assert document["decision"]["outcome"] == "escalated"
+    return document
+
+
+def form_of(html: str) -> dict[str, str]:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    version = re.search(r'name="version" value="(\d+)"', html).group(1)
+    seen = re.search(r'name="seen" value="(\d+)"', html).group(1)
+    return {"csrf_token": token, "version": version, "seen": seen}
+
+
+def browser(app):
+    from tests.integration.test_sessions import login
+
+    user(app, "sue", "supervisor")
+    return login(app, "sue")
+
+
+def test_outcome_first_amount_empty_with_at_most_beside_it(app, client):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    assert 'data-outcome="approve" hidden disabled' in html  # no outcome chosen: no fields
+    chosen = sue.get(f"/console/claims/{claim_id}?outcome=approve").get_data(as_text=True)
+    assert 'data-outcome="approve" hidden' not in chosen
+    assert 'data-outcome="reject" hidden disabled' in chosen
+    amount = re.search(r'<input id="amount"[^>]*>', chosen).group(0)
+    assert 'value=""' in amount  # never pre-filled
+    assert re.search(r"at most 250.00 [A-Z]{3}<", chosen)
+
+
+def test_refused_form_keeps_every_value_with_the_error_by_its_field(app, client):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    long_note = "n" * 5001
+    refused = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "999.00", "note": long_note},
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert 'id="note-error"' in page  # the API's limit, 5000 characters
+    assert long_note in page and 'value="999.00"' in page
+
+    above = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "999.00", "note": "Checked"},
+    )
+    page = above.get_data(as_text=True)
+    assert above.status_code == 422
+    error = re.search(r'<p class="field-error" id="amount-error">([^<]+)</p>', page).group(1)
+    assert "above what the coverage allows" in error
+    assert 'value="999.00"' in page and ">Checked</textarea>" in page
+
+    documents = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={
+            **form_of(html),
+            "outcome": "request_info",
+            "documents": "Receipt!, photos",
+            "note": "Need them",
+        },
+    )
+    page = documents.get_data(as_text=True)
+    assert documents.status_code == 422 and 'id="documents-error"' in page
+    assert 'value="Receipt!, photos"' in page
+    too_many = ", ".join(f"doc_{i}" for i in range(21))
+    many = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "request_info", "documents": too_many, "note": "x"},
+    )
+    assert many.status_code == 422 and 'id="documents-error"' in many.get_data(as_text=True)
+
+    rejected = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={
+            **form_of(html),
+            "outcome": "reject",
+            "note": "Late",
+            "reason_codes": ["carc_29", "FILING_LIMIT_EXPIRED"],
+        },
+    )
+    page = rejected.get_data(as_text=True)
+    assert rejected.status_code == 200 or rejected.status_code == 302, page[:500]
+
+
+def test_stale_form_keeps_the_values_and_says_what_changed(app, client):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    sam = key(app, "supervisor", "sam")
+    assert client.post(f"/v1/escalations/{claim_id}/assign", headers=sam).status_code == 200
+    stale = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "120.00", "note": "Phoned"},
+    )
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 412
+    assert "What changed since you opened the form" in page
+    changed = page[
+        page.index("What changed") : page.index("</section>", page.index("What changed"))
+    ]
+    assert "sam" in changed and "claim.assigned" in changed
+    assert 'value="120.00"' in page and ">Phoned</textarea>" in page
+
+
+def test_confirmation_names_reference_and_claimant(app, client):
+    document = escalated(client)
+    claim_id = document["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    done = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "200.00", "note": "Fine"},
+        follow_redirects=True,
+    )
+    page = done.get_data(as_text=True)
+    name = document["claimant"]["name"]
+    currency = document["currency"]
+    assert f"Claim {document['external_ref']} ({name}): approved, 200.00 {currency} to pay." in page
+    assert claim_id not in page.split('role="status"')[1].split("</p>")[0]

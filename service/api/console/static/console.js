@@ -15,3 +15,35 @@
   tick();
   setInterval(tick, 30000);
 })();
+
+// The decide form: choosing an outcome shows only that outcome's fields (without
+// script the "Show the fields" button asks the server for the same page).
+(function () {
+  var choices = document.querySelectorAll("[data-outcome-choice]");
+  var value = document.querySelector("[data-outcome-value]");
+  if (!choices.length || !value) return;
+  document.querySelectorAll(".js-hide").forEach(function (el) { el.hidden = true; });
+  function show(outcome) {
+    value.value = outcome;
+    document.querySelectorAll("fieldset[data-outcome]").forEach(function (set) {
+      var on = set.dataset.outcome === outcome || (set.dataset.outcome === "any" && !!outcome);
+      set.hidden = !on;
+      set.disabled = !on;
+    });
+  }
+  choices.forEach(function (radio) {
+    radio.addEventListener("change", function () { if (radio.checked) show(radio.value); });
+  });
+})();
+
+// The viewer's time zone: on the first visit, the browser's own zone (a cookie the server
+// reads); the "Times in" form at the foot of every page changes it.
+(function () {
+  var select = document.getElementById("tz");
+  if (!select || document.cookie.indexOf("console_tz=") !== -1 || !window.Intl) return;
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!zone || !select.querySelector('option[value="' + zone + '"]')) return;
+  document.cookie = "console_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax" +
+    (location.protocol === "https:" ? "; secure" : "");
+  if (zone !== select.dataset.current) location.reload();
+})();
