@@ -199,3 +199,88 @@ def test_confirmation_names_reference_and_claimant(app, client):
     currency = document["currency"]
     assert f"Claim {document['external_ref']} ({name}): approved, 200.00 {currency} to pay." in page
     assert claim_id not in page.split('role="status"')[1].split("</p>")[0]
+
+
+# --- the claim page as a claim file -----------------------------------------------
+
+
+def test_claim_file_times_facts_documents_other_claims_and_access_log(app, client, clock):
+    document = escalated(client)
+    claim_id = document["id"]
+    other = client.post("/v1/claims", json=claim(amount="120.00")).get_json()
+    sue = browser(app)
+    sue.get(f"/console/claims/{claim_id}")  # a page view: to the access log, not the history
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+
+    # facts as a table with units and currencies, never a Python repr
+    facts = html[html.index('id="h-facts"') :]
+    currency = document["currency"]
+    assert re.search(rf"<code>claim.amount</code></th><td>300.00 {currency}</td>", facts)
+    assert re.search(r"<code>days_to_report</code></th><td>\d+ days</td>", facts)
+    assert "<code>policy_in_force</code></th><td>yes</td>" in facts
+    assert "{'" not in facts and "Decimal(" not in facts and "True<" not in facts
+
+    # history without page views; the access log has them
+    history = html[html.index('id="h-history"') :]
+    assert "claim.viewed" not in history and "(1 page view," in history  # this one is logged after it
+    log = sue.get(f"/console/claims/{claim_id}/access").get_data(as_text=True)
+    assert log.count("<td>sue</td>") == 2
+
+    # the other claim on the same policy, linked
+    assert f'href="/console/claims/{other["id"]}"' in html
+
+    # times in the viewer's zone, to the minute
+    reported = clock.now()
+    assert reported.strftime("%Y-%m-%d %H:%M UTC") in html  # DEFAULT_TIME_ZONE
+    page = sue.get(f"/console/claims/{claim_id}")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    sue.post(
+        "/console/timezone",
+        data={"tz": "Asia/Tokyo", "csrf_token": token, "next": f"/console/claims/{claim_id}"},
+    )
+    tokyo = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    assert "2026-06-15 18:00 JST" in tokyo  # 09:00 UTC
+    bad = sue.post("/console/timezone", data={"tz": "Mars/Olympus", "csrf_token": token})
+    assert bad.status_code == 400
+
+
+def test_documents_a_supervisor_asked_for_and_the_appeal_above_the_history(app, client, clock):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    asked = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={
+            **form_of(html),
+            "outcome": "request_info",
+            "documents": "repair_quote",
+            "note": "Need the quote",
+        },
+    )
+    assert asked.status_code == 302
+    page = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    requested = page[page.index('id="h-requested-docs"') :].split("</table>")[0]
+    assert "repair_quote" in requested and "sue" in requested and "still missing" in requested
+    client.post(
+        f"/v1/claims/{claim_id}/documents",
+        json={"documents": [{"type": "repair_quote", "ref": "s3://bucket/q1"}]},
+    )
+    page = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    requested = page[page.index('id="h-requested-docs"') :].split("</table>")[0]
+    assert "still missing" not in requested
+
+
+def test_appeal_is_shown_above_the_history(app, client, clock):
+    put_policies(client, ["P-LAPSED"])
+    claim_id = client.post("/v1/claims", json=claim("P-LAPSED")).json["id"]
+    appealed = client.post(
+        f"/v1/claims/{claim_id}/appeal", json={"reason": "My policy was paid up.\nSee bank."}
+    )
+    assert appealed.status_code == 201, appealed.json
+    sue = browser(app)
+    page = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    appeals = page.index('id="h-appeals"')
+    assert appeals < page.index('id="h-history"')
+    section = page[appeals:].split("</section>")[0]
+    assert "My policy was paid up.\nSee bank." in section and "answer due" in section
+    assert "Filed by default" in section
