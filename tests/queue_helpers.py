@@ -89,3 +89,51 @@ def add_open_appeal(ctx: Any, claim_id: str, reason: str, now: datetime) -> None
             )
         )
         session.commit()
+
+
+def decided_claims(
+    ctx: Any, trails: list[list[tuple[str, str]]], at: datetime, claim_type: str = "device_damage"
+) -> list[str]:
+    """One claim per trail of (outcome, decided_by) decisions, an hour apart up to `at`;
+    the claim's status is its last outcome. Answers the claim ids."""
+    ids = []
+    with ctx.unit_of_work() as session:
+        for trail in trails:
+            claim_id = str(uuid.uuid4())
+            first = at - timedelta(hours=len(trail) - 1)
+            session.add(
+                ClaimRow(
+                    id=claim_id,
+                    client_id="bulk",
+                    external_ref=f"D-{claim_id[:8]}",
+                    policy_number="P-OPS",
+                    claim_type=claim_type,
+                    date_of_loss=date(2026, 2, 20),
+                    reported_at=first,
+                    amount=Decimal("100.00"),
+                    currency="EUR",
+                    claimant={"name": "Ops Test"},
+                    payload={},
+                    status=trail[-1][0],
+                    version=1,
+                    created_at=first,
+                    updated_at=at,
+                )
+            )
+            for i, (outcome, decided_by) in enumerate(trail):
+                session.add(
+                    DecisionRow(
+                        claim_id=claim_id,
+                        outcome=outcome,
+                        reasons=[],
+                        missing_documents=[],
+                        trace=[],
+                        facts={},
+                        adjustments=[],
+                        decided_by=decided_by,
+                        decided_at=first + timedelta(hours=i),
+                    )
+                )
+            ids.append(claim_id)
+        session.commit()
+    return ids

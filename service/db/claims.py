@@ -147,15 +147,6 @@ def count_by_status(session: Session) -> dict[str, int]:
     return {status: int(count) for status, count in rows}
 
 
-def decisions_since(session: Session, since: datetime) -> list[tuple[datetime, str, str]]:
-    rows = session.execute(
-        select(DecisionRow.decided_at, DecisionRow.outcome, DecisionRow.decided_by).where(
-            DecisionRow.decided_at >= since
-        )
-    )
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
 # --- history (the SQL twin of service.domain.history.summarise_history) --------
 
 

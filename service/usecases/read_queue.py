@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from service.db import claims, queue
+from service.db import queue
 from service.db.queue import Position, QueueQuery
 from service.db.tables import AppealRow, ClaimRow
 from service.domain.money import fmt
@@ -148,26 +147,6 @@ def queue_item(row: ClaimRow, appeal: AppealRow | None, now: datetime) -> dict[s
         "version": row.version,
         "created_at": row.created_at.isoformat(),
     }
-
-
-def operations_stats(ctx: Context, days: int = 14) -> dict[str, Any]:
-    now = ctx.clock.now()
-    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    with ctx.unit_of_work() as session:
-        by_status = claims.count_by_status(session)
-        decisions = claims.decisions_since(session, start)
-    per_day: Counter[str] = Counter()
-    human: Counter[str] = Counter()
-    for at, _outcome, decided_by in decisions:
-        day = at.date().isoformat()
-        per_day[day] += 1
-        if decided_by != "rules":
-            human[day] += 1
-    series = []
-    for offset in range(days):
-        day = (start + timedelta(days=offset)).date().isoformat()
-        series.append({"day": day, "total": per_day[day], "supervisor": human[day]})
-    return {"by_status": dict(sorted(by_status.items())), "per_day": series}
 
 
 def queue_reason_codes(ctx: Context) -> list[str]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import timedelta
 
 import pytest
 
 from tests.auth_helpers import key, user
 from tests.helpers import claim, put_policies
-from tests.queue_helpers import add_open_appeal, bulk_escalated
+from tests.queue_helpers import add_open_appeal, bulk_escalated, decided_claims
 
 pytestmark = pytest.mark.integration
 
@@ -222,7 +224,9 @@ def test_claim_file_times_facts_documents_other_claims_and_access_log(app, clien
 
     # history without page views; the access log has them
     history = html[html.index('id="h-history"') :]
-    assert "claim.viewed" not in history and "(1 page view," in history  # this one is logged after it
+    assert (
+        "claim.viewed" not in history and "(1 page view," in history
+    )  # this one is logged after it
     log = sue.get(f"/console/claims/{claim_id}/access").get_data(as_text=True)
     assert log.count("<td>sue</td>") == 2
 
@@ -284,3 +288,38 @@ def test_appeal_is_shown_above_the_history(app, client, clock):
     section = page[appeals:].split("</section>")[0]
     assert "My policy was paid up.\nSee bank." in section and "answer due" in section
     assert "Filed by default" in section
+
+
+# --- the operations page ------------------------------------------------------------
+
+
+def test_operations_counts_chart_touchless_and_warnings(app, client, clock, sup):
+    ctx = app.extensions["claims"]
+    rules, person = [("approved", "rules")], [("escalated", "rules"), ("rejected", "sue")]
+    pended = [("pending_info", "rules"), ("approved", "rules")]  # by the rules, but pended
+    # three days ago: 10 claims of which 5 touchless (the usual rate: 50%)
+    decided_claims(ctx, [rules] * 5 + [person] * 3 + [pended] * 2, clock.now() - timedelta(days=3))
+    # today: 6 approved by the rules alone (100%, far above the usual 50%)
+    decided_claims(ctx, [rules] * 6, clock.now())
+    bulk_escalated(ctx, 3, clock.now() - timedelta(hours=60))  # overdue (48 h SLA)
+    bulk_escalated(ctx, 2, clock.now() - timedelta(hours=40), start=3)  # due later today
+
+    html = client.get("/console/operations", headers=sup).get_data(as_text=True)
+    assert re.search(r'<span class="figure">3</span> overdue', html)
+    assert re.search(r'<span class="figure">2</span> due later today', html)
+    chart = json.loads(re.search(r"data-chart='([^']+)'", html).group(1).replace("&#34;", '"'))
+    assert len(chart["days"]) == 14 and chart["days"][-1] == "2026-06-15"
+    today, three_days_ago = chart["days"].index("2026-06-15"), chart["days"].index("2026-06-12")
+    assert chart["series"]["approved"][today] == 6
+    assert chart["series"]["approved"][three_days_ago] == 7
+    assert chart["series"]["rejected"][three_days_ago] == 3
+    assert chart["series"]["escalated"][three_days_ago] == 3 + 3  # and the 3 overdue ones
+    assert chart["series"]["pending_info"][three_days_ago] == 2
+    assert "vendor/chartjs-4.6.1/chart.umd.min.js" in html
+    touchless = html[html.index('id="h-touchless"') :].split("</section>")[0]
+    assert re.search(
+        r"<td>2026-06-15</td><td>device_damage</td><td class=\"num\">6</td>", touchless
+    )
+    assert "100.0%" in touchless and "50.0%" in touchless and "far above usual" in touchless
+    assert "touchless rate 100% for device_damage on 2026-06-15, usually 50%" in html
+    assert "claims past the SLA deadline" in html

@@ -43,11 +43,11 @@ from service.usecases.decide_claim import (
 )
 from service.usecases.read_claim_file import access_log, changes_since, claim_file_extras
 from service.usecases.read_messages import claim_messages
+from service.usecases.read_operations import operations_page
 from service.usecases.read_queue import (
     PAGE_SIZES,
     BadQueueCursor,
     escalation_queue,
-    operations_stats,
     queue_reason_codes,
 )
 
@@ -458,6 +458,5 @@ def analyst() -> Any:
 @bp.route("/operations")
 @requires(*STAFF)
 def operations() -> Any:
-    stats = operations_stats(_ctx())
-    top = max([d["total"] for d in stats["per_day"]] + [1])
-    return render_template("console/operations.html", stats=stats, top=top)
+    page = operations_page(_ctx(), zone=_viewer_zone())
+    return render_template("console/operations.html", ops=page, zone=str(_viewer_zone()))
