@@ -29,7 +29,7 @@ def bulk_escalated(
     sla_hours after their decision. Answers the claim rows' values."""
     rows, decisions = [], []
     for i in range(start, start + count):
-        at = now - timedelta(minutes=i)
+        at = now - timedelta(minutes=i - start)
         claim_id = str(uuid.UUID(int=i + 1))
         rows.append(
             {

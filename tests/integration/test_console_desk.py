@@ -323,3 +323,28 @@ def test_operations_counts_chart_touchless_and_warnings(app, client, clock, sup)
     assert "100.0%" in touchless and "50.0%" in touchless and "far above usual" in touchless
     assert "touchless rate 100% for device_damage on 2026-06-15, usually 50%" in html
     assert "claims past the SLA deadline" in html
+
+
+def test_security_headers_on_every_console_response(app, client, sup):
+    claim_id = escalated(client)["id"]
+    paths = [
+        "/console/login",
+        "/console/queue",
+        "/console/queue?reason=MADE_UP",  # a 400 page
+        f"/console/claims/{claim_id}",
+        f"/console/claims/{claim_id}/access",
+        "/console/claims/nope",  # a 404 page
+        "/console/operations",
+        "/console/static/console.js",
+        "/console/static/operations.js",
+        "/console/static/vendor/chartjs-4.6.1/chart.umd.min.js",
+    ]
+    for path in paths:
+        response = client.get(path, headers=sup)
+        headers = response.headers
+        csp = headers.get("Content-Security-Policy", "")
+        assert "frame-ancestors 'none'" in csp, path
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp, path
+        assert headers.get("X-Frame-Options") == "DENY", path
+        assert headers.get("X-Content-Type-Options") == "nosniff", path
+        assert headers.get("Referrer-Policy") == "same-origin", path

@@ -69,6 +69,7 @@ def _globals() -> dict[str, Any]:
         "me": g.get("identity"),
         "time_zones": zones,
         "viewer_zone": lambda: str(_viewer_zone()),
+        "server_now": lambda: _ctx().clock.now().isoformat(),
     }
 
 

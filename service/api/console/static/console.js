@@ -5,9 +5,13 @@
     var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
     return (late ? "overdue by " : "") + h + " h " + m + " min" + (late ? "" : " left");
   }
+  // Count from the server's clock (the page says what time it was there), not the
+  // browser's, which may be off.
+  var served = document.body.dataset.serverNow;
+  var skew = served ? new Date(served) - Date.now() : 0;
   function tick() {
     document.querySelectorAll("[data-due]").forEach(function (el) {
-      var ms = new Date(el.dataset.due) - new Date();
+      var ms = new Date(el.dataset.due) - (Date.now() + skew);
       el.textContent = fmt(ms);
       el.classList.toggle("late", ms < 0);
     });
