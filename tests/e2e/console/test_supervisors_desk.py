@@ -145,7 +145,9 @@ def test_decide_outcome_first_keeps_values_after_an_error(
     plain.close()
 
 
-def test_claim_file_operations_chart_and_axe_on_every_page(app, client, clock, server, page, watch):
+def test_claim_file_operations_chart_and_axe_on_every_page(
+    app, client, clock, server, page, watch, browser_context
+):
     ctx = app.extensions["claims"]
     put_policies(client, ["P-LAPSED"])
     rejected = client.post("/v1/claims", json=claim("P-LAPSED")).get_json()
@@ -190,3 +192,14 @@ def test_claim_file_operations_chart_and_axe_on_every_page(app, client, clock, s
     page.wait_for_url(re.compile(r"/console/login"))
     no_serious_violations(page, "the login page")
     watch.check()
+
+    # a viewer in Tokyo: from the second page on, times in the browser's zone
+    tokyo = browser_context.new_context(timezone_id="Asia/Tokyo")
+    tab = tokyo.new_page()
+    login(tab, server, "ada")
+    tab.wait_for_url(re.compile(r"/console/queue"))  # its script keeps the browser's zone
+    tab.wait_for_load_state()
+    tab.goto(f"{server}/console/claims/{rejected['id']}")
+    assert "2026-06-15 18:00 JST" in tab.locator("#h-received + dl").inner_text()
+    assert tab.get_by_label("Times in").input_value() == "Asia/Tokyo"
+    tokyo.close()

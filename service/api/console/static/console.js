@@ -41,13 +41,13 @@
 })();
 
 // The viewer's time zone: on the first visit, the browser's own zone (a cookie the server
-// reads); the "Times in" form at the foot of every page changes it.
+// reads from the next page on; no reload, so nothing moves under the reader); the "Times in"
+// form at the foot of every page changes it.
 (function () {
   var select = document.getElementById("tz");
   if (!select || document.cookie.indexOf("console_tz=") !== -1 || !window.Intl) return;
   var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   if (!zone || !select.querySelector('option[value="' + zone + '"]')) return;
-  document.cookie = "console_tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax" +
+  document.cookie = "console_tz=" + zone + "; path=/; max-age=31536000; samesite=lax" +
     (location.protocol === "https:" ? "; secure" : "");
-  if (zone !== select.dataset.current) location.reload();
 })();
