@@ -106,3 +106,26 @@ def test_bad_cursor_or_sort_is_a_400_and_a_cursor_keeps_to_its_sort(app, client,
     junk = client.get("/v1/escalations?cursor=not-a-cursor", headers=sup)
     assert junk.status_code == 400
     assert client.get("/v1/escalations?sort=colour", headers=sup).status_code == 422
+
+
+def test_claims_without_a_deadline_come_last_and_page_across_the_boundary(app, client, clock, sup):
+    from sqlalchemy import update
+
+    from service.db.tables import ClaimRow
+
+    ctx = app.extensions["claims"]
+    rows = bulk_escalated(ctx, 12, clock.now())
+    no_deadline = {r["id"] for r in rows[::3]}
+    with ctx.unit_of_work() as session:
+        session.execute(
+            update(ClaimRow).where(ClaimRow.id.in_(no_deadline)).values(sla_due_at=None)
+        )
+        session.commit()
+    for sort in ("due", "-due"):
+        ids, count, total = pages(client, sup, f"limit=5&sort={sort}")
+        assert total == 12 and count == 3 and len(set(ids)) == 12, sort
+        assert set(ids[-4:]) == no_deadline, sort  # nulls last either way
+        dated = [r for r in rows if r["id"] not in no_deadline]
+        expected = sorted(dated, key=lambda r: (r["sla_due_at"], r["id"]), reverse=sort == "-due")
+        assert ids[:8] == [r["id"] for r in expected], sort
+        assert ids[8:] == sorted(no_deadline, reverse=sort == "-due"), sort

@@ -21,7 +21,7 @@ from tests.helpers import claim, put_policies
 pytestmark = pytest.mark.e2e
 
 
-def test_supervisor_decides_an_escalated_claim(app, client, server, page):
+def test_supervisor_decides_an_escalated_claim(app, client, server, page, watch):
     put_policies(client, ["P-DEV"])
     escalated = client.post("/v1/claims", json=claim(date_of_loss="2026-04-01")).get_json()
     assert escalated["decision"]["outcome"] == "escalated"
@@ -67,6 +67,7 @@ def test_supervisor_decides_an_escalated_claim(app, client, server, page):
     page.goto(f"{server}/console/operations")
     assert page.locator("canvas#decisions-chart").is_visible()
     page.screenshot(path=str(SHOTS / "operations.png"), full_page=True)
+    watch.check()  # headers on every console response, no CSP complaint
 
 
 def test_user_without_the_supervisor_role_is_refused(app, server, page):
