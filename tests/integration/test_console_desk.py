@@ -184,6 +184,11 @@ def test_stale_form_keeps_the_values_and_says_what_changed(app, client):
     ]
     assert "sam" in changed and "claim.assigned" in changed
     assert 'value="120.00"' in page and ">Phoned</textarea>" in page
+    again = sue.post(  # the page carries the claim's new version: checked, sent again
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(page), "outcome": "approve", "amount": "120.00", "note": "Phoned"},
+    )
+    assert again.status_code == 302
 
 
 def test_confirmation_names_reference_and_claimant(app, client):
