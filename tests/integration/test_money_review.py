@@ -19,7 +19,8 @@ from service.db import claims as claims_db
 from service.domain.calendar import add_years
 from service.domain.history import summarise_history
 from service.domain.model import Claim, PriorClaim
-from tests.helpers import POLICIES, claim, coverage
+from tests.auth_helpers import key
+from tests.helpers import POLICIES, claim, codes, coverage
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +91,42 @@ def test_a_29_february_policy_year_has_no_gap_day_before_a_leap_anniversary(clie
     # and the day after, 2028-02-29, starts a fresh policy year
     third = post(client, claim("P-LEAP", amount="600", date_of_loss="2028-02-29"))["decision"]
     assert (third["outcome"], third["payable_amount"]) == ("approved", "600.00")
+
+
+# --- F3. no arithmetic across currencies ---------------------------------------------
+
+
+def test_a_claim_in_another_currency_is_not_held_against_the_deductible(app, client):
+    """40 JPY on a USD policy with a 50 USD deductible: not 'within the deductible'
+    (that compares yen with dollars); escalated for the currency, no amounts worked out."""
+    put(client, "P-DEV")
+    document = post(client, claim(amount="40", currency="JPY"))
+    decision = document["decision"]
+    assert (decision["outcome"], decision["payable_amount"]) == ("escalated", None)
+    assert codes(decision) == {"CURRENCY_MISMATCH"}
+    assert decision["adjustments"] == []
+    facts = facts_of(client, document["id"])
+    for name in ("payable_amount", "aggregate_remaining", "aggregate_used", "deductible_applied"):
+        assert name not in facts, name
+    assert facts["currency_matches"] is False
+
+
+def test_a_large_claim_in_another_currency_gets_no_payable_worked_out(app, client):
+    put(client, "P-DEV")
+    document = post(client, claim(amount="5000", currency="JPY"))
+    decision = document["decision"]
+    assert (decision["outcome"], decision["payable_amount"]) == ("escalated", None)
+    assert codes(decision) == {"CURRENCY_MISMATCH"}
+    facts = facts_of(client, document["id"])
+    assert "payable_amount" not in facts and "over_limit_per_claim" not in facts
+    sup = key(app, "supervisor", "sue")
+    tag = client.get(f"/v1/claims/{document['id']}", headers=sup).headers["ETag"]
+    response = client.post(
+        f"/v1/claims/{document['id']}/decision",
+        json={"outcome": "approve", "amount": "5", "note": "n"},
+        headers=sup | {"If-Match": tag},
+    )
+    assert response.status_code == 422 and response.get_json()["code"] == "currency_mismatch"
 
 
 # --- F6. claims in the last 12 calendar months ----------------------------------------
