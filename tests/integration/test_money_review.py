@@ -129,6 +129,37 @@ def test_a_large_claim_in_another_currency_gets_no_payable_worked_out(app, clien
     assert response.status_code == 422 and response.get_json()["code"] == "currency_mismatch"
 
 
+# --- F4. a claim reported before its loss ---------------------------------------------
+
+
+def test_a_report_date_before_the_date_of_loss_is_a_422_and_nothing_is_stored(client):
+    """23:30 on 14 June in New York is 03:30 on the 15th in UTC: in the policy's zone the
+    claim was reported on the 14th, the day before its loss of the 15th."""
+    put(client, "P-NY", time_zone="America/New_York")
+    body = claim("P-NY", date_of_loss="2026-06-15", reported_at="2026-06-14T23:30:00-04:00")
+    response = client.post("/v1/claims", json=body, headers={"Idempotency-Key": "f4-key"})
+    fields = problem_fields(response)
+    assert set(fields) == {"date_of_loss"}
+    assert "2026-06-14" in fields["date_of_loss"] and "America/New_York" in fields["date_of_loss"]
+    assert client.get("/v1/claims").get_json()["items"] == []
+    fixed = body | {"reported_at": "2026-06-15T04:30:00-04:00"}
+    response = client.post("/v1/claims", json=fixed, headers={"Idempotency-Key": "f4-key-2"})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["reported_on"] == "2026-06-15"
+
+
+def test_a_loss_later_than_today_in_the_policys_zone_is_a_422(client, clock):
+    """No reported_at: the claim is reported now, 02:00 UTC on 15 June, still the 14th in
+    New York; a loss of the 15th is after the report."""
+    clock.set(datetime(2026, 6, 15, 2, 0, tzinfo=UTC))
+    put(client, "P-NY", time_zone="America/New_York")
+    fields = problem_fields(
+        client.post("/v1/claims", json=claim("P-NY", date_of_loss="2026-06-15"))
+    )
+    assert set(fields) == {"date_of_loss"}
+    assert client.get("/v1/claims").get_json()["items"] == []
+
+
 # --- F6. claims in the last 12 calendar months ----------------------------------------
 
 
