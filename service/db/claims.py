@@ -181,6 +181,12 @@ def decisions_since(session: Session, since: datetime) -> list[tuple[datetime, s
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+def policy_has_claims(session: Session, policy_number: str) -> bool:
+    """Whether any claim is stored on the policy (an index seek on its claims)."""
+    query = select(ClaimRow.id).where(ClaimRow.policy_number == policy_number).limit(1)
+    return session.execute(query).first() is not None
+
+
 # --- history (the SQL twin of service.domain.history.summarise_history) --------
 
 

@@ -160,6 +160,25 @@ def test_a_loss_later_than_today_in_the_policys_zone_is_a_422(client, clock):
     assert client.get("/v1/claims").get_json()["items"] == []
 
 
+# --- F5. a policy's currency cannot change under its claims ---------------------------
+
+
+def test_changing_a_policys_currency_after_claims_is_refused(client):
+    put(client, "P-DEV")
+    put(client, "P-DEV", currency="EUR")  # no claims yet: allowed
+    put(client, "P-DEV", currency="USD")
+    post(client, claim(amount="300"))
+    response = client.put("/v1/policies/P-DEV", json={**POLICIES["P-DEV"], "currency": "EUR"})
+    assert response.status_code == 409, response.get_json()
+    problem = response.get_json()
+    assert problem["code"] == "currency_change_refused"
+    assert "USD" in problem["detail"] and "EUR" in problem["detail"]
+    assert client.get("/v1/policies/P-DEV").get_json()["currency"] == "USD"
+    # other changes to the policy are still fine
+    put(client, "P-DEV", holder="Dana Renamed")
+    assert client.get("/v1/policies/P-DEV").get_json()["holder"] == "Dana Renamed"
+
+
 # --- F6. claims in the last 12 calendar months ----------------------------------------
 
 
