@@ -278,3 +278,20 @@ def test_sql_and_definition_agree_on_12_months_and_policy_years_at_leap_edges(co
             # 12 calendar months: the same day a year earlier up to the loss, inclusive
             first = add_years(loss, -1)
             assert expected.claims_last_12_months == (loss - first).days + 1, loss
+
+
+# --- F7. a cover that pays nothing ----------------------------------------------------
+
+
+@pytest.mark.parametrize("cover", [("0", "2000"), ("800", "0")], ids=["limit-0", "aggregate-0"])
+def test_a_cover_with_a_zero_limit_says_it_pays_nothing(client, cover):
+    limit, aggregate = cover
+    put(client, "P-ZERO", coverages=[coverage("device_damage", limit, aggregate, "50")])
+    decision = post(client, claim("P-ZERO", amount="300"))["decision"]
+    assert (decision["outcome"], decision["payable_amount"]) == ("rejected", "0.00")
+    assert codes(decision) == {"NO_BENEFIT"}
+    (reason,) = decision["reasons"]
+    assert reason["carc"] == "119"
+    assert reason["message"] == "This cover pays nothing for this type of loss."
+    assert "yearly maximum" not in reason["message"]
+    assert lines(decision) == [("CO", "119", "300.00", "no_benefit")]
