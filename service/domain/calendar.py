@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
 
 UNITS = ("years", "months", "days")
@@ -193,14 +194,37 @@ class Span:
         return cls(int(stored["months"]), int(stored["days"]), int(stored["total_days"]))
 
 
+# Names the system's zoneinfo folder or the IANA data carry that are no place's
+# calendar: the system's own zone (whatever the host is set to), the POSIX rules
+# template, IANA's "Factory" placeholder (no offset, abbreviation -00), and the
+# posix/ and right/ copies (right/ counts leap seconds: its clocks are off by 27 s).
+NOT_CALENDARS = frozenset({"localtime", "posixrules", "Factory"})
+_NOT_CALENDAR_PREFIXES = ("posix/", "right/")
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*$")
+
+
 @lru_cache(maxsize=1)
 def time_zones() -> frozenset[str]:
-    """Every IANA time zone name known here (the tzdata package ships them)."""
-    return frozenset(available_timezones())
+    """Every IANA time zone name a policy may use: the zones the tzdata package lists
+    (Area/Location names such as Europe/Tallinn, their backward-compatible links such
+    as US/Eastern, UTC and the Etc/ fixed offsets), less NOT_CALENDARS. Not the
+    host's zoneinfo folder, which adds localtime, posixrules and more."""
+    try:
+        listed = resources.files("tzdata").joinpath("zones").read_text("utf-8").split()
+    except (ModuleNotFoundError, FileNotFoundError):  # no tzdata package: the host's list
+        listed = sorted(available_timezones())
+    return frozenset(
+        name
+        for name in listed
+        if name not in NOT_CALENDARS
+        and not name.startswith(_NOT_CALENDAR_PREFIXES)
+        and _ZONE_NAME.match(name)
+    )
 
 
 def is_time_zone(name: object) -> bool:
-    """An IANA name such as Europe/Tallinn or UTC (not a path, not an abbreviation)."""
+    """An IANA zone name usable for calendars, such as Europe/Tallinn or UTC: not a
+    path, an abbreviation, localtime, posixrules or Factory (see time_zones)."""
     return isinstance(name, str) and name in time_zones()
 
 

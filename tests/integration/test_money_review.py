@@ -19,6 +19,7 @@ from service.db import claims as claims_db
 from service.domain.calendar import add_years
 from service.domain.history import summarise_history
 from service.domain.model import Claim, PriorClaim
+from service.usecases.manage_policies import get_policy
 from tests.auth_helpers import key
 from tests.helpers import POLICIES, claim, codes, coverage
 
@@ -295,3 +296,23 @@ def test_a_cover_with_a_zero_limit_says_it_pays_nothing(client, cover):
     assert reason["message"] == "This cover pays nothing for this type of loss."
     assert "yearly maximum" not in reason["message"]
     assert lines(decision) == [("CO", "119", "300.00", "no_benefit")]
+
+
+# --- F8. real IANA geographic zones only ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "zone", ["localtime", "Factory", "posixrules", "posix/Europe/Tallinn", "right/UTC"]
+)
+def test_policy_time_zone_must_be_a_real_calendar_zone(client, zone):
+    fields = problem_fields(
+        client.put("/v1/policies/P-X", json=POLICIES["P-DEV"] | {"time_zone": zone})
+    )
+    assert set(fields) == {"time_zone"}
+    assert client.get("/v1/policies/P-X").status_code == 404
+
+
+def test_real_zones_are_still_accepted(client, app):
+    for zone in ("Europe/Tallinn", "UTC", "Etc/UTC", "America/Argentina/Buenos_Aires"):
+        put(client, "P-Z", time_zone=zone)
+        assert get_policy(app.extensions["claims"], "P-Z").time_zone == zone

@@ -155,3 +155,12 @@ def test_default_time_zone_setting_is_checked_at_start_up():
     assert load({}).default_time_zone == "UTC"
     with pytest.raises(ConfigError, match="DEFAULT_TIME_ZONE='Mars/Olympus'"):
         load({"DEFAULT_TIME_ZONE": "Mars/Olympus"})
+
+
+def test_only_zones_for_a_place_or_utc_are_time_zones() -> None:
+    """The host's zoneinfo folder also holds localtime, posixrules and posix/ and right/
+    copies, and IANA ships the Factory placeholder: none is a calendar to date claims in."""
+    for name in ("localtime", "Factory", "posixrules", "posix/Europe/Tallinn", "right/UTC"):
+        assert not is_time_zone(name), name
+    for name in ("Europe/Tallinn", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5"):
+        assert is_time_zone(name), name
