@@ -120,6 +120,8 @@ def test_days_are_utc_calendar_days_with_both_ends_included(ctx):
     assert page(day_from=day) == [after, last, first]
     assert page(day_to=day) == [last, first, before]
     assert page(day_from=day + timedelta(days=1), day_to=day) == []
+    # the ends of the calendar (?from=0001-01-01&to=9999-12-31): no bound, no OverflowError
+    assert page(day_from=date.min, day_to=date.max) == [after, last, first, before]
 
 
 def test_pages_go_back_by_outbox_id_until_the_last(ctx):
