@@ -98,9 +98,10 @@ def axe(page: Any) -> list[dict[str, Any]]:
 
 def shot(page: Any, name: str, *, docs: bool = False, element: str | None = None) -> None:
     """A screenshot in test-artifacts/screenshots (the whole page), and in docs/img when
-    `docs` (the viewport, or just `element`)."""
+    `docs` and UPDATE_DOC_SHOTS=1 (the viewport, or just `element`): a plain test run
+    leaves the docs alone."""
     page.screenshot(path=str(SHOTS / name), full_page=True)
-    if docs:
+    if docs and os.environ.get("UPDATE_DOC_SHOTS") == "1":
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
         target = str(DOC_SHOTS / name)
         if element:
