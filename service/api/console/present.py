@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from service.domain.calendar import time_zones
 from service.domain.facts import FACTS, flatten
 
 TZ_COOKIE = "console_tz"
@@ -18,10 +19,24 @@ _ZONES: list[str] = []
 
 
 def zones() -> list[str]:
-    """IANA zone names the viewer may choose from, sorted (read once)."""
+    """IANA zone names the viewer may choose from (Area/Location and UTC: the zones a
+    policy may use, service/domain/calendar.py, without the legacy links), sorted."""
     if not _ZONES:
-        _ZONES.extend(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
+        _ZONES.extend(sorted(z for z in time_zones() if z == "UTC" or _is_place(z)))
     return _ZONES
+
+
+def _is_place(name: str) -> bool:
+    area = name.split("/", 1)[0]
+    return "/" in name and area not in (
+        "Etc",
+        "SystemV",
+        "US",
+        "Canada",
+        "Mexico",
+        "Brazil",
+        "Chile",
+    )
 
 
 def zone_or_none(name: str | None) -> ZoneInfo | None:
