@@ -316,3 +316,22 @@ def test_real_zones_are_still_accepted(client, app):
     for zone in ("Europe/Tallinn", "UTC", "Etc/UTC", "America/Argentina/Buenos_Aires"):
         put(client, "P-Z", time_zone=zone)
         assert get_policy(app.extensions["claims"], "P-Z").time_zone == zone
+
+
+# --- cosmetics ------------------------------------------------------------------------
+
+
+def test_the_supervisors_422_names_the_currency_of_what_may_be_paid(app, client):
+    put(client, "P-BIG", coverages=[coverage("device_damage", "2000", "5000", "50")])
+    document = post(client, claim("P-BIG", amount="1500"))  # payable 1450 > 1000: escalated
+    sup = key(app, "supervisor", "sue")
+    tag = client.get(f"/v1/claims/{document['id']}", headers=sup).headers["ETag"]
+    response = client.post(
+        f"/v1/claims/{document['id']}/decision",
+        json={"outcome": "approve", "amount": "1460", "note": "n"},
+        headers=sup | {"If-Match": tag},
+    )
+    assert response.status_code == 422, response.get_json()
+    problem = response.get_json()
+    assert (problem["code"], problem["currency"]) == ("amount_above_limit", "USD")
+    assert problem["detail"] == "1460.00 USD is above what the coverage allows (1450.00 USD)."
