@@ -335,3 +335,43 @@ def test_the_supervisors_422_names_the_currency_of_what_may_be_paid(app, client)
     problem = response.get_json()
     assert (problem["code"], problem["currency"]) == ("amount_above_limit", "USD")
     assert problem["detail"] == "1460.00 USD is above what the coverage allows (1450.00 USD)."
+
+
+def test_each_bordereau_row_explains_itself_and_carries_no_control_characters(app, client):
+    """claimed - deductible - limit_cut - aggregate_cut - other_adjustments = payable, per
+    row and per total; a C1 control (NEL, U+0085) in an external_ref is not written."""
+    import csv
+    import io
+
+    put(client, "P-DEV", coverages=[coverage("device_damage", "800", "1200", "50")])
+    post(client, claim(amount="1000", external_ref="EXT-\x85NEL"))  # 800: PR 50, CO 150
+    post(client, claim(amount="350"))  # 300: PR 50
+    post(client, claim(amount="1000", date_of_loss="2026-06-11"))  # 100 of 1200 left
+    response = client.get("/v1/reports/bordereau/2026-06", headers=key(app, "finance", "f"))
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "\x85" not in text and "EXT-NEL" in text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    cuts = ("deductible", "limit_cut", "aggregate_cut", "other_adjustments")
+    explained = [
+        (r["claimed_amount"], r["payable_amount"], *(r[c] for c in cuts))
+        for r in rows
+        if r["record"] == "claim"
+    ]
+    assert explained == [
+        ("1000.00", "800.00", "50.00", "150.00", "0.00", "0.00"),
+        ("350.00", "300.00", "50.00", "0.00", "0.00", "0.00"),
+        ("1000.00", "100.00", "50.00", "150.00", "700.00", "0.00"),
+    ]
+    (grand,) = [r for r in rows if r["record"] == "grand_total"]
+    assert (grand["claimed_amount"], grand["payable_amount"], *(grand[c] for c in cuts)) == (
+        "2350.00",
+        "1200.00",
+        "150.00",
+        "300.00",
+        "700.00",
+        "0.00",
+    )
+    for r in rows:
+        left = Decimal(r["claimed_amount"]) - sum(Decimal(r[c]) for c in cuts)
+        assert left == Decimal(r["payable_amount"]), r
