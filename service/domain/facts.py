@@ -24,7 +24,7 @@ from service.domain.model import (
     History,
     Policy,
 )
-from service.domain.money import ZERO
+from service.domain.money import ZERO, is_currency, quantum
 from service.domain.payable import (
     ANNUAL_AGGREGATE,
     DEDUCTIBLE,
@@ -246,21 +246,28 @@ def build_facts(
         annual_aggregate=coverage.annual_aggregate,
         deductible=coverage.deductible,
     )
-    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year))
+    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year, policy.currency))
     return facts
 
 
-def _amounts(amount: Decimal, coverage: Coverage, used: Decimal) -> dict[str, Any]:
+def _amounts(amount: Decimal, coverage: Coverage, used: Decimal, currency: str) -> dict[str, Any]:
+    """The amounts worked out from the cover, each in the currency's minor units (JPY
+    900, not 900.00; KWD 0.000): what the facts store and show."""
     remaining = max(coverage.annual_aggregate - used, ZERO)
     result = breakdown(amount, coverage.deductible, coverage.limit_per_claim, remaining)
     cuts = {line.reason: line.amount for line in result.adjustments}
+    step = quantum(currency) if is_currency(currency) else None
+
+    def money(value: Decimal) -> Decimal:
+        return value.quantize(step) if step is not None else value
+
     return {
-        "aggregate_used": used,
-        "aggregate_remaining": remaining,
-        "deductible_applied": cuts.get(DEDUCTIBLE, ZERO),
+        "aggregate_used": money(used),
+        "aggregate_remaining": money(remaining),
+        "deductible_applied": money(cuts.get(DEDUCTIBLE, ZERO)),
         "over_limit_per_claim": PER_CLAIM_LIMIT in cuts,
         "over_remaining_aggregate": ANNUAL_AGGREGATE in cuts,
-        "payable_amount": result.payable,
+        "payable_amount": money(result.payable),
     }
 
 

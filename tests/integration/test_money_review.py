@@ -375,3 +375,32 @@ def test_each_bordereau_row_explains_itself_and_carries_no_control_characters(ap
     for r in rows:
         left = Decimal(r["claimed_amount"]) - sum(Decimal(r[c]) for c in cuts)
         assert left == Decimal(r["payable_amount"]), r
+
+
+def test_facts_are_shown_in_the_currencys_minor_units(client):
+    """JPY has no decimals, KWD three: the amounts worked out for the facts say so (the
+    old facts had payable_amount 900.00 JPY and deductible_applied 0.00 KWD)."""
+    put(
+        client,
+        "P-JPY",
+        currency="JPY",
+        coverages=[coverage("device_damage", "80000", "500000", "0")],
+    )
+    yen = post(client, claim("P-JPY", amount="900", currency="JPY"))
+    assert yen["decision"]["payable_amount"] == "900"
+    facts = facts_of(client, yen["id"])
+    assert (facts["payable_amount"], facts["deductible_applied"], facts["aggregate_used"]) == (
+        "900",
+        "0",
+        "0",
+    )
+    assert facts["aggregate_remaining"] == "500000"
+    put(client, "P-KWD", currency="KWD", coverages=[coverage("device_damage", "800", "5000", "0")])
+    fils = post(client, claim("P-KWD", amount="85.125", currency="KWD"))
+    facts = facts_of(client, fils["id"])
+    assert (facts["payable_amount"], facts["deductible_applied"], facts["aggregate_used"]) == (
+        "85.125",
+        "0.000",
+        "0.000",
+    )
+    assert facts["aggregate_remaining"] == "5000.000"
