@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +79,18 @@ FACTS: dict[str, Fact] = {
             "policy.cover_ends_on",
             "date",
             "Last day of cover: effective_to, or terminated_on if earlier",
+            "2026-12-31",
+        ),
+        Fact(
+            "policy.year_start",
+            "date",
+            "First day of the policy year of the loss (calendar.policy_year)",
+            "2026-01-01",
+        ),
+        Fact(
+            "policy.year_end",
+            "date",
+            "Last day of the policy year of the loss",
             "2026-12-31",
         ),
         Fact("policy.currency", "string", "Currency of the policy", "USD"),
@@ -215,6 +227,8 @@ def build_facts(
         cover_ends_on=policy.cover_ends_on,
         currency=policy.currency,
     )
+    year_start, next_year = policy.policy_year(claim.date_of_loss)  # the aggregate's year
+    facts["policy"].update(year_start=year_start, year_end=next_year - timedelta(days=1))
     if policy.terminated_on is not None:
         facts["policy"]["terminated_on"] = policy.terminated_on
     before = claim.date_of_loss < policy.effective_from

@@ -88,10 +88,16 @@ def test_a_29_february_policy_year_has_no_gap_day_before_a_leap_anniversary(clie
     second = second_document["decision"]
     assert (second["outcome"], second["payable_amount"]) == ("approved", "200.00")
     assert lines(second) == [("CO", "119", "300.00", "annual_aggregate")]
-    assert facts_of(client, second_document["id"])["aggregate_used"] == "800.00"
+    facts = facts_of(client, second_document["id"])
+    assert facts["aggregate_used"] == "800.00"
+    year = (facts["policy"]["year_start"], facts["policy"]["year_end"])
+    assert year == ("2027-02-28", "2028-02-28")
     # and the day after, 2028-02-29, starts a fresh policy year
-    third = post(client, claim("P-LEAP", amount="600", date_of_loss="2028-02-29"))["decision"]
+    third_document = post(client, claim("P-LEAP", amount="600", date_of_loss="2028-02-29"))
+    third = third_document["decision"]
     assert (third["outcome"], third["payable_amount"]) == ("approved", "600.00")
+    policy_facts = facts_of(client, third_document["id"])["policy"]
+    assert (policy_facts["year_start"], policy_facts["year_end"]) == ("2028-02-29", "2029-02-27")
 
 
 # --- F3. no arithmetic across currencies ---------------------------------------------
