@@ -2,7 +2,8 @@
 per policy, claim type and currency, as CSV. Each row explains itself: claimed_amount
 - deductible - limit_cut - aggregate_cut - other_adjustments = payable_amount (the
 decision's adjustment lines: PR 1 deductible, CO 119 per-claim limit, CO 119 annual
-aggregate, and anything else such as a supervisor's OA 150). A month that has ended is
+aggregate, and anything else such as a supervisor's OA 150), and policy_year_start
+says which policy year's aggregate it counts against. A month that has ended is
 written once to INSTANCE_DIR/reports/bordereau-YYYY-MM.csv; the current month is built
 on the fly."""
 
@@ -12,13 +13,14 @@ import io
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from service.csv_export import csv_writer
 from service.db import reporting
+from service.domain.calendar import policy_year
 from service.domain.money import fmt
 from service.domain.payable import ANNUAL_AGGREGATE, DEDUCTIBLE, PER_CLAIM_LIMIT
 from service.usecases.context import Context
@@ -40,6 +42,7 @@ COLUMNS = (
     "limit_cut",
     "aggregate_cut",
     "other_adjustments",
+    "policy_year_start",
 )
 # Which adjustment column an adjustment line's reason goes to (else other_adjustments).
 CUT_COLUMNS = {
@@ -125,6 +128,7 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     start, end = month_bounds(month)
     with ctx.unit_of_work(read_only=True) as session:
         rows = reporting.approvals(session, start, end)
+        starts = reporting.policy_starts(session, {claim.policy_number for claim, _ in rows})
     out = io.StringIO()
     writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)
@@ -149,19 +153,28 @@ def bordereau_csv(ctx: Context, month: str) -> str:
                 claim.currency,
             )
             + row.cells(claim.currency)
+            + (_policy_year_start(starts.get(claim.policy_number), claim.date_of_loss),)
         )
         totals[(claim.policy_number, claim.claim_type, claim.currency)].add(row)
     grand: dict[str, Sums] = defaultdict(Sums)
     for (policy, claim_type, currency), sums in sorted(totals.items()):
         writer.writerow(
-            ("total", "", "", policy, claim_type, "", "", "", currency) + sums.cells(currency)
+            ("total", "", "", policy, claim_type, "", "", "", currency)
+            + sums.cells(currency)
+            + ("",)  # a total may span policy years
         )
         grand[currency].add(sums)
     for currency, sums in sorted(grand.items()):
         writer.writerow(
-            ("grand_total", "", "", "", "", "", "", "", currency) + sums.cells(currency)
+            ("grand_total", "", "", "", "", "", "", "", currency) + sums.cells(currency) + ("",)
         )
     return out.getvalue()
+
+
+def _policy_year_start(effective_from: date | None, loss: date) -> str:
+    """The first day of the policy year the payment counts against (the aggregate's
+    year, service.domain.calendar.policy_year); empty when the policy is not on file."""
+    return policy_year(effective_from, loss)[0].isoformat() if effective_from else ""
 
 
 @dataclass

@@ -378,6 +378,7 @@ def test_each_bordereau_row_explains_itself_and_carries_no_control_characters(ap
         "700.00",
         "0.00",
     )
+    assert [r["policy_year_start"] for r in rows] == ["2026-01-01"] * 3 + ["", ""]
     for r in rows:
         left = Decimal(r["claimed_amount"]) - sum(Decimal(r[c]) for c in cuts)
         assert left == Decimal(r["payable_amount"]), r

@@ -163,7 +163,7 @@ def test_finance_downloads_bordereau_generated_on_demand(app, client, context):
     assert lines[0].startswith("record,claim_id")
     assert [line.split(",")[1] for line in lines if line.startswith("claim,")] == [first]
     # (stored without adjustment lines: its adjustment columns are 0)
-    assert lines[-1] == "grand_total,,,,,,,,USD,300.00,250.00,1,0.00,0.00,0.00,0.00"
+    assert lines[-1] == "grand_total,,,,,,,,USD,300.00,250.00,1,0.00,0.00,0.00,0.00,"
     assert stored.read_bytes() == response.get_data()  # stored once generated
 
     items = client.get("/v1/reports/bordereau", headers=finance).get_json()["items"]
