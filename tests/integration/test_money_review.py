@@ -48,6 +48,16 @@ def problem_fields(response):
     return {e["field"]: e["message"] for e in response.get_json()["errors"]}
 
 
+def supervisor_approves(app, client, claim_id, amount):
+    sup = key(app, "supervisor", "sue")
+    tag = client.get(f"/v1/claims/{claim_id}", headers=sup).headers["ETag"]
+    return client.post(
+        f"/v1/claims/{claim_id}/decision",
+        json={"outcome": "approve", "amount": amount, "note": "n"},
+        headers=sup | {"If-Match": tag},
+    )
+
+
 def facts_of(client, claim_id):
     return client.get(f"/v1/claims/{claim_id}").get_json()["decisions"][0]["facts"]
 
@@ -126,13 +136,7 @@ def test_a_large_claim_in_another_currency_gets_no_payable_worked_out(app, clien
     assert codes(decision) == {"CURRENCY_MISMATCH"}
     facts = facts_of(client, document["id"])
     assert "payable_amount" not in facts and "over_limit_per_claim" not in facts
-    sup = key(app, "supervisor", "sue")
-    tag = client.get(f"/v1/claims/{document['id']}", headers=sup).headers["ETag"]
-    response = client.post(
-        f"/v1/claims/{document['id']}/decision",
-        json={"outcome": "approve", "amount": "5", "note": "n"},
-        headers=sup | {"If-Match": tag},
-    )
+    response = supervisor_approves(app, client, document["id"], "5")
     assert response.status_code == 422 and response.get_json()["code"] == "currency_mismatch"
 
 
@@ -330,13 +334,7 @@ def test_real_zones_are_still_accepted(client, app):
 def test_the_supervisors_422_names_the_currency_of_what_may_be_paid(app, client):
     put(client, "P-BIG", coverages=[coverage("device_damage", "2000", "5000", "50")])
     document = post(client, claim("P-BIG", amount="1500"))  # payable 1450 > 1000: escalated
-    sup = key(app, "supervisor", "sue")
-    tag = client.get(f"/v1/claims/{document['id']}", headers=sup).headers["ETag"]
-    response = client.post(
-        f"/v1/claims/{document['id']}/decision",
-        json={"outcome": "approve", "amount": "1460", "note": "n"},
-        headers=sup | {"If-Match": tag},
-    )
+    response = supervisor_approves(app, client, document["id"], "1460")
     assert response.status_code == 422, response.get_json()
     problem = response.get_json()
     assert (problem["code"], problem["currency"]) == ("amount_above_limit", "USD")
