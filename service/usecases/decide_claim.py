@@ -187,9 +187,10 @@ def _decision(
             raise DecisionRefused(
                 422,
                 "amount_above_limit",
-                f"{fmt(amount, currency)} is above what the coverage allows "
-                f"({fmt(base.payable, currency)}).",
+                f"{fmt(amount, currency)} {currency} is above what the coverage allows "
+                f"({fmt(base.payable, currency)} {currency}).",
                 limit=fmt(base.payable, currency),
+                currency=currency,
             )
         reason = Reason("supervisor_approved", "Approved by a supervisor", "supervisor", "approve")
         lines = reduced(base, amount).adjustments

@@ -48,6 +48,16 @@ def problem_fields(response):
     return {e["field"]: e["message"] for e in response.get_json()["errors"]}
 
 
+def supervisor_approves(app, client, claim_id, amount):
+    sup = key(app, "supervisor", "sue")
+    tag = client.get(f"/v1/claims/{claim_id}", headers=sup).headers["ETag"]
+    return client.post(
+        f"/v1/claims/{claim_id}/decision",
+        json={"outcome": "approve", "amount": amount, "note": "n"},
+        headers=sup | {"If-Match": tag},
+    )
+
+
 def facts_of(client, claim_id):
     return client.get(f"/v1/claims/{claim_id}").get_json()["decisions"][0]["facts"]
 
@@ -88,10 +98,16 @@ def test_a_29_february_policy_year_has_no_gap_day_before_a_leap_anniversary(clie
     second = second_document["decision"]
     assert (second["outcome"], second["payable_amount"]) == ("approved", "200.00")
     assert lines(second) == [("CO", "119", "300.00", "annual_aggregate")]
-    assert facts_of(client, second_document["id"])["aggregate_used"] == "800.00"
+    facts = facts_of(client, second_document["id"])
+    assert facts["aggregate_used"] == "800.00"
+    year = (facts["policy"]["year_start"], facts["policy"]["year_end"])
+    assert year == ("2027-02-28", "2028-02-28")
     # and the day after, 2028-02-29, starts a fresh policy year
-    third = post(client, claim("P-LEAP", amount="600", date_of_loss="2028-02-29"))["decision"]
+    third_document = post(client, claim("P-LEAP", amount="600", date_of_loss="2028-02-29"))
+    third = third_document["decision"]
     assert (third["outcome"], third["payable_amount"]) == ("approved", "600.00")
+    policy_facts = facts_of(client, third_document["id"])["policy"]
+    assert (policy_facts["year_start"], policy_facts["year_end"]) == ("2028-02-29", "2029-02-27")
 
 
 # --- F3. no arithmetic across currencies ---------------------------------------------
@@ -120,13 +136,7 @@ def test_a_large_claim_in_another_currency_gets_no_payable_worked_out(app, clien
     assert codes(decision) == {"CURRENCY_MISMATCH"}
     facts = facts_of(client, document["id"])
     assert "payable_amount" not in facts and "over_limit_per_claim" not in facts
-    sup = key(app, "supervisor", "sue")
-    tag = client.get(f"/v1/claims/{document['id']}", headers=sup).headers["ETag"]
-    response = client.post(
-        f"/v1/claims/{document['id']}/decision",
-        json={"outcome": "approve", "amount": "5", "note": "n"},
-        headers=sup | {"If-Match": tag},
-    )
+    response = supervisor_approves(app, client, document["id"], "5")
     assert response.status_code == 422 and response.get_json()["code"] == "currency_mismatch"
 
 
@@ -316,3 +326,86 @@ def test_real_zones_are_still_accepted(client, app):
     for zone in ("Europe/Tallinn", "UTC", "Etc/UTC", "America/Argentina/Buenos_Aires"):
         put(client, "P-Z", time_zone=zone)
         assert get_policy(app.extensions["claims"], "P-Z").time_zone == zone
+
+
+# --- cosmetics ------------------------------------------------------------------------
+
+
+def test_the_supervisors_422_names_the_currency_of_what_may_be_paid(app, client):
+    put(client, "P-BIG", coverages=[coverage("device_damage", "2000", "5000", "50")])
+    document = post(client, claim("P-BIG", amount="1500"))  # payable 1450 > 1000: escalated
+    response = supervisor_approves(app, client, document["id"], "1460")
+    assert response.status_code == 422, response.get_json()
+    problem = response.get_json()
+    assert (problem["code"], problem["currency"]) == ("amount_above_limit", "USD")
+    assert problem["detail"] == "1460.00 USD is above what the coverage allows (1450.00 USD)."
+
+
+def test_each_bordereau_row_explains_itself_and_carries_no_control_characters(app, client):
+    """claimed - deductible - limit_cut - aggregate_cut - other_adjustments = payable, per
+    row and per total; a C1 control (NEL, U+0085) in an external_ref is not written."""
+    import csv
+    import io
+
+    put(client, "P-DEV", coverages=[coverage("device_damage", "800", "1200", "50")])
+    post(client, claim(amount="1000", external_ref="EXT-\x85NEL"))  # 800: PR 50, CO 150
+    post(client, claim(amount="350"))  # 300: PR 50
+    post(client, claim(amount="1000", date_of_loss="2026-06-11"))  # 100 of 1200 left
+    response = client.get("/v1/reports/bordereau/2026-06", headers=key(app, "finance", "f"))
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "\x85" not in text and "EXT-NEL" in text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    cuts = ("deductible", "limit_cut", "aggregate_cut", "other_adjustments")
+    explained = [
+        (r["claimed_amount"], r["payable_amount"], *(r[c] for c in cuts))
+        for r in rows
+        if r["record"] == "claim"
+    ]
+    assert explained == [
+        ("1000.00", "800.00", "50.00", "150.00", "0.00", "0.00"),
+        ("350.00", "300.00", "50.00", "0.00", "0.00", "0.00"),
+        ("1000.00", "100.00", "50.00", "150.00", "700.00", "0.00"),
+    ]
+    (grand,) = [r for r in rows if r["record"] == "grand_total"]
+    assert (grand["claimed_amount"], grand["payable_amount"], *(grand[c] for c in cuts)) == (
+        "2350.00",
+        "1200.00",
+        "150.00",
+        "300.00",
+        "700.00",
+        "0.00",
+    )
+    assert [r["policy_year_start"] for r in rows] == ["2026-01-01"] * 3 + ["", ""]
+    for r in rows:
+        left = Decimal(r["claimed_amount"]) - sum(Decimal(r[c]) for c in cuts)
+        assert left == Decimal(r["payable_amount"]), r
+
+
+def test_facts_are_shown_in_the_currencys_minor_units(client):
+    """JPY has no decimals, KWD three: the amounts worked out for the facts say so (the
+    old facts had payable_amount 900.00 JPY and deductible_applied 0.00 KWD)."""
+    put(
+        client,
+        "P-JPY",
+        currency="JPY",
+        coverages=[coverage("device_damage", "80000", "500000", "0")],
+    )
+    yen = post(client, claim("P-JPY", amount="900", currency="JPY"))
+    assert yen["decision"]["payable_amount"] == "900"
+    facts = facts_of(client, yen["id"])
+    assert (facts["payable_amount"], facts["deductible_applied"], facts["aggregate_used"]) == (
+        "900",
+        "0",
+        "0",
+    )
+    assert facts["aggregate_remaining"] == "500000"
+    put(client, "P-KWD", currency="KWD", coverages=[coverage("device_damage", "800", "5000", "0")])
+    fils = post(client, claim("P-KWD", amount="85.125", currency="KWD"))
+    facts = facts_of(client, fils["id"])
+    assert (facts["payable_amount"], facts["deductible_applied"], facts["aggregate_used"]) == (
+        "85.125",
+        "0.000",
+        "0.000",
+    )
+    assert facts["aggregate_remaining"] == "5000.000"
