@@ -21,6 +21,8 @@ _.rate_key  # unused attribute (service/api/auth.py:94)
 _.permanent  # unused attribute (service/api/auth.py:159)
 claim_status  # unused variable (service/api/decisions.py:59)
 seconds_left  # unused variable (service/api/escalations.py:45)
+appeal_excerpt  # unused variable (service/api/escalations.py:57)
+claimant_name  # unused variable (service/api/escalations.py:60)
 DEFAULT_UNKNOWN_BY_LOCATION  # unused variable (service/api/parsing.py:29)
 _._raw_load_json  # unused method (service/api/parsing.py:31)
 ARGUMENTS_PARSER  # unused variable (service/api/parsing.py:42)
@@ -77,3 +79,4 @@ _.writerows  # csv.writer's interface, kept whole (service/csv_export.py; tests/
 end_reason  # column: why a console session ended (service/db/tables/accounts.py)
 _.end_reason  # written when a session is found idle or expired (console_sessions.py)
 _.personal_token  # flask.g, reset at teardown (service/logs.py)
+decided  # unused variable (service/usecases/read_operations.py:47): the operations page shows it

@@ -211,6 +211,10 @@ def _policy(
         "currency": _weighted(rng, CURRENCIES),
         "coverages": [_coverage(rng, t, frequent and rng.random() < 0.7) for t in types],
     }
+    if not frequent and index % 25 == 3:  # a plan that lists theft but pays nothing for it
+        for cover in body["coverages"]:
+            if cover["claim_type"] == "device_theft":
+                cover["limit_per_claim"] = _money(0)
     if status != "active":  # stopped a month in: later losses are after cover (CARC 27)
         body["terminated_on"] = min(end, start + timedelta(days=30)).isoformat()
     return body

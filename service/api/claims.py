@@ -24,6 +24,7 @@ from service.usecases.payments import AggregateExceeded
 from service.usecases.submit_claim import (
     ExternalRefConflict,
     IdempotencyMismatch,
+    InvalidClaim,
     RequestInFlight,
     Submitted,
     submit_claim,
@@ -91,6 +92,13 @@ def submit_checked(data: dict[str, Any]) -> Submitted:
             code="aggregate_exceeded",
             remaining=fmt(exc.remaining, exc.currency),
             currency=exc.currency,
+        ) from None
+    except InvalidClaim as exc:
+        raise Problem(
+            422,
+            "1 invalid field(s)",
+            code="validation_error",
+            errors=[{"field": exc.field, "message": exc.message}],
         ) from None
     except ExternalRefConflict:
         raise Problem(

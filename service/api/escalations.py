@@ -15,7 +15,7 @@ from service.api.text_fields import RequestSchema
 from service.domain.model import CLAIM_TYPES
 from service.usecases.assign_claim import assign_claim
 from service.usecases.decide_claim import DecisionRefused
-from service.usecases.read_queue import escalation_queue
+from service.usecases.read_queue import SORTS, BadQueueCursor, escalation_queue
 
 blp = Blueprint("escalations", __name__, url_prefix="/v1/escalations", description="Supervisors")
 
@@ -27,6 +27,19 @@ class QueueArgs(RequestSchema):
         validate=validate.Length(max=120), metadata={"description": "a name, me or none"}
     )
     overdue = fields.Boolean()
+    q = fields.String(
+        validate=validate.Length(min=1, max=120),
+        metadata={"description": "part of a claim reference, policy number or claimant name"},
+    )
+    sort = fields.String(
+        load_default="due",
+        validate=validate.OneOf(SORTS),
+        metadata={"description": "due (earliest deadline first), amount, age; - reverses"},
+    )
+    cursor = fields.String(
+        validate=validate.Length(max=400),
+        metadata={"description": "next_cursor of the page before (same filters and sort)"},
+    )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
 
 
@@ -41,6 +54,11 @@ class QueueItemSchema(Schema):
     reason_codes = fields.List(fields.String())
     reasons = fields.List(fields.String())
     appeal = fields.Boolean()
+    appeal_excerpt = fields.String(
+        allow_none=True, metadata={"description": "the open appeal's first words"}
+    )
+    claimant_name = fields.String(allow_none=True)
+    due_soon = fields.Boolean(metadata={"description": "80% or more of the SLA time is gone"})
     assignee = fields.String(allow_none=True)
     sla_due_at = fields.String(allow_none=True)
     seconds_left = fields.Integer(allow_none=True)
@@ -51,7 +69,8 @@ class QueueItemSchema(Schema):
 
 class QueuePageSchema(Schema):
     items = fields.List(fields.Nested(QueueItemSchema))
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "claims that match, on every page"})
+    next_cursor = fields.String(allow_none=True, metadata={"description": "None: last page"})
 
 
 class AssignSchema(RequestSchema):
@@ -80,11 +99,15 @@ def refused(exc: DecisionRefused) -> Problem:
 @blp.arguments(QueueArgs(), location="query")
 @blp.response(200, QueuePageSchema)
 def list_escalations(args: dict[str, Any]) -> Any:
-    """Escalated claims, earliest SLA deadline first; filter by reason, type, assignee, overdue."""
+    """Claims waiting for a supervisor, a page at a time (`next_cursor`); filter by reason
+    (a code or `appeal`), type, assignee, overdue; search with `q`; sort by due, amount, age."""
     if args.get("assignee") == "me":
         args["assignee"] = current_actor()
     args["limit"] = min(args["limit"], _ctx().config.page_size_max)
-    return escalation_queue(_ctx(), **args)
+    try:
+        return escalation_queue(_ctx(), **args)
+    except BadQueueCursor as exc:
+        raise Problem(400, str(exc), code="bad_cursor") from None
 
 
 @blp.route("/<claim_id>/assign", methods=["POST"])

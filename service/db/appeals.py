@@ -19,18 +19,6 @@ def open_appeal(session: Session, claim_id: str) -> AppealRow | None:
     )
 
 
-def open_appeal_claim_ids(session: Session, claim_ids: list[str]) -> set[str]:
-    if not claim_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(AppealRow.claim_id).where(
-                AppealRow.claim_id.in_(claim_ids), AppealRow.status == "open"
-            )
-        )
-    )
-
-
 def appeals_due_for_reminder(session: Session, remind_before: datetime) -> list[AppealRow]:
     """Open appeals whose deadline falls before `remind_before` and that had no reminder."""
     return list(

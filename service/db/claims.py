@@ -11,15 +11,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, nulls_last, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from service.db import statements as sql
 from service.db.session import rowcount
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, DocumentRow
-from service.domain.calendar import add_years
-from service.domain.history import LOOKBACK
+from service.domain.calendar import twelve_months_before
 from service.domain.model import Claim, Document, History, Policy
 from service.domain.money import in_minor_units, is_currency
 
@@ -142,44 +141,15 @@ def claim_for_update(session: Session, claim_id: str, client_id: str | None) -> 
     )
 
 
-def escalated_claims(
-    session: Session,
-    *,
-    claim_type: str | None,
-    assignee: str | None,
-    unassigned: bool,
-    overdue_at: datetime | None,
-) -> list[ClaimRow]:
-    """Escalated claims, earliest SLA deadline first (so overdue ones lead)."""
-    query = (
-        select(ClaimRow)
-        .where(ClaimRow.status == "escalated")
-        .options(selectinload(ClaimRow.decisions))
-    )
-    if claim_type:
-        query = query.where(ClaimRow.claim_type == claim_type)
-    if assignee:
-        query = query.where(ClaimRow.assignee == assignee)
-    if unassigned:
-        query = query.where(ClaimRow.assignee.is_(None))
-    if overdue_at is not None:
-        query = query.where(ClaimRow.sla_due_at < overdue_at)
-    query = query.order_by(nulls_last(ClaimRow.sla_due_at.asc()), ClaimRow.created_at, ClaimRow.id)
-    return list(session.scalars(query))
-
-
 def count_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(select(ClaimRow.status, func.count()).group_by(ClaimRow.status))
     return {status: int(count) for status, count in rows}
 
 
-def decisions_since(session: Session, since: datetime) -> list[tuple[datetime, str, str]]:
-    rows = session.execute(
-        select(DecisionRow.decided_at, DecisionRow.outcome, DecisionRow.decided_by).where(
-            DecisionRow.decided_at >= since
-        )
-    )
-    return [(r[0], r[1], r[2]) for r in rows]
+def policy_has_claims(session: Session, policy_number: str) -> bool:
+    """Whether any claim is stored on the policy (an index seek on its claims)."""
+    query = select(ClaimRow.id).where(ClaimRow.policy_number == policy_number).limit(1)
+    return session.execute(query).first() is not None
 
 
 # --- history (the SQL twin of service.domain.history.summarise_history) --------
@@ -194,11 +164,10 @@ def history_for(
     fixed at its intake, and its duplicates are looked for among the claims submitted
     before it. What it paid itself is not counted against the aggregate."""
     loss = claim.date_of_loss
-    window_start = loss - LOOKBACK
+    window_start = twelve_months_before(loss)
     year_start = year_end = loss  # no policy: nothing paid (an empty year)
     if policy is not None:
-        year_start = policy.policy_year_start(loss)
-        year_end = add_years(year_start, 1)
+        year_start, year_end = policy.policy_year(loss)
     row = session.execute(
         sql.HISTORY,
         {

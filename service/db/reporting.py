@@ -4,13 +4,13 @@ digest's counts and the bordereau's approved claims. Read only."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, OutboxRow
+from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, OutboxRow, PolicyRow
 
 
 def digest_figures(
@@ -75,3 +75,13 @@ def approvals(session: Session, start: datetime, end: datetime) -> list[Any]:
             .order_by(ClaimRow.policy_number, ClaimRow.claim_type, DecisionRow.decided_at)
         ).all()
     )
+
+
+def policy_starts(session: Session, numbers: set[str]) -> dict[str, date]:
+    """effective_from of each policy in `numbers` that is on file (for policy years)."""
+    if not numbers:
+        return {}
+    rows = session.execute(
+        select(PolicyRow.number, PolicyRow.effective_from).where(PolicyRow.number.in_(numbers))
+    )
+    return {number: start for number, start in rows}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from service.domain.model import (
     History,
     Policy,
 )
-from service.domain.money import ZERO
+from service.domain.money import ZERO, is_currency, quantum
 from service.domain.payable import (
     ANNUAL_AGGREGATE,
     DEDUCTIBLE,
@@ -79,6 +79,18 @@ FACTS: dict[str, Fact] = {
             "policy.cover_ends_on",
             "date",
             "Last day of cover: effective_to, or terminated_on if earlier",
+            "2026-12-31",
+        ),
+        Fact(
+            "policy.year_start",
+            "date",
+            "First day of the policy year of the loss (calendar.policy_year)",
+            "2026-01-01",
+        ),
+        Fact(
+            "policy.year_end",
+            "date",
+            "Last day of the policy year of the loss",
             "2026-12-31",
         ),
         Fact("policy.currency", "string", "Currency of the policy", "USD"),
@@ -215,6 +227,8 @@ def build_facts(
         cover_ends_on=policy.cover_ends_on,
         currency=policy.currency,
     )
+    year_start, next_year = policy.policy_year(claim.date_of_loss)  # the aggregate's year
+    facts["policy"].update(year_start=year_start, year_end=next_year - timedelta(days=1))
     if policy.terminated_on is not None:
         facts["policy"]["terminated_on"] = policy.terminated_on
     before = claim.date_of_loss < policy.effective_from
@@ -229,39 +243,53 @@ def build_facts(
     coverage = policy.coverage_for(claim.claim_type)
     if coverage is None:
         return facts
-    facts["coverage"] = {
-        "found": True,
-        "limit_per_claim": coverage.limit_per_claim,
-        "annual_aggregate": coverage.annual_aggregate,
-        "deductible": coverage.deductible,
-    }
-    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year))
+    facts["coverage"] = {"found": True}
     facts["within_waiting_period"] = (
         policy.effective_from
         <= claim.date_of_loss
         < coverage.waiting_period.after(policy.effective_from)
     )
+    if claim.currency != policy.currency:
+        # No arithmetic across currencies: the cover's figures are in the policy's
+        # currency, the claim's amount in another. They stay unknown, so no rule
+        # compares them and nothing payable is worked out (the claim is escalated,
+        # CURRENCY_MISMATCH, service/domain/decision.py).
+        return facts
+    facts["coverage"].update(
+        limit_per_claim=coverage.limit_per_claim,
+        annual_aggregate=coverage.annual_aggregate,
+        deductible=coverage.deductible,
+    )
+    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year, policy.currency))
     return facts
 
 
-def _amounts(amount: Decimal, coverage: Coverage, used: Decimal) -> dict[str, Any]:
+def _amounts(amount: Decimal, coverage: Coverage, used: Decimal, currency: str) -> dict[str, Any]:
+    """The amounts worked out from the cover, each in the currency's minor units (JPY
+    900, not 900.00; KWD 0.000): what the facts store and show."""
     remaining = max(coverage.annual_aggregate - used, ZERO)
     result = breakdown(amount, coverage.deductible, coverage.limit_per_claim, remaining)
     cuts = {line.reason: line.amount for line in result.adjustments}
+    step = quantum(currency) if is_currency(currency) else None
+
+    def money(value: Decimal) -> Decimal:
+        return value.quantize(step) if step is not None else value
+
     return {
-        "aggregate_used": used,
-        "aggregate_remaining": remaining,
-        "deductible_applied": cuts.get(DEDUCTIBLE, ZERO),
+        "aggregate_used": money(used),
+        "aggregate_remaining": money(remaining),
+        "deductible_applied": money(cuts.get(DEDUCTIBLE, ZERO)),
         "over_limit_per_claim": PER_CLAIM_LIMIT in cuts,
         "over_remaining_aggregate": ANNUAL_AGGREGATE in cuts,
-        "payable_amount": result.payable,
+        "payable_amount": money(result.payable),
     }
 
 
 def breakdown_from_facts(facts: Mapping[str, Any]) -> Breakdown | None:
-    """The payable amount and its adjustment lines, from the facts (None: no coverage)."""
+    """The payable amount and its adjustment lines, from the facts (None: no coverage,
+    or no amounts worked out because the claim is in another currency than the policy)."""
     coverage = facts.get("coverage") or {}
-    if not coverage.get("found"):
+    if not coverage.get("found") or "aggregate_remaining" not in facts:
         return None
     return breakdown(
         Decimal(str(facts["claim"]["amount"])),

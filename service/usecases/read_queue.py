@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import datetime, timedelta
+import base64
+import json
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from service.db import appeals, claims
-from service.db.tables import ClaimRow
+from service.db import queue
+from service.db.queue import Position, QueueQuery
+from service.db.tables import AppealRow, ClaimRow
 from service.domain.money import fmt
 from service.usecases.context import Context
+from service.usecases.read_claims import BadCursor
+
+SORTS = queue.SORTS  # due, -due, amount, -amount, age, -age
+QUEUE_STATUSES = ("escalated", "appealed")  # waiting for a person
+PAGE_SIZES = (25, 50, 100, 200)  # what the console offers
+DUE_SOON = 0.8  # share of the SLA time gone that marks a row "due soon"
+EXCERPT_WORDS = 12
+
+
+class BadQueueCursor(BadCursor):
+    """A cursor this service did not issue, or one issued for another sort."""
 
 
 def escalation_queue(
@@ -19,68 +33,124 @@ def escalation_queue(
     claim_type: str | None = None,
     assignee: str | None = None,
     overdue: bool | None = None,
+    q: str | None = None,
+    sort: str = "due",
+    cursor: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """`assignee`: a name, or "none" for unassigned. Overdue ones come first by deadline."""
+    """One page of the claims waiting for a supervisor.
+
+    `assignee`: a name, or "none" for unassigned. `q`: part of a claim reference, policy
+    number or claimant name. `reason`: a code of the current decision, or "appeal".
+    `sort`: one of service.db.queue.SORTS (default: earliest deadline first). `cursor`:
+    the `next_cursor` of the page before (BadQueueCursor if it is not one, or was made
+    for another sort). Answers {items, total (all that match), next_cursor (None on the
+    last page)}. An appealed claim's row carries the appeal's first words in
+    `appeal_excerpt`; a row is `due_soon` when 80% or more of its SLA time is gone.
+    """
+    if sort not in SORTS:
+        raise BadQueueCursor(f"sort must be one of {', '.join(SORTS)}")
     now = ctx.clock.now()
+    query = QueueQuery(
+        statuses=QUEUE_STATUSES,
+        now=now,
+        claim_type=claim_type,
+        assignee=assignee if assignee not in (None, "none") else None,
+        unassigned=assignee == "none",
+        overdue=overdue,
+        search=(q or "").strip() or None,
+        reason=reason,
+        sort=sort,
+    )
+    after = _decode(cursor, sort) if cursor else None
     with ctx.unit_of_work() as session:
-        rows = claims.escalated_claims(
-            session,
-            claim_type=claim_type,
-            assignee=assignee if assignee not in (None, "none") else None,
-            unassigned=assignee == "none",
-            overdue_at=now if overdue else None,
-        )
-        appealed = appeals.open_appeal_claim_ids(session, [r.id for r in rows])
-        items = [queue_item(r, r.id in appealed, now) for r in rows]
-    if overdue is False:
-        items = [i for i in items if not i["overdue"]]
-    if reason:
-        items = [i for i in items if reason in i["reason_codes"]]
-    return {"items": items[:limit], "total": len(items)}
+        rows, total = queue.queue_page(session, query, after=after, limit=limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        open_appeals = queue.open_appeals(session, [r.id for r in rows])
+        items = [queue_item(r, open_appeals.get(r.id), now) for r in rows]
+    next_cursor = _encode(sort, queue.sort_key(rows[-1], sort), rows[-1].id) if more else None
+    return {"items": items, "total": total, "next_cursor": next_cursor}
 
 
-def queue_item(row: ClaimRow, appeal: bool, now: datetime) -> dict[str, Any]:
+def _encode(sort: str, value: datetime | Decimal | None, claim_id: str) -> str:
+    shown = (
+        value.isoformat() if isinstance(value, datetime) else None if value is None else str(value)
+    )
+    raw = json.dumps([sort, shown, claim_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> Position:
+    try:
+        if len(cursor) > 400:
+            raise ValueError("too long")
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        made_for, shown, claim_id = json.loads(raw)
+        if made_for != sort or not isinstance(claim_id, str):
+            raise ValueError("another sort")
+        value: datetime | Decimal | None = None
+        if shown is not None:
+            value = (
+                Decimal(shown) if sort.lstrip("-") == "amount" else datetime.fromisoformat(shown)
+            )
+            if isinstance(value, Decimal) and not value.is_finite():
+                raise ValueError("not a number")
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise ValueError("naive time")
+        return value, claim_id
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise BadQueueCursor("cursor is not one this service issued for this sort") from exc
+
+
+def excerpt(text: str, words: int = EXCERPT_WORDS) -> str:
+    """The first `words` words of `text`, with an ellipsis when there were more."""
+    parts = text.split()
+    return " ".join(parts[:words]) + (" …" if len(parts) > words else "")
+
+
+def queue_item(row: ClaimRow, appeal: AppealRow | None, now: datetime) -> dict[str, Any]:
     decision = row.decisions[-1] if row.decisions else None
     codes = [r["code"] for r in decision.reasons] if decision else []
-    if appeal:
+    if appeal is not None:
         codes = ["appeal", *codes]
     due = row.sla_due_at
+    overdue = bool(due and due < now)
+    started = (
+        appeal.received_at
+        if appeal is not None
+        else decision.decided_at
+        if decision is not None
+        else row.created_at
+    )
+    due_soon = False
+    if due is not None and not overdue and due > started:
+        due_soon = (now - started) / (due - started) >= DUE_SOON
     return {
         "id": row.id,
         "external_ref": row.external_ref,
         "policy_number": row.policy_number,
+        "claimant_name": (row.claimant or {}).get("name"),
         "claim_type": row.claim_type,
         "amount": fmt(row.amount, row.currency),
         "currency": row.currency,
         "status": row.status,
         "reason_codes": codes,
         "reasons": [r.get("message", "") for r in decision.reasons] if decision else [],
-        "appeal": appeal,
+        "appeal": appeal is not None,
+        "appeal_excerpt": excerpt(appeal.reason) if appeal is not None else None,
         "assignee": row.assignee,
         "sla_due_at": due.isoformat() if due else None,
         "seconds_left": int((due - now).total_seconds()) if due else None,
-        "overdue": bool(due and due < now),
+        "overdue": overdue,
+        "due_soon": due_soon,
         "version": row.version,
         "created_at": row.created_at.isoformat(),
     }
 
 
-def operations_stats(ctx: Context, days: int = 14) -> dict[str, Any]:
-    now = ctx.clock.now()
-    start = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    with ctx.unit_of_work() as session:
-        by_status = claims.count_by_status(session)
-        decisions = claims.decisions_since(session, start)
-    per_day: Counter[str] = Counter()
-    human: Counter[str] = Counter()
-    for at, _outcome, decided_by in decisions:
-        day = at.date().isoformat()
-        per_day[day] += 1
-        if decided_by != "rules":
-            human[day] += 1
-    series = []
-    for offset in range(days):
-        day = (start + timedelta(days=offset)).date().isoformat()
-        series.append({"day": day, "total": per_day[day], "supervisor": human[day]})
-    return {"by_status": dict(sorted(by_status.items())), "per_day": series}
+def queue_reason_codes(ctx: Context) -> list[str]:
+    """The reason codes the queue can be filtered by: "appeal" and every code the
+    active ruleset can give, sorted."""
+    codes = {rule.code for rule in ctx.engine.ruleset.rules}
+    return ["appeal", *sorted(codes - {"appeal"})]

@@ -1,6 +1,11 @@
 """The monthly bordereau: approved claims whose approval fell in the month, then totals
-per policy, claim type and currency, as CSV. A month that has ended is written once to
-INSTANCE_DIR/reports/bordereau-YYYY-MM.csv; the current month is built on the fly."""
+per policy, claim type and currency, as CSV. Each row explains itself: claimed_amount
+- deductible - limit_cut - aggregate_cut - other_adjustments = payable_amount (the
+decision's adjustment lines: PR 1 deductible, CO 119 per-claim limit, CO 119 annual
+aggregate, and anything else such as a supervisor's OA 150), and policy_year_start
+says which policy year's aggregate it counts against. A month that has ended is
+written once to INSTANCE_DIR/reports/bordereau-YYYY-MM.csv; the current month is built
+on the fly."""
 
 from __future__ import annotations
 
@@ -8,15 +13,17 @@ import io
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from service.csv_export import csv_writer
 from service.db import reporting
+from service.domain.calendar import policy_year
 from service.domain.money import fmt
+from service.domain.payable import ANNUAL_AGGREGATE, DEDUCTIBLE, PER_CLAIM_LIMIT
 from service.usecases.context import Context
 
 COLUMNS = (
@@ -32,7 +39,19 @@ COLUMNS = (
     "claimed_amount",
     "payable_amount",
     "claims",
+    "deductible",
+    "limit_cut",
+    "aggregate_cut",
+    "other_adjustments",
+    "policy_year_start",
 )
+# Which adjustment column an adjustment line's reason goes to (else other_adjustments).
+CUT_COLUMNS = {
+    DEDUCTIBLE: 0,
+    PER_CLAIM_LIMIT: 1,
+    ANNUAL_AGGREGATE: 2,
+}
+
 STORED = re.compile(r"^bordereau-(\d{4}-\d{2})\.csv$")
 
 
@@ -124,12 +143,14 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     start, end = month_bounds(month)
     with ctx.unit_of_work(read_only=True) as session:
         rows = reporting.approvals(session, start, end)
+        starts = reporting.policy_starts(session, {claim.policy_number for claim, _ in rows})
     out = io.StringIO()
     writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)
-    totals: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
+    totals: dict[tuple[str, str, str], Sums] = defaultdict(Sums)
     for claim, decision in billed(rows):
-        payable = decision.payable_amount or Decimal(0)
+        row = Sums(claim.amount, decision.payable_amount or Decimal(0), 1)
+        row.add_cuts(decision.adjustments or [])
         writer.writerow(
             (
                 "claim",
@@ -141,27 +162,22 @@ def bordereau_csv(ctx: Context, month: str) -> str:
                 claim.reported_at.isoformat(),
                 decision.decided_at.isoformat(),
                 claim.currency,
-                fmt(claim.amount, claim.currency),
-                fmt(payable, claim.currency),
-                1,
             )
+            + row.cells(claim.currency)
+            + (_policy_year_start(starts.get(claim.policy_number), claim.date_of_loss),)
         )
-        total = totals[(claim.policy_number, claim.claim_type, claim.currency)]
-        total[0] += claim.amount
-        total[1] += payable
-        total[2] += 1
-    grand: dict[str, list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
-    for (policy, claim_type, currency), (claimed, payable, n) in sorted(totals.items()):
+        totals[(claim.policy_number, claim.claim_type, claim.currency)].add(row)
+    grand: dict[str, Sums] = defaultdict(Sums)
+    for (policy, claim_type, currency), sums in sorted(totals.items()):
         writer.writerow(
             ("total", "", "", policy, claim_type, "", "", "", currency)
-            + _sums(claimed, payable, n, currency)
+            + sums.cells(currency)
+            + ("",)  # a total may span policy years
         )
-        g = grand[currency]
-        g[0], g[1], g[2] = g[0] + claimed, g[1] + payable, g[2] + n
-    for currency, (claimed, payable, n) in sorted(grand.items()):
+        grand[currency].add(sums)
+    for currency, sums in sorted(grand.items()):
         writer.writerow(
-            ("grand_total", "", "", "", "", "", "", "", currency)
-            + _sums(claimed, payable, n, currency)
+            ("grand_total", "", "", "", "", "", "", "", currency) + sums.cells(currency) + ("",)
         )
     return out.getvalue()
 
@@ -178,6 +194,39 @@ def billed(rows: list[Any]) -> list[Any]:
     return out
 
 
-def _sums(claimed: Decimal, payable: Decimal, n: int, currency: str) -> tuple[str, str, int]:
-    """Amounts with the currency's decimals (USD 300.00, JPY 900, KWD 85.125)."""
-    return (str(fmt(claimed, currency)), str(fmt(payable, currency)), n)
+def _policy_year_start(effective_from: date | None, loss: date) -> str:
+    """The first day of the policy year the payment counts against (the aggregate's
+    year, service.domain.calendar.policy_year); empty when the policy is not on file."""
+    return policy_year(effective_from, loss)[0].isoformat() if effective_from else ""
+
+
+@dataclass
+class Sums:
+    """Claimed, payable, how many claims, and the cuts (deductible, per-claim limit,
+    annual aggregate, other) of one row or a total."""
+
+    claimed: Decimal = Decimal(0)
+    payable: Decimal = Decimal(0)
+    claims: int = 0
+    cuts: list[Decimal] = field(default_factory=lambda: [Decimal(0)] * 4)
+
+    def add_cuts(self, adjustments: list[dict[str, Any]]) -> None:
+        for line in adjustments:
+            index = CUT_COLUMNS.get(str(line.get("reason")), 3)
+            self.cuts[index] += Decimal(str(line["amount"]))
+
+    def add(self, other: Sums) -> None:
+        self.claimed += other.claimed
+        self.payable += other.payable
+        self.claims += other.claims
+        self.cuts = [a + b for a, b in zip(self.cuts, other.cuts, strict=True)]
+
+    def cells(self, currency: str) -> tuple[Any, ...]:
+        """Amounts with the currency's decimals (USD 300.00, JPY 900, KWD 85.125)."""
+        money = [str(fmt(amount, currency)) for amount in self.cuts]
+        return (
+            str(fmt(self.claimed, currency)),
+            str(fmt(self.payable, currency)),
+            self.claims,
+            *money,
+        )

@@ -709,8 +709,8 @@ def test_monthly_bordereau_has_rows_and_totals(cfg, sessions):
     assert lines[0].startswith("record,claim_id")
     assert sum(line.startswith("claim,") for line in lines) == 2
     total = next(line for line in lines if line.startswith("total,"))
-    assert total.endswith("POL-1,device_damage,,,,EUR,240.00,140.00,2")
-    assert lines[-1] == "grand_total,,,,,,,,EUR,240.00,140.00,2"
+    assert total.endswith("POL-1,device_damage,,,,EUR,240.00,140.00,2,0.00,0.00,0.00,0.00,")
+    assert lines[-1] == "grand_total,,,,,,,,EUR,240.00,140.00,2,0.00,0.00,0.00,0.00,"
 
 
 def overdue_flags(session) -> list[str]:

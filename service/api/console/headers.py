@@ -28,5 +28,6 @@ LETTER_CSP = (
 def _security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")  # with frame-ancestors, for old browsers
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response

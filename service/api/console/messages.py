@@ -49,6 +49,7 @@ def letter(outbox_id: int) -> Any:
         raise Problem(404, "No letter with an HTML part has this id.", code="not_found")
     response = Response(html, mimetype="text/html")
     response.headers["Content-Security-Policy"] = LETTER_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"  # framed by the claim page only
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from decimal import InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from marshmallow import ValidationError
 
 from service.api.auth import (
     authenticate,
@@ -26,8 +27,10 @@ from service.api.auth import (
     requires,
     start_session,
 )
+from service.api.console.present import TZ_COOKIE, fact_rows, local_time, zone_or_none, zones
+from service.api.decisions import DecisionSchema
 from service.api.problems import Problem
-from service.domain.money import parse_amount
+from service.domain.money import fmt
 from service.usecases import check_credentials, manage_policies, read_claims
 from service.usecases.assign_claim import assign_claim
 from service.usecases.backtest import latest_backtest
@@ -38,8 +41,15 @@ from service.usecases.decide_claim import (
     known_reason_codes,
     payable_limit,
 )
+from service.usecases.read_claim_file import access_log, changes_since, claim_file_extras
 from service.usecases.read_messages import claim_messages
-from service.usecases.read_queue import escalation_queue, operations_stats
+from service.usecases.read_operations import operations_page
+from service.usecases.read_queue import (
+    PAGE_SIZES,
+    BadQueueCursor,
+    escalation_queue,
+    queue_reason_codes,
+)
 
 bp = Blueprint(
     "console", __name__, url_prefix="/console", template_folder="templates", static_folder="static"
@@ -54,7 +64,13 @@ def _ctx() -> Any:
 
 @bp.app_context_processor
 def _globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "me": g.get("identity")}
+    return {
+        "csrf_token": csrf_token,
+        "me": g.get("identity"),
+        "time_zones": zones,
+        "viewer_zone": lambda: str(_viewer_zone()),
+        "server_now": lambda: _ctx().clock.now().isoformat(),
+    }
 
 
 @bp.errorhandler(Problem)
@@ -139,49 +155,190 @@ def home() -> Any:
     )
 
 
+SORT_LABELS = {
+    "due": "Deadline, earliest first",
+    "-due": "Deadline, latest first",
+    "amount": "Amount, smallest first",
+    "-amount": "Amount, largest first",
+    "age": "Age, oldest first",
+    "-age": "Age, newest first",
+}
+QUEUE_FILTERS = ("q", "reason", "claim_type", "assignee", "overdue")
+
+
 @bp.route("/queue")
 @requires(*SUPERVISORS)
 def queue() -> Any:
-    args = request.args
-    assignee = args.get("assignee") or None
-    page = escalation_queue(
-        _ctx(),
-        reason=args.get("reason") or None,
-        claim_type=args.get("claim_type") or None,
-        assignee=g.actor if assignee == "me" else assignee,
-        overdue=True if args.get("overdue") == "1" else None,
-        limit=_ctx().config.page_size_max,
-    )
     from service.domain.model import CLAIM_TYPES
 
-    return render_template("console/queue.html", page=page, args=args, claim_types=CLAIM_TYPES)
+    args = request.args
+    ctx = _ctx()
+    codes = queue_reason_codes(ctx)
+    reason = _choice(args, "reason", codes, "reason code")
+    claim_type = _choice(args, "claim_type", CLAIM_TYPES, "claim type")
+    sort = _choice(args, "sort", tuple(SORT_LABELS), "sort") or "due"
+    sizes = [n for n in PAGE_SIZES if n <= ctx.config.page_size_max] or [PAGE_SIZES[0]]
+    size_text = args.get("size") or str(50 if 50 in sizes else sizes[0])
+    if not size_text.isdigit() or int(size_text) not in sizes:
+        raise Problem(400, f"size must be one of {', '.join(map(str, sizes))}.", code="bad_filter")
+    search = (args.get("q") or "").strip()[:120] or None
+    assignee = args.get("assignee") or None
+    try:
+        page = escalation_queue(
+            ctx,
+            reason=reason,
+            claim_type=claim_type,
+            assignee=g.actor if assignee == "me" else assignee,
+            overdue=True if args.get("overdue") == "1" else None,
+            q=search,
+            sort=sort,
+            cursor=args.get("cursor") or None,
+            limit=int(size_text),
+        )
+    except BadQueueCursor:
+        raise Problem(
+            400,
+            "This page link is out of date: start again from the first page.",
+            code="bad_cursor",
+        ) from None
+    kept = {k: v for k, v in args.items() if k != "cursor" and v}
+    return render_template(
+        "console/queue.html",
+        page=page,
+        args=args,
+        kept=kept,
+        filtered=any(args.get(k) for k in QUEUE_FILTERS),
+        first_page=not args.get("cursor"),
+        claim_types=CLAIM_TYPES,
+        codes=codes,
+        sorts=SORT_LABELS,
+        sort=sort,
+        sizes=sizes,
+        size=int(size_text),
+    )
+
+
+def _choice(args: Any, name: str, allowed: Any, label: str) -> str | None:
+    """A query value from a fixed list, or None; anything else is a 400, not a guess."""
+    value = args.get(name) or None
+    if value is not None and value not in allowed:
+        raise Problem(400, f"Unknown {label}: choose one from the list.", code="bad_filter")
+    return value
 
 
 @bp.route("/claims/<claim_id>")
 @requires(*STAFF, audit_view=True)
 def claim(claim_id: str) -> Any:
-    return _claim_page(claim_id)
+    outcome = request.args.get("outcome")
+    return _claim_page(claim_id, form={"outcome": outcome} if outcome in OUTCOMES else None)
 
 
-def _claim_page(claim_id: str, error: str | None = None, status: int = 200) -> Any:
-    document = read_claims.get_claim(_ctx(), claim_id, None)
+OUTCOMES = {
+    "approve": "Approve",
+    "reject": "Reject",
+    "request_info": "Request documents",
+}
+CHECK_FIELDS = "Not recorded: check the fields marked below."
+# Which field of the decide form a refusal of decide_claim is about.
+REFUSAL_FIELDS = {
+    "note_required": "note",
+    "bad_amount": "amount",
+    "amount_above_limit": "amount",
+    "aggregate_exceeded": "amount",
+    "no_coverage": "amount",
+    "currency_mismatch": "amount",
+    "unknown_reason_code": "reason_codes",
+    "documents_required": "documents",
+    "bad_outcome": "outcome",
+}
+
+
+def _claim_page(
+    claim_id: str,
+    error: str | None = None,
+    status: int = 200,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    changes: list[dict[str, Any]] | None = None,
+) -> Any:
+    """The claim file; `form`/`errors`: the decide form as the supervisor left it, with
+    an error per field; `changes`: what happened to the claim since the form was shown."""
+    ctx = _ctx()
+    document = read_claims.get_claim(ctx, claim_id, None)
     if document is None:
         raise Problem(404, "No claim with this id.", code="not_found")
-    policy = manage_policies.get_policy(_ctx(), document["policy_number"])
+    policy = manage_policies.get_policy(ctx, document["policy_number"])
     facts = document.get("facts") or {}
-    from service.domain.facts import flatten
-
     limit = payable_limit(facts) if facts else None
+    extras = claim_file_extras(ctx, document)
+    currency = document["currency"]
     return render_template(
         "console/claim.html",
         claim=document,
-        facts=flatten(facts) if facts else {},
+        file=extras,
+        decision_facts=[
+            {"decision": d, "rows": fact_rows(d.get("facts"), currency)}
+            for d in reversed(document["decisions"])
+        ],
         policy=manage_policies.policy_document(policy) if policy else None,
-        limit=limit,
-        codes=known_reason_codes(_ctx()),
-        messages=claim_messages(_ctx(), claim_id),  # the Messages section
+        limit=fmt(limit, currency) if limit is not None else None,
+        codes=known_reason_codes(ctx),
+        messages=claim_messages(ctx, claim_id),  # the Messages section
         error=error,
+        form=form or {},
+        errors=errors or {},
+        changes=changes,
+        outcomes=OUTCOMES,
+        seen=max([h["id"] for h in document["history"]] + [0]),
     ), status
+
+
+@bp.route("/claims/<claim_id>/access")
+@requires(*STAFF)
+def access(claim_id: str) -> Any:
+    """Who opened this claim and when: for audits, kept out of the claim's history."""
+    document = read_claims.get_claim(_ctx(), claim_id, None)
+    if document is None:
+        raise Problem(404, "No claim with this id.", code="not_found")
+    return render_template(
+        "console/access.html", claim=document, views=access_log(_ctx(), claim_id)
+    )
+
+
+@bp.route("/timezone", methods=["POST"])
+@requires(*STAFF)
+def timezone() -> Any:
+    """Remember the viewer's time zone (a cookie) and go back to the page it was set on."""
+    name = request.form.get("tz", "")
+    if zone_or_none(name) is None:
+        raise Problem(400, "Choose a time zone from the list.", code="bad_time_zone")
+    back = safe_next(request.form.get("next", "")) or url_for("console.home")
+    response = redirect(back)
+    response.set_cookie(
+        TZ_COOKIE,
+        name,
+        max_age=365 * 86400,
+        samesite="Lax",
+        secure=request.is_secure or bool(_ctx().config.session_cookie_secure),
+    )
+    return response
+
+
+@bp.app_template_filter("local")
+def _local(value: Any) -> str:
+    return local_time(value, _viewer_zone())
+
+
+def _viewer_zone() -> ZoneInfo:
+    zone = g.get("viewer_zone")
+    if zone is None:
+        zone = zone_or_none(request.cookies.get(TZ_COOKIE)) or zone_or_none(
+            _ctx().config.default_time_zone
+        )
+        zone = zone or ZoneInfo("UTC")
+        g.setdefault("viewer_zone", zone)
+    return zone
 
 
 @bp.route("/claims/<claim_id>/assign", methods=["POST"])
@@ -204,33 +361,87 @@ def assign(claim_id: str) -> Any:
 @bp.route("/claims/<claim_id>/decide", methods=["POST"])
 @requires(*SUPERVISORS)
 def decide(claim_id: str) -> Any:
-    form = request.form
+    """The decide form: checked by the API's own schema (DecisionSchema), then decided.
+    A refusal shows the form again with every value as typed and the error by its field."""
+    raw = request.form
+    outcome = raw.get("outcome", "")
+    form: dict[str, Any] = {
+        "outcome": outcome,
+        "note": raw.get("note", ""),
+        "amount": raw.get("amount", "").strip(),
+        "reason_codes": raw.getlist("reason_codes"),
+        "documents": raw.get("documents", ""),
+    }
+    body: dict[str, Any] = {"outcome": outcome, "note": form["note"]}
+    if outcome == "approve":
+        body["amount"] = form["amount"] or None
+    elif outcome == "reject":
+        body["reason_codes"] = form["reason_codes"]
+    elif outcome == "request_info":
+        body["documents"] = [d.strip() for d in form["documents"].split(",") if d.strip()]
     try:
-        amount = parse_amount(form["amount"]) if form.get("amount") else None
-        version = int(form.get("version", ""))
-    except (InvalidOperation, ValueError):  # MoneyError is a ValueError
-        return _claim_page(claim_id, "The amount or version is not a number.", 422)
+        checked = DecisionSchema().load(body)
+    except ValidationError as exc:
+        errors = {name: _first_message(m) for name, m in exc.normalized_messages().items()}
+        return _claim_page(
+            claim_id, "Check the fields marked below.", 422, form=form, errors=errors
+        )
+    if outcome == "approve" and checked.get("amount") is None:
+        errors = {"amount": "Type the amount to pay."}
+        return _claim_page(
+            claim_id, "Check the fields marked below.", 422, form=form, errors=errors
+        )
+    version = raw.get("version", "")
+    seen = raw.get("seen", "")
+    if not version.isdigit() or len(version) > 9 or not seen.isdigit() or len(seen) > 18:
+        raise Problem(400, "This form is damaged: reload the claim.", code="bad_form")
     choice = SupervisorDecision(
-        outcome=form.get("outcome", ""),
-        note=form.get("note", ""),
-        amount=amount,
-        reason_codes=tuple(form.getlist("reason_codes")),
-        documents=tuple(d.strip() for d in form.get("documents", "").split(",") if d.strip()),
+        outcome=outcome,
+        note=checked["note"],
+        amount=checked.get("amount"),
+        reason_codes=tuple(checked.get("reason_codes", ())),
+        documents=tuple(checked.get("documents", ())),
     )
     try:
-        decide_claim(
+        done = decide_claim(
             _ctx(),
             claim_id,
             choice,
-            expected_version=version,
+            expected_version=int(version),
             decided_by=g.actor,
             request_id=g.get("request_id"),
             source=request.remote_addr,
         )
     except DecisionRefused as exc:
-        return _claim_page(claim_id, exc.detail, exc.status)
-    flash(f"Claim {claim_id} decided: {choice.outcome}.")
+        if exc.code == "stale_version":
+            current = read_claims.get_claim(_ctx(), claim_id, None)
+            changes = changes_since(current, int(seen)) if current else []
+            message = (
+                "The claim changed while you had this form open (see below). Your entries are "
+                "kept: check them against the changes and submit again."
+            )
+            return _claim_page(claim_id, message, 412, form=form, changes=changes)
+        field = REFUSAL_FIELDS.get(exc.code)
+        errors = {field: exc.detail} if field else {}
+        top = CHECK_FIELDS if field else exc.detail
+        return _claim_page(claim_id, top, exc.status, form=form, errors=errors)
+    name = (done.get("claimant") or {}).get("name") or "the claimant"
+    what = {
+        "approved": f"approved, {done['payable_amount']} {done['currency']} to pay",
+        "rejected": "rejected",
+        "pending_info": "documents requested",
+    }.get(done["status"], done["status"])
+    flash(f"Claim {done['external_ref']} ({name}): {what}.")
     return redirect(url_for("console.queue"))
+
+
+def _first_message(messages: Any) -> str:
+    """The first message marshmallow gives for a field (lists and nested dicts)."""
+    while isinstance(messages, (list, dict)):
+        if not messages:
+            return "Not valid."
+        messages = messages[0] if isinstance(messages, list) else next(iter(messages.values()))
+    return str(messages)
 
 
 @bp.route("/analyst")
@@ -248,6 +459,5 @@ def analyst() -> Any:
 @bp.route("/operations")
 @requires(*STAFF)
 def operations() -> Any:
-    stats = operations_stats(_ctx())
-    top = max([d["total"] for d in stats["per_day"]] + [1])
-    return render_template("console/operations.html", stats=stats, top=top)
+    page = operations_page(_ctx(), zone=_viewer_zone())
+    return render_template("console/operations.html", ops=page, zone=str(_viewer_zone()))

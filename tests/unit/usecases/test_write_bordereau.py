@@ -14,7 +14,7 @@ def test_approved_claims_and_totals(ctx):
     add_claim(ctx, status="rejected")
     lines = write_bordereau(ctx, "2026-03").read_text().splitlines()
     assert sum(line.startswith("claim,") for line in lines) == 2
-    assert lines[-1] == "grand_total,,,,,,,,EUR,240.00,140.00,2"
+    assert lines[-1] == "grand_total,,,,,,,,EUR,240.00,140.00,2,0.00,0.00,0.00,0.00,"
     assert [i["month"] for i in stored_bordereaux(ctx)] == ["2026-03"]
 
 

@@ -8,88 +8,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from service.db.tables import OutboxRow
-from tests.auth_helpers import PASSWORD, user
+from tests.auth_helpers import user
+from tests.e2e.browser import CHROMIUM, SHOTS, login
 from tests.helpers import claim, put_policies
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
-
-def _need_browser() -> None:
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append(f"{CHROMIUM} (apt-get install -y chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip install playwright)")
-    if missing:
-        message = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-
-
-@pytest.fixture
-def server(app) -> Iterator[str]:
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join(5)
-
-
-@pytest.fixture
-def page(server) -> Iterator[object]:
-    _need_browser()
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        yield tab
-        context.close()
-        browser.close()
-
-
-def login(page, server: str, username: str) -> None:
-    page.goto(f"{server}/console/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
-
-@pytest.fixture
-def db_url(sqlite_url: str) -> str:
-    """One database is enough here: the browser tests are about the pages."""
-    return sqlite_url
-
-
-def test_supervisor_decides_an_escalated_claim(app, client, server, page):
+def test_supervisor_decides_an_escalated_claim(app, client, server, page, watch):
     put_policies(client, ["P-DEV"])
     escalated = client.post("/v1/claims", json=claim(date_of_loss="2026-04-01")).get_json()
     assert escalated["decision"]["outcome"] == "escalated"
@@ -110,17 +42,17 @@ def test_supervisor_decides_an_escalated_claim(app, client, server, page):
     assert "sue" in page.locator("dd").all_inner_texts()
     page.screenshot(path=str(SHOTS / "claim.png"), full_page=True)
 
-    page.get_by_label("Outcome").select_option("approve")
+    page.get_by_label("Approve").check()
     page.get_by_label(re.compile("Amount to pay")).fill("999.00")
     page.get_by_label("Note (required)").fill("Too much")
     page.get_by_role("button", name="Record decision").click()
-    assert "above what the coverage allows" in page.get_by_role("alert").inner_text()
+    assert "above what the coverage allows" in page.locator("#amount-error").inner_text()
 
     page.get_by_label(re.compile("Amount to pay")).fill("200.00")
     page.get_by_label("Note (required)").fill("Receipt checked by phone")
     page.get_by_role("button", name="Record decision").click()
     page.wait_for_url(re.compile(r"/console/queue"))
-    assert "decided" in page.get_by_role("status").inner_text()
+    assert f"Claim {ref} (Sam Claimant): approved" in page.locator(".flash").inner_text()
     assert page.locator(f"tr[data-claim='{claim_id}']").count() == 0
 
     with app.extensions["claims"].unit_of_work() as session:
@@ -133,8 +65,9 @@ def test_supervisor_decides_an_escalated_claim(app, client, server, page):
     assert page.get_by_role("heading", name="Active ruleset").is_visible()
     page.screenshot(path=str(SHOTS / "analyst.png"), full_page=True)
     page.goto(f"{server}/console/operations")
-    assert page.locator("svg rect").count() > 0
+    assert page.locator("canvas#decisions-chart").is_visible()
     page.screenshot(path=str(SHOTS / "operations.png"), full_page=True)
+    watch.check()  # headers on every console response, no CSP complaint
 
 
 def test_user_without_the_supervisor_role_is_refused(app, server, page):
