@@ -45,11 +45,15 @@ def serve(host: str, port: int, workers: int) -> None:
     _require_migrated(config.database_url)
     from gunicorn.app.base import BaseApplication
 
+    from service.api.gunicorn_worker import ProblemWorker
     from service.logs import configure_logging
     from service.metrics import prepare_multiproc_dir
 
     configure_logging(config.log_level, config.log_format)
     prepare_multiproc_dir()
+    # read before the application sees a request: slow clients get a 408, not a worker
+    ProblemWorker.read_timeout = config.request_read_timeout
+    ProblemWorker.max_body_bytes = config.max_body_bytes
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -76,6 +76,9 @@ class Config:
     max_request_line: int = setting("4094", "Longest request line (method, path, query)")
     max_header_fields: int = setting("100", "Most header fields in one request")
     max_header_bytes: int = setting("8190", "Longest header field (name and value)")
+    request_read_timeout: float = setting(
+        "10", "Seconds a client has to send its whole request (head and body); 408 after"
+    )
     proxy_count: int = setting(
         "0", "Reverse proxies in front whose X-Forwarded-For/-Proto are trusted (0 = none)"
     )
@@ -333,6 +336,8 @@ def _derive(values: dict[str, typing.Any]) -> None:
     ):
         if values[name] > top:
             raise ConfigError(f"{name} must be at most {top} (gunicorn's own limit)")
+    if not 0 < values["REQUEST_READ_TIMEOUT"] <= 25:
+        raise ConfigError("REQUEST_READ_TIMEOUT must be above 0 and at most 25 (seconds)")
     if values["API_KEY_CACHE_SECONDS"] < 0:
         raise ConfigError("API_KEY_CACHE_SECONDS must be 0 or more")
     if not is_time_zone(values["DEFAULT_TIME_ZONE"]):
