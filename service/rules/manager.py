@@ -8,7 +8,12 @@
   are answered 503 by the API; `status()` still answers).
 - **Candidates.** A folder nobody has checked yet is checked and compiled first in a
   child process with a time and memory budget (`sandbox.verify`); only then is it built
-  here. A refusal leaves the old ruleset deciding and fills `last_error`.
+  here. A refusal leaves the old ruleset deciding and fills `last_error`. Refusals are
+  kept on the host by content, so a process that starts later (a worker replacing a
+  crashed one) or the watch decides with the last active version instead of loading a
+  refused folder; only POST /v1/rulesets/reload checks a refusal for time, memory or a
+  crash again. A reload by a process that had not loaded its rules yet checks the
+  folder once, not twice.
 - **Reload on the host.** A successful reload (POST /v1/rulesets/reload, or the watch
   noticing an edit) records the version as active in the database and writes the host
   marker (`host.HostState`). Every process checks the marker on each `engine()` call
@@ -190,12 +195,13 @@ class RulesetManager:
             extra={"ruleset_version": ruleset.version, "problems": error.splitlines()[:20]},
         )
 
-    def _from_folder(self) -> tuple[Ruleset | None, str]:
-        """The folder's ruleset, verified in the sandbox first; else (None, problems)."""
+    def _from_folder(self, retry: bool = False) -> tuple[Ruleset | None, str]:
+        """The folder's ruleset, verified in the sandbox first; else (None, problems).
+        `retry`: check again a version refused for time, memory or a crash."""
         files, problems = read_folder(self.folder, self.limits)
         if not problems and self.verify:
             cache = self.host.verdicts if self.host is not None else None
-            problems = sandbox.verify(files, self.limits, self.folder.name, cache)
+            problems = sandbox.verify(files, self.limits, self.folder.name, cache, retry=retry)
         if problems:
             return None, _text(problems)
         try:
@@ -346,8 +352,10 @@ class RulesetManager:
     # --- reload -----------------------------------------------------------------------
 
     def reload(self, force: bool = True, wait: bool = True) -> ReloadResult:
-        """Load the folder again if it changed (or always, when forced)."""
-        if self._engine is None:
+        """Load the folder again if it changed (or always, when forced; a forced reload
+        also checks again a version refused for time, memory or a crash)."""
+        just_started = self._engine is None
+        if just_started:
             try:
                 self.engine()
             except EngineFailure:
@@ -361,7 +369,8 @@ class RulesetManager:
                 return ReloadResult(False, self._version_now(), self.last_error)
             self._fingerprint = current
             try:
-                ruleset, error = self._from_folder()
+                # a process that has just started checked this folder a moment ago
+                ruleset, error = self._from_folder(retry=force and not just_started)
             except Exception as exc:  # noqa: BLE001 - never a 500 or a dead watch
                 log.exception("loading the rules folder failed")
                 ruleset, error = None, f"{self.folder}:1:1: could not load: {type(exc).__name__}"
@@ -377,6 +386,9 @@ class RulesetManager:
                 self._install(ruleset, "folder")
             except EngineFailure as exc:
                 return self._refused(f"{self.folder}:1:1: engine refused the ruleset: {exc}")
+            except Exception as exc:  # noqa: BLE001 - never a 500: the old rules decide
+                log.exception("installing the ruleset failed")
+                return self._refused(f"{self.folder}:1:1: could not load: {type(exc).__name__}")
             self.reloads += 1
             self._publish(ruleset)
             log.info("ruleset reloaded", extra={"ruleset_version": ruleset.version})
