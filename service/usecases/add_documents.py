@@ -17,7 +17,6 @@ from service.usecases.payments import lock_policy, settle
 from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_decision
 
-
 MAX_DOCUMENTS = 100  # per claim, all submissions together (intake takes at most 100 too)
 
 
