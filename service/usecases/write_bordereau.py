@@ -32,7 +32,7 @@ COLUMNS = (
     "payable_amount",
     "claims",
 )
-STORED = re.compile(r"^bordereau-(\d{4}-\d{2})\.csv$")
+STORED = re.compile(r"^bordereau-([0-9]{4}-[0-9]{2})\.csv$")
 
 
 @dataclass(frozen=True)

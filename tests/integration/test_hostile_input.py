@@ -327,3 +327,30 @@ def test_console_login_keeps_a_plain_next(app, client):
         },
     )
     assert response.headers["Location"] == "/console/queue?overdue=1"
+
+
+# --- digits (hardening, finding 8) ----------------------------------------------------
+
+ARABIC_30 = "\u0663\u0660"  # "٣٠": int() reads it as 30
+ARABIC_YEAR = "\u0662\u0660\u0662\u0666"  # "٢٠٢٦"
+
+
+def test_numbers_and_dates_as_text_take_ascii_digits_only(client, context):
+    put_policies(client, ["P-DEV"])
+    policy = json.loads(json.dumps(POLICIES["P-DEV"]))
+    policy["coverages"][0]["waiting_period_days"] = ARABIC_30
+    assert_problem(client.put("/v1/policies/P-DIGITS", json=policy), 422)
+    dated = claim(date_of_loss=f"{ARABIC_YEAR}-06-01")
+    problem = assert_problem(client.post("/v1/claims", json=dated), 422)
+    assert problem["errors"] == [{"field": "date_of_loss", "message": "Write digits 0-9 only."}]
+    for body in (
+        claim(date_of_loss=f"{ARABIC_YEAR}-06-01"),
+        claim(reported_at=f"{ARABIC_YEAR}-06-12T09:00:00+00:00"),
+        claim(amount="\u0663\u0660\u0660"),
+    ):
+        assert_problem(client.post("/v1/claims", json=body), 422)
+    assert stored(context, ClaimRow) == 0
+    staff = key(client.application, "admin")
+    assert_problem(client.get(f"/v1/escalations?limit={ARABIC_30}", headers=staff), 422)
+    assert_problem(client.get(f"/v1/reports/bordereau/{ARABIC_YEAR}-01", headers=staff))
+    assert client.get("/v1/escalations?limit=30", headers=staff).status_code == 200

@@ -207,7 +207,10 @@ def decide(claim_id: str) -> Any:
     form = request.form
     try:
         amount = parse_amount(form["amount"]) if form.get("amount") else None
-        version = int(form.get("version", ""))
+        version_text = form.get("version", "")
+        if not (version_text.isascii() and version_text.isdigit()):  # int() takes "٣"
+            raise ValueError(version_text)
+        version = int(version_text)
     except (InvalidOperation, ValueError):  # MoneyError is a ValueError
         return _claim_page(claim_id, "The amount or version is not a number.", 422)
     choice = SupervisorDecision(
