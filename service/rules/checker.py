@@ -118,6 +118,10 @@ def read_folder(directory: Path, limits: Limits) -> tuple[dict[str, str], list[P
     total = 0
     for path in paths:
         rel = path.relative_to(directory).as_posix()
+        if not _utf8(rel):  # bytes the file system gave back as surrogates
+            shown = shown_name(rel)
+            ctx.err(Pos(shown, 1, 1), "the file name is not UTF-8 text; rename the file")
+            continue
         try:
             size = path.stat().st_size
             total += size
@@ -137,6 +141,23 @@ def read_folder(directory: Path, limits: Limits) -> tuple[dict[str, str], list[P
         except OSError as exc:
             ctx.err(Pos(rel, 1, 1), f"cannot read the file: {exc.strerror or exc}")
     return files, ctx.problems
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(name: str) -> str:
+    """A file name as a problem quotes it: bytes that are not UTF-8 as \\xNN escapes,
+    control characters escaped (Problem cuts it to 200 characters)."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text
 
 
 def check_files(files: Mapping[str, str], limits: Limits | None = None) -> CheckResult:

@@ -35,6 +35,9 @@ THEN_KEYS = ("action", "code", "carc", "message")
 TOP_KEYS = ("rules", "precedence", "required_documents")
 
 
+MAX_NAME = 200  # characters of a file name quoted in a problem line
+
+
 @dataclass(frozen=True)
 class Problem:
     file: str
@@ -45,7 +48,8 @@ class Problem:
 
     def __str__(self) -> str:
         tag = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{self.file}:{self.line}:{self.column}: {tag}{self.message}"
+        name = self.file if len(self.file) <= MAX_NAME else self.file[: MAX_NAME - 3] + "..."
+        return f"{name}:{self.line}:{self.column}: {tag}{self.message}"
 
 
 @dataclass(frozen=True)

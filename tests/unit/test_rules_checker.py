@@ -223,3 +223,28 @@ def test_cli_diff(tmp_path: Path) -> None:
     assert lines[0].startswith("+ ADDED")
     assert lines[1].startswith("- GONE")
     assert lines[2].startswith("~ KEPT") and "conditions changed" in lines[2]
+
+
+def test_a_file_name_that_is_not_utf8_is_a_clear_problem(tmp_path: Path) -> None:
+    """Finding 10: a rule file named with bytes that are not UTF-8 is refused by name."""
+    import os
+
+    from tests.hostile_rules import many_rules
+
+    (tmp_path / "ok.yaml").write_text(many_rules(1), encoding="utf-8")
+    with open(os.path.join(os.fsencode(tmp_path), b"bad\xff.yaml"), "wb") as handle:
+        handle.write(many_rules(1, start=5).encode())
+    result = check_directory(tmp_path)
+    assert [str(p) for p in result.errors] == [
+        "bad\\xff.yaml:1:1: the file name is not UTF-8 text; rename the file"
+    ]
+    run = CliRunner().invoke(rules_cli, ["check", str(tmp_path)])
+    assert run.exit_code == 1 and run.exception is None or isinstance(run.exception, SystemExit)
+    assert "bad\\xff.yaml:1:1: the file name is not UTF-8 text" in run.output
+
+
+def test_a_long_file_name_is_cut_in_problems(tmp_path: Path) -> None:
+    name = "r" * 240 + ".yaml"
+    (tmp_path / name).write_text("rules: [", encoding="utf-8")
+    (problem, *_) = check_directory(tmp_path).errors
+    assert str(problem).startswith("r" * 197 + "...:")
