@@ -179,6 +179,9 @@ class RulesetManager:
         ruleset, error = self._from_folder()
         if ruleset is not None:
             self._install(ruleset, "folder")
+            earlier = self._host_call(self.host.read_outcome) if self.host is not None else None
+            if earlier and earlier.get("error"):
+                self._error(None)  # the folder loads now: an older refusal is over
             # recorded by the background thread: the caller may be inside a transaction
             # (on SQLite a second writer would wait for it), and deciding needs no record
             self._to_record = ruleset
@@ -376,7 +379,7 @@ class RulesetManager:
                 ruleset, error = None, f"{self.folder}:1:1: could not load: {type(exc).__name__}"
             if ruleset is None:
                 return self._refused(error or f"{self.folder}:1:1: refused")
-            self.last_error = None
+            self._error(None)
             if ruleset.version == self._version_now():  # the same text: nothing to swap
                 self.source, self.folder_error = "folder", None
                 if force:  # say it again, so every process of the host is on it
@@ -400,9 +403,14 @@ class RulesetManager:
     def _version_now(self) -> str | None:
         return self._engine.ruleset.version if self._engine is not None else None
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str | None) -> None:
+        """Note the outcome of a load of the folder: its problems, or None when it loaded.
+        With a host folder it is the host's (`status()` of every process shows it)."""
         self.last_error = message
-        self.last_error_at = datetime.now(UTC)
+        self.last_error_at = datetime.now(UTC) if message else None
+        if self.host is not None:
+            at = datetime.now(UTC).isoformat()
+            self._host_call(self.host.record_outcome, message, at)
 
     def _refused(self, message: str) -> ReloadResult:
         self._error(message)
@@ -432,6 +440,15 @@ class RulesetManager:
         except Exception:  # noqa: BLE001 - GET /v1/rulesets/active must always answer
             log.exception("no ruleset to report")
             ruleset = None
+        last_error, last_error_at, scope = self.last_error, self.last_error_at, "process"
+        outcome = self._host_call(self.host.read_outcome) if self.host is not None else None
+        if outcome is not None:  # the host's last reload, whichever process made it
+            error, at = outcome.get("error"), outcome.get("at")
+            last_error = error if isinstance(error, str) else None
+            last_error_at = (
+                datetime.fromisoformat(at) if last_error and isinstance(at, str) else None
+            )
+            scope = "host"
         return {
             "version": ruleset.version if ruleset else None,
             "source": self.source if ruleset else "none",
@@ -440,8 +457,9 @@ class RulesetManager:
             "rule_count": len(ruleset.rules) if ruleset else 0,
             "files": sorted(ruleset.files) if ruleset else [],
             "folder": str(self.folder),
-            "last_error": self.last_error,
-            "last_error_at": self.last_error_at.isoformat() if self.last_error_at else None,
+            "last_error": last_error,
+            "last_error_at": last_error_at.isoformat() if last_error_at else None,
+            "last_error_scope": scope,
             "reloads": self.reloads,
             "watch_seconds": self.watch_seconds,
             "pid": os.getpid(),

@@ -267,3 +267,31 @@ def test_a_folder_refused_for_time_stays_refused_for_every_later_process(
     assert retried.status_code == 422  # an explicit reload checks a time refusal again
     assert runs == [1]
     assert decide(first)["ruleset_version"] == old
+
+
+def test_last_error_is_the_hosts_in_every_process(
+    sqlite_url: str, tmp_path: Path, rules_dir: Path
+) -> None:
+    """Finding 13: a refused reload shows in every process of the host, and a later good
+    reload by another process clears it everywhere (no stale error left in one worker)."""
+    one = make_app(sqlite_url, tmp_path, rules_dir)
+    two = make_app(sqlite_url, tmp_path, rules_dir)
+    admin = key(one, "admin")
+    put_policies(one.test_client(), ["P-DEV"])
+    decide(one), decide(two)
+    (rules_dir / "hostile.yaml").write_text(deep_brackets(20_000))
+    refused = two.test_client().post("/v1/rulesets/reload", headers=admin)
+    assert refused.status_code == 422
+    seen = [
+        app.test_client().get("/v1/rulesets/active", headers=admin).get_json() for app in (one, two)
+    ]
+    assert [s["last_error_scope"] for s in seen] == ["host", "host"]
+    assert (
+        seen[0]["last_error"] == seen[1]["last_error"]
+        and "RULES_MAX_DEPTH" in seen[0]["last_error"]
+    )
+
+    (rules_dir / "hostile.yaml").unlink()
+    assert one.test_client().post("/v1/rulesets/reload", headers=admin).status_code == 200
+    after = two.test_client().get("/v1/rulesets/active", headers=admin).get_json()
+    assert (after["last_error"], after["last_error_at"]) == (None, None)
