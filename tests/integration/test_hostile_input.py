@@ -354,3 +354,14 @@ def test_numbers_and_dates_as_text_take_ascii_digits_only(client, context):
     assert_problem(client.get(f"/v1/escalations?limit={ARABIC_30}", headers=staff), 422)
     assert_problem(client.get(f"/v1/reports/bordereau/{ARABIC_YEAR}-01", headers=staff))
     assert client.get("/v1/escalations?limit=30", headers=staff).status_code == 200
+
+
+def test_a_key_given_twice_in_a_body_is_422_and_changes_nothing(client, context):
+    """Finding 14: which of two values counts is not left to the parser."""
+    put_policies(client, ["P-DEV"])
+    body = json.dumps(claim())[:-1] + ', "amount": "9999.00"}'
+    problem = assert_problem(post_raw(client, "/v1/claims", body), 422)
+    assert problem["code"] == "duplicate_key" and '"amount"' in problem["detail"]
+    nested = json.dumps(claim()).replace('"name": ', '"name": "A", "name": ', 1)
+    assert assert_problem(post_raw(client, "/v1/claims", nested), 422)["code"] == "duplicate_key"
+    assert stored(context, ClaimRow) == 0
