@@ -290,6 +290,11 @@ def test_bordereau_of_an_impossible_month_is_422(app, client, month):
         "/console/../\\\\evil.example",
         "//evil.example/console/",
         "https://evil.example/console/",
+        "/console/%2e%2e/v1/evil",  # finding 14: a browser reads %2e%2e as ..
+        "/console/%2E%2e/%2e%2E/evil",
+        "/console/.%2e/evil",
+        "/console/..%2fevil",
+        "/console/%2e/../evil",
     ],
 )
 def test_console_login_next_with_line_breaks_redirects_safely(app, client, target):
