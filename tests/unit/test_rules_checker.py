@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from service.rules.checker import SCHEMA_PATH, check_directory
+from service.rules.checker import SCHEMA_PATH, check_directory, check_files
 from service.rules.cli import rules as rules_cli
 from service.rules.engine import RulesetError, load_ruleset
 
@@ -248,3 +248,19 @@ def test_a_long_file_name_is_cut_in_problems(tmp_path: Path) -> None:
     (tmp_path / name).write_text("rules: [", encoding="utf-8")
     (problem, *_) = check_directory(tmp_path).errors
     assert str(problem).startswith("r" * 197 + "...:")
+
+
+def test_a_rule_id_over_64_characters_is_refused_plainly() -> None:
+    """Finding 14: a capped rule id, and checker messages without Python reprs."""
+    from tests.hostile_rules import many_rules
+
+    long_id = "R" + "X" * 70
+    text = many_rules(1).replace("id: R0,", f"id: {long_id},")
+    result = check_files({"r.yaml": text})
+    assert [p.message for p in result.errors] == [
+        "rule id is 71 characters long; at most 64: shorten it"
+    ]
+    dated = many_rules(1).replace("{days_to_report: {gt: 0}}", "{days_to_report: {gt: 2026-01-01}}")
+    messages = [p.message for p in check_files({"r.yaml": dated}).errors]
+    assert messages and all("datetime" not in m and "Decimal(" not in m for m in messages)
+    assert any("2026-01-01" in m for m in messages), messages
