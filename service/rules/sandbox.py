@@ -67,7 +67,9 @@ def verify(
     known = _known(key, cache_dir)
     if known is not None and not (retry and known[1]):
         return _labelled(known[0], label)
-    with _host_turn(cache_dir, limits.compile_seconds) as turn:
+    # waiting for the turn and the check together stay below gunicorn's 30 s worker timeout
+    wait = min(limits.compile_seconds, max(0.5, 28.0 - wall_seconds(limits)))
+    with _host_turn(cache_dir, wait) as turn:
         if not turn:
             busy = "another ruleset check is running on this host; try again in a moment"
             return [Problem(label, 1, 1, busy)]  # not kept: nothing was checked
