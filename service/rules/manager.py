@@ -176,7 +176,11 @@ class RulesetManager:
             self._marker_seen = self.host.marker_key()  # only later changes are followed
         self._fingerprint = fingerprint(self.folder)
         self._checked_at = time.monotonic()
-        ruleset, error = self._from_folder()
+        try:
+            ruleset, error = self._from_folder()
+        except Exception as exc:  # noqa: BLE001 - an unreadable folder: the last active decides
+            log.exception("loading the rules folder failed")
+            ruleset, error = None, f"{self.folder}:1:1: could not load: {type(exc).__name__}"
         if ruleset is not None:
             self._install(ruleset, "folder")
             earlier = self._host_call(self.host.read_outcome) if self.host is not None else None
