@@ -45,11 +45,15 @@ def serve(host: str, port: int, workers: int) -> None:
     _require_migrated(config.database_url)
     from gunicorn.app.base import BaseApplication
 
+    from service.api.gunicorn_worker import ProblemWorker
     from service.logs import configure_logging
     from service.metrics import prepare_multiproc_dir
 
     configure_logging(config.log_level, config.log_format)
     prepare_multiproc_dir()
+    # read before the application sees a request: slow clients get a 408, not a worker
+    ProblemWorker.read_timeout = config.request_read_timeout
+    ProblemWorker.max_body_bytes = config.max_body_bytes
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -118,39 +122,82 @@ def policies() -> None:
 @policies.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def policies_import(file: Path) -> None:
-    """Load policies from a JSON or CSV file (one CSV row per coverage)."""
-    from marshmallow import ValidationError
+    """Load policies from a JSON or CSV file (one CSV row per coverage).
 
-    from service.api.schemas import PolicySchema
+    Every policy is checked as PUT /v1/policies/<number> checks it (number, bounds, dates,
+    currencies, digits); every problem is listed as file:line, and nothing is imported
+    unless all are valid (one transaction)."""
     from service.usecases import manage_policies
     from service.usecases.context import build_context
 
-    ctx = build_context(_config())
-    schema = PolicySchema()
     try:
-        raw = manage_policies.read_policy_file(file)
-    except (ValueError, KeyError) as exc:
-        raise click.ClickException(f"{file}: {exc}") from None
-    created = replaced = 0
-    for index, item in enumerate(raw, start=1):
-        number = str(item.get("number", "")) if isinstance(item, dict) else ""
-        body = {k: v for k, v in item.items() if k != "number"} if number else item
-        try:
-            data = schema.load(body)
-        except ValidationError as exc:
-            raise click.ClickException(
-                f"{file}: policy #{index} {number!r}: {exc.messages}"
-            ) from None
-        policy = manage_policies.policy_from_data(number, data)
-        try:
-            new = manage_policies.put_policy(ctx, policy, actor="cli:import")
-        except manage_policies.CurrencyChangeRefused as exc:
-            raise click.ClickException(f"{file}: policy #{index} {number!r}: {exc}") from None
-        if new:
-            created += 1
-        else:
-            replaced += 1
+        items = manage_policies.read_policy_items(file)
+    except manage_policies.PolicyFileError as exc:
+        raise click.ClickException(f"{exc}\nnothing imported") from None
+    batch, problems = _checked_policies(file, items)
+    if problems:
+        for line in problems:
+            click.echo(line, err=True)
+        raise click.ClickException(f"{len(problems)} problem(s); nothing imported")
+    try:
+        created, replaced = manage_policies.put_policies(
+            build_context(_config()), batch, actor="cli:import"
+        )
+    except manage_policies.CurrencyChangeRefused as exc:
+        raise click.ClickException(f"{file}: {exc}\nnothing imported") from None
     click.echo(f"imported {created + replaced} policies ({created} new, {replaced} replaced)")
+
+
+def _checked_policies(file: Path, items: list[Any]) -> tuple[list[Any], list[str]]:
+    """(policies, problems as `file:line: policy N: field: message`)."""
+    from marshmallow import ValidationError
+
+    from service.api.problems import flatten_messages
+    from service.api.schemas import PolicySchema
+    from service.domain.text import text_problem
+    from service.usecases import manage_policies
+
+    schema = PolicySchema()
+    batch: list[Any] = []
+    problems: list[str] = []
+    for item in items:
+        where = f"{file}:{item.line}"
+        problems.extend(item.problems)
+        if item.body is None:  # a CSV row too broken to be part of a policy
+            continue
+        if not isinstance(item.body, dict):
+            problems.append(f"{where}: a policy must be an object")
+            continue
+        number = item.body.get("number")
+        if not isinstance(number, str) or not 1 <= len(number) <= 64:
+            problems.append(f"{where}: number: policy numbers are 1 to 64 characters")
+            continue
+        if text_problem(number):
+            problems.append(f"{where}: number: {text_problem(number)}")
+            continue
+        try:
+            data = schema.load({k: v for k, v in item.body.items() if k != "number"})
+        except ValidationError as exc:
+            for error in flatten_messages(exc.messages):
+                line = _coverage_line(error["field"], item) or item.line
+                problems.append(
+                    f"{file}:{line}: policy {number[:64]}: {error['field']}: {error['message']}"
+                )
+            continue
+        if item.problems:
+            continue
+        batch.append(manage_policies.policy_from_data(number, data))
+    return batch, problems
+
+
+def _coverage_line(field: str, item: Any) -> int | None:
+    """The CSV line of the coverage a field such as `coverages.1.deductible` names."""
+    parts = field.split(".")
+    if len(parts) > 1 and parts[0] == "coverages" and parts[1].isdecimal():
+        index = int(parts[1])
+        if index < len(item.coverage_lines):
+            return int(item.coverage_lines[index])
+    return None
 
 
 def _config() -> Any:

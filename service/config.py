@@ -40,6 +40,14 @@ class Config:
     database_url: str = setting(
         "", "SQLAlchemy URL; empty = SQLite file instance/claims.db", kind="url"
     )
+    db_statement_timeout_ms: int = setting(
+        "20000",
+        "PostgreSQL statement_timeout of the service's sessions, ms (below gunicorn's 30 s; "
+        "0 = none); over it: 503",
+    )
+    db_lock_timeout_ms: int = setting(
+        "5000", "PostgreSQL lock_timeout: longest wait for a row lock, ms (0 = none); over it: 503"
+    )
     redis_url: str = setting(
         "redis://127.0.0.1:6379/0", "Redis for RQ queues and rate limits", kind="url"
     )
@@ -76,6 +84,9 @@ class Config:
     max_request_line: int = setting("4094", "Longest request line (method, path, query)")
     max_header_fields: int = setting("100", "Most header fields in one request")
     max_header_bytes: int = setting("8190", "Longest header field (name and value)")
+    request_read_timeout: float = setting(
+        "10", "Seconds a client has to send its whole request (head and body); 408 after"
+    )
     proxy_count: int = setting(
         "0", "Reverse proxies in front whose X-Forwarded-For/-Proto are trusted (0 = none)"
     )
@@ -333,6 +344,11 @@ def _derive(values: dict[str, typing.Any]) -> None:
     ):
         if values[name] > top:
             raise ConfigError(f"{name} must be at most {top} (gunicorn's own limit)")
+    for name in ("DB_STATEMENT_TIMEOUT_MS", "DB_LOCK_TIMEOUT_MS"):
+        if not 0 <= values[name] < 30_000:
+            raise ConfigError(f"{name} must be 0 or more and below 30000 (gunicorn's 30 s)")
+    if not 0 < values["REQUEST_READ_TIMEOUT"] <= 25:
+        raise ConfigError("REQUEST_READ_TIMEOUT must be above 0 and at most 25 (seconds)")
     if values["API_KEY_CACHE_SECONDS"] < 0:
         raise ConfigError("API_KEY_CACHE_SECONDS must be 0 or more")
     if not is_time_zone(values["DEFAULT_TIME_ZONE"]):

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-_NAME = re.compile(r"^checkpoint-(\d{8,})\.json$")
+_NAME = re.compile(r"^checkpoint-([0-9]{8,})\.json$")
 MAX_BYTES = 64 * 1024  # a checkpoint file is < 1 KiB; anything larger is not ours
 
 

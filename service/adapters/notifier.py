@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from service.adapters import smtp, webhooks
 from service.config import Config
+from service.logs import redact
 from service.ports import Email, Permanent, Transient
 
 
@@ -40,4 +41,5 @@ class SmtpWebhookNotifier:
             return
         if webhooks.is_retryable(result.status):
             raise Transient(f"HTTP {result.status}")
-        raise Permanent(f"HTTP {result.status}: {result.body[:200]}")
+        # masked before it is cut: half an address would slip past the mask
+        raise Permanent(f"HTTP {result.status}: {redact(result.body)[:200]}")

@@ -59,6 +59,12 @@ NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
 NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a site's own translators
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 TEREDO = ipaddress.ip_network("2001::/32")
+# Not public whatever Python's is_global says (its tables predate or omit them):
+NOT_PUBLIC_V6 = (
+    ipaddress.ip_network("fec0::/10"),  # site-local (RFC 3879: deprecated, still routed inside)
+    ipaddress.ip_network("3fff::/20"),  # documentation (RFC 9637)
+    ipaddress.ip_network("2001:db8::/32"),  # documentation (RFC 3849)
+)
 
 
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -79,7 +85,8 @@ def is_public_address(address: str) -> bool:
     """True only for a globally routable unicast address, also after unwrapping the IPv4
     inside IPv4-mapped, NAT64 (64:ff9b::/96), 6to4 (2002::/16) and Teredo addresses.
     Local-use NAT64 (64:ff9b:1::/48), IPv4-compatible (::/96) and Teredo are refused
-    outright: no public service is reached through them."""
+    outright: no public service is reached through them; so are site-local (fec0::/10)
+    and documentation (2001:db8::/32, 3fff::/20) addresses."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
@@ -87,6 +94,8 @@ def is_public_address(address: str) -> bool:
     candidates: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = [ip]
     if isinstance(ip, ipaddress.IPv6Address):
         if ip in NAT64_LOCAL or ip in IPV4_COMPATIBLE or ip in TEREDO:
+            return False
+        if any(ip in network for network in NOT_PUBLIC_V6):
             return False
         inner = embedded_ipv4(ip)
         if inner:  # a carrier of an IPv4 address: that address is where packets go
@@ -139,6 +148,8 @@ def resolve_target(
         raise CallbackRefused("callback_url is not a valid URL") from None
     if parts.scheme not in {"http", "https"}:
         raise CallbackRefused("callback_url must use http or https")
+    if parts.port == 0:  # `port or default` would quietly call port 80 instead
+        raise CallbackRefused("callback_url port must be 1 to 65535")
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise CallbackRefused("callback_url has no host")

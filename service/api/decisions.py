@@ -20,7 +20,7 @@ from service.usecases.appeal_claim import appeal_claim
 from service.usecases.decide_claim import DecisionRefused, SupervisorDecision, decide_claim
 
 blp = Blueprint("decisions", __name__, url_prefix="/v1/claims", description="Supervisors")
-ETAG = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+ETAG = re.compile(r'^\s*(?:W/)?"?([0-9]+)"?\s*$')  # ASCII digits (int() takes any)
 
 
 class DecisionSchema(StrictSchema):

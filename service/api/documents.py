@@ -12,7 +12,7 @@ from service.api.caller import current_actor, source_address, visible_client_id
 from service.api.parsing import Blueprint
 from service.api.problems import Problem
 from service.api.schemas import ClaimOutSchema, DocumentSchema, StrictSchema
-from service.usecases.add_documents import ClaimNotFound, add_documents
+from service.usecases.add_documents import ClaimNotFound, TooManyDocuments, add_documents
 
 blp = Blueprint("documents", __name__, url_prefix="/v1/claims", description="Documents")
 
@@ -41,4 +41,6 @@ def post_documents(data: dict[str, Any], claim_id: str) -> Any:
         )
     except ClaimNotFound:
         raise Problem(404, "No claim with this id.", code="not_found") from None
+    except TooManyDocuments as exc:
+        raise Problem(422, str(exc), code="too_many_documents") from None
     return result.document

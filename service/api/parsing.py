@@ -32,12 +32,39 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 DRAIN_CHUNK = 64 * 1024
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice (which one counts is up to the parser)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    body = dict(pairs)
+    if len(body) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return body
+
+
 def parse_body(req: Request, max_depth: int | None = None) -> Any:
     raw = req.get_data(cache=True)
     try:
-        body = json.loads(raw, parse_float=Decimal)
+        body = json.loads(raw, parse_float=Decimal, object_pairs_hook=_unique_keys)
     except RecursionError:
         raise _too_deep(max_depth) from None
+    except DuplicateKey as exc:
+        name = exc.key if exc.key.isprintable() else ascii(exc.key)[1:-1]
+        name = name if len(name) <= 200 else name[:197] + "..."
+        raise Problem(
+            422,
+            f'The JSON body names the key "{name}" twice in one object.',
+            code="duplicate_key",
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise Problem(400, f"Malformed JSON: {exc}", code="malformed_json") from None
     if max_depth is not None and json_depth(body, max_depth) > max_depth:

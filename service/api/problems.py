@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from service.db.errors import UNAVAILABLE
+from service.db.errors import UNAVAILABLE, is_timeout
 from service.rules.engine import EngineFailure
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,15 @@ def install_problem_handlers(app: Flask) -> None:
         )
 
     def _database_down(error: Exception) -> Response:
+        if is_timeout(error):  # a lock held elsewhere or a slow statement: rolled back
+            log.error("database busy: %s", type(getattr(error, "orig", error)).__name__)
+            return problem_response(
+                503,
+                "The database is busy (a lock or a statement took too long); nothing was "
+                "stored. Retry shortly.",
+                code="database_busy",
+                headers={"Retry-After": "2"},
+            )
         log.error("database unavailable: %s", type(error).__name__)
         return problem_response(
             503,

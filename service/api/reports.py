@@ -17,7 +17,7 @@ from service.usecases.write_remittance import remittance
 
 blp = Blueprint("reports", __name__, url_prefix="/v1/reports", description="Reports")
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")  # ASCII digits only
 FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a claim's dates may take (schemas.SANE_DATES)
 
 

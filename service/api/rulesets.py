@@ -38,6 +38,12 @@ class ActiveSchema(Schema):
     files = fields.List(fields.String())
     last_error = fields.String(allow_none=True)
     last_error_at = fields.String(allow_none=True)
+    last_error_scope = fields.String(
+        metadata={
+            "description": "host: last_error is the last reload or check of the folder by any "
+            "process of this host (the same in every process); process: this process's own"
+        }
+    )
     reloads = fields.Integer()
     watch_seconds = fields.Float()
     pid = fields.Integer()

@@ -5,6 +5,8 @@ passes `service.domain.text.text_problem`: NUL, lone surrogates and control char
 are refused with a 422 that names the field. Fields declared `FreeText` (descriptions,
 notes, rule text) may hold tab and line breaks; every other string is one line.
 Path parameters get the same check from `TextConverter` (service/api/parsing.py).
+Numbers and dates sent as text must be ASCII: Python reads any Unicode digit ("٣٠" is
+30 for int(), "٢٠٢٦-01-01" a date for marshmallow), so `digit_errors` refuses them (422).
 """
 
 from __future__ import annotations
@@ -102,12 +104,39 @@ def _items(data: Mapping[Any, Any]) -> list[tuple[Any, Any]]:
     return list(data.items())
 
 
+# Fields whose text is parsed as digits: int(), Decimal() and the ISO date parsers take
+# any Unicode digit ("٣٠" is 30), so their text must be ASCII (0-9) before they read it.
+_DIGIT_FIELDS = (fields.Number, fields.Date, fields.DateTime, fields.Time, fields.TimeDelta)
+ASCII_DIGITS_ONLY = "Write digits 0-9 only."
+
+
+def digit_errors(data: Any, schema: Schema) -> dict[str, list[str]]:
+    """{"limit": [ASCII_DIGITS_ONLY]} for each numeric or date field given as text that
+    is not plain ASCII."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(data, Mapping):
+        return errors
+    known = _field_map(schema)
+    for key, value in _items(data):
+        field = known.get(str(key))
+        if isinstance(field, fields.List):
+            field, values = field.inner, value if isinstance(value, list) else [value]
+        else:
+            values = [value]
+        if isinstance(field, _DIGIT_FIELDS) and any(
+            isinstance(v, str) and not v.isascii() for v in values
+        ):
+            errors.setdefault(str(key), []).append(ASCII_DIGITS_ONLY)
+    return errors
+
+
 class RequestSchema(Schema):
     """Base of every schema that reads a request (body, query string, form)."""
 
     @pre_load
     def _refuse_unstorable_text(self, data: Any, **kwargs: Any) -> Any:
         errors = text_errors(data, self)
+        errors.update(digit_errors(data, self))
         if errors:
             raise ValidationError(errors)
         return data

@@ -28,18 +28,22 @@ __all__ = [
     "session_factory",
     "warm_up",
 ]
-_engines: dict[str, Engine] = {}
+_engines: dict[tuple[str, int, int], Engine] = {}
 READ_ONLY = "claims_read_only"  # execution option: this transaction never writes
 
 
-def get_engine(url: str) -> Engine:
-    engine = _engines.get(url)
+def get_engine(url: str, statement_timeout_ms: int = 0, lock_timeout_ms: int = 0) -> Engine:
+    """The engine of `url` (one per process and timeouts). On PostgreSQL every session
+    has `statement_timeout` and `lock_timeout` (ms, 0 = none): a statement or a wait for a
+    row lock over them fails (`errors.is_timeout`) instead of holding the request."""
+    key = (url, statement_timeout_ms, lock_timeout_ms)
+    engine = _engines.get(key)
     if engine is None:
-        engine = _engines[url] = _create(url)
+        engine = _engines[key] = _create(url, statement_timeout_ms, lock_timeout_ms)
     return engine
 
 
-def _create(url: str) -> Engine:
+def _create(url: str, statement_timeout_ms: int = 0, lock_timeout_ms: int = 0) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -58,7 +62,11 @@ def _create(url: str) -> Engine:
         max_overflow=5,
         pool_timeout=5,
         pool_recycle=3600,
-        connect_args={"connect_timeout": 3},
+        connect_args={
+            "connect_timeout": 3,
+            "options": f"-c statement_timeout={int(statement_timeout_ms)}"
+            f" -c lock_timeout={int(lock_timeout_ms)}",
+        },
         hide_parameters=True,
     )
     event.listen(engine, "checkin", _note_checkin)
@@ -117,8 +125,9 @@ def ping(session: Session) -> None:
     session.execute(text("SELECT 1"))
 
 
-def session_factory(url: str) -> Sessions:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def session_factory(url: str, statement_timeout_ms: int = 0, lock_timeout_ms: int = 0) -> Sessions:
+    engine = get_engine(url, statement_timeout_ms, lock_timeout_ms)
+    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def warm_up(url: str) -> bool:

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 UNITS = ("years", "months", "days")
 MAX_COUNT = {"years": 100, "months": 1200, "days": 36600}
-_ISO = re.compile(r"^P(?:(\d{1,4})Y|(\d{1,4})M|(\d{1,5})D)$")
+_ISO = re.compile(r"^P(?:([0-9]{1,4})Y|([0-9]{1,4})M|([0-9]{1,5})D)$")  # ASCII digits
 
 
 def add_months(day: date, months: int) -> date:

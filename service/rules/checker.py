@@ -44,11 +44,13 @@ from service.rules.loader import (
     key_pos_of,
     pos_of,
     rule_files,
+    shown,
     suggest,
 )
 from service.rules.reader import Tally, parse_yaml
 
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+MAX_RULE_ID = 64  # characters; ids are quoted in decisions, traces and reports
 PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")  # {fact.name} in a message
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "rules" / "schema" / "rules.schema.json"
 OPS_BY_TYPE = {
@@ -118,6 +120,10 @@ def read_folder(directory: Path, limits: Limits) -> tuple[dict[str, str], list[P
     total = 0
     for path in paths:
         rel = path.relative_to(directory).as_posix()
+        if not _utf8(rel):  # bytes the file system gave back as surrogates
+            shown = shown_name(rel)
+            ctx.err(Pos(shown, 1, 1), "the file name is not UTF-8 text; rename the file")
+            continue
         try:
             size = path.stat().st_size
             total += size
@@ -137,6 +143,23 @@ def read_folder(directory: Path, limits: Limits) -> tuple[dict[str, str], list[P
         except OSError as exc:
             ctx.err(Pos(rel, 1, 1), f"cannot read the file: {exc.strerror or exc}")
     return files, ctx.problems
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(name: str) -> str:
+    """A file name as a problem quotes it: bytes that are not UTF-8 as \\xNN escapes,
+    control characters escaped (Problem cuts it to 200 characters)."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text
 
 
 def check_files(files: Mapping[str, str], limits: Limits | None = None) -> CheckResult:
@@ -180,7 +203,9 @@ def _check_file(
         return
     for key in doc:
         if key not in TOP_KEYS:
-            ctx.err(key_pos_of(doc, key, start), f"unknown key {key!r}{suggest(key, TOP_KEYS)}")
+            ctx.err(
+                key_pos_of(doc, key, start), f"unknown key {shown(key)}{suggest(key, TOP_KEYS)}"
+            )
     for key in ("precedence", "required_documents"):
         if key in doc:
             where = key_pos_of(doc, key, start)
@@ -221,7 +246,7 @@ def _required_documents(ctx: _Ctx, doc: LDict, result: CheckResult) -> None:
     for claim_type, docs in value.items():
         kp = key_pos_of(value, claim_type, where)
         if claim_type not in CLAIM_TYPES:
-            ctx.err(kp, f"unknown claim type {claim_type!r}{suggest(claim_type, CLAIM_TYPES)}")
+            ctx.err(kp, f"unknown claim type {shown(claim_type)}{suggest(claim_type, CLAIM_TYPES)}")
         elif not isinstance(docs, list) or not all(isinstance(d, str) and d for d in docs):
             ctx.err(pos_of(value, claim_type, kp), "expected a list of document types")
         else:
@@ -232,10 +257,10 @@ def _text(ctx: _Ctx, node: LDict, key: str, required: bool = True) -> str | None
     value = node.get(key)
     if value is None:
         if required:
-            ctx.err(node.pos, f"missing required key {key!r}")
+            ctx.err(node.pos, f"missing required key {shown(key)}")
         return None
     if not isinstance(value, str) or not value.strip():
-        ctx.err(pos_of(node, key, node.pos), f"{key!r} must be non-empty text")
+        ctx.err(pos_of(node, key, node.pos), f"{shown(key)} must be non-empty text")
         return None
     return value
 
@@ -247,12 +272,17 @@ def _rule(ctx: _Ctx, node: Any, where: Pos) -> Rule | None:
     before = len(ctx.problems)
     for key in node:
         if key not in RULE_KEYS:
-            ctx.err(key_pos_of(node, key, where), f"unknown key {key!r}{suggest(key, RULE_KEYS)}")
+            ctx.err(
+                key_pos_of(node, key, where), f"unknown key {shown(key)}{suggest(key, RULE_KEYS)}"
+            )
     rule_id = _text(ctx, node, "id")
     if rule_id is not None:
         ctx.ids.append((rule_id, where))
-    if rule_id is not None and not UPPER_SNAKE.match(rule_id):
-        ctx.err(pos_of(node, "id", where), f"rule id {rule_id!r} must be UPPER_SNAKE_CASE")
+    if rule_id is not None and len(rule_id) > MAX_RULE_ID:
+        what = f"rule id is {len(rule_id):,} characters long; at most {MAX_RULE_ID}"
+        ctx.err(pos_of(node, "id", where), f"{what}: shorten it")
+    elif rule_id is not None and not UPPER_SNAKE.match(rule_id):
+        ctx.err(pos_of(node, "id", where), f"rule id {shown(rule_id)} must be UPPER_SNAKE_CASE")
     description = _text(ctx, node, "description")
     if description is not None and "\n" in description.strip():
         ctx.err(pos_of(node, "description", where), "description must be one line")
@@ -327,23 +357,26 @@ def _then(ctx: _Ctx, node: LDict, where: Pos) -> tuple[str, str, str | None, str
     before = len(ctx.problems)
     for key in then:
         if key not in THEN_KEYS:
-            ctx.err(key_pos_of(then, key, tpos), f"unknown key {key!r}{suggest(key, THEN_KEYS)}")
+            ctx.err(
+                key_pos_of(then, key, tpos), f"unknown key {shown(key)}{suggest(key, THEN_KEYS)}"
+            )
     action = _text(ctx, then, "action")
     if action is not None and action not in ACTIONS:
         ctx.err(
             pos_of(then, "action", tpos),
-            f"unknown action {action!r}{suggest(action, ACTIONS)}; use one of {', '.join(ACTIONS)}",
+            f"unknown action {shown(action)}{suggest(action, ACTIONS)}; "
+            f"use one of {', '.join(ACTIONS)}",
         )
     code = _text(ctx, then, "code")
     if code is not None and not UPPER_SNAKE.match(code):
-        ctx.err(pos_of(then, "code", tpos), f"reason code {code!r} must be UPPER_SNAKE_CASE")
+        ctx.err(pos_of(then, "code", tpos), f"reason code {shown(code)} must be UPPER_SNAKE_CASE")
     carc = then.get("carc")
     if carc is not None:
         carc = str(carc)
         if carc not in CARC:
             ctx.err(
                 pos_of(then, "carc", tpos),
-                f"unknown CARC {carc!r}{suggest(carc, CARC)}; known: {', '.join(CARC)}",
+                f"unknown CARC {shown(carc)}{suggest(carc, CARC)}; known: {', '.join(CARC)}",
             )
     message = _text(ctx, then, "message")
     if message is not None:
@@ -409,7 +442,7 @@ def _count_conditions(cond: Condition) -> int:
 def _fact_condition(ctx: _Ctx, name: Any, value: Any, kp: Pos, vp: Pos) -> list[Leaf] | None:
     fact = FACTS.get(str(name))
     if fact is None:
-        ctx.err(kp, f"unknown fact {name!r}{suggest(name, list(FACTS) + list(COMBINATORS))}")
+        ctx.err(kp, f"unknown fact {shown(name)}{suggest(name, list(FACTS) + list(COMBINATORS))}")
         return None
     if isinstance(value, LDict) and set(value) != {"fact"}:
         leaves = []
@@ -418,7 +451,7 @@ def _fact_condition(ctx: _Ctx, name: Any, value: Any, kp: Pos, vp: Pos) -> list[
             if op not in OPERATORS:
                 ctx.err(
                     op_pos,
-                    f"unknown operator {op!r}{suggest(op, OPERATORS)}; "
+                    f"unknown operator {shown(op)}{suggest(op, OPERATORS)}; "
                     f"use one of {', '.join(OPERATORS)}",
                 )
                 return None
@@ -440,7 +473,7 @@ def _leaf(ctx: _Ctx, name: str, op: str, operand: Any, vp: Pos, where: Pos) -> L
         hint = " (use missing_documents_count)" if fact.type == "list" else ""
         ctx.err(
             where,
-            f"operator {op!r} does not apply to {name} ({fact.type}); "
+            f"operator {shown(op)} does not apply to {name} ({fact.type}); "
             f"allowed: {', '.join(OPS_BY_TYPE[fact.type])}{hint}",
         )
         return None
@@ -472,7 +505,7 @@ def _ref_leaf(ctx: _Ctx, name: str, op: str, other: Any, vp: Pos, where: Pos) ->
         return None
     target = FACTS.get(str(other))
     if target is None:
-        ctx.err(vp, f"unknown fact {other!r}{suggest(other, FACTS)}")
+        ctx.err(vp, f"unknown fact {shown(other)}{suggest(other, FACTS)}")
         return None
     mine = FACTS[name].type
     if mine == "duration":
@@ -490,20 +523,20 @@ def _typed(ctx: _Ctx, name: str, value: Any, vp: Pos) -> Any:
     kind = fact.type
     if kind in NUMERIC:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            ctx.err(vp, f"{name} is {kind}: expected a number, got {value!r}")
+            ctx.err(vp, f"{name} is {kind}: expected a number, got {shown(value)}")
             return None
         if kind == "integer":
             if not isinstance(value, int):
-                ctx.err(vp, f"{name} is a whole number: got {value!r}")
+                ctx.err(vp, f"{name} is a whole number: got {shown(value)}")
                 return None
             return value
         number = Decimal(repr(value))
         try:
             if number != number.quantize(Decimal("0.001")):
-                ctx.err(vp, f"{name} is money: at most three decimal places, got {value!r}")
+                ctx.err(vp, f"{name} is money: at most three decimal places, got {shown(value)}")
                 return None
         except InvalidOperation:
-            ctx.err(vp, f"{name}: {value!r} is too large")
+            ctx.err(vp, f"{name}: {shown(value)} is too large")
             return None
         return number
     if kind == "duration":
@@ -515,20 +548,20 @@ def _typed(ctx: _Ctx, name: str, value: Any, vp: Pos) -> Any:
     if kind == "date":
         day = _to_date(value)
         if day is None:
-            ctx.err(vp, f"{name} is a date: write it as YYYY-MM-DD, got {value!r}")
+            ctx.err(vp, f"{name} is a date: write it as YYYY-MM-DD, got {shown(value)}")
         return day
     if kind == "boolean":
         if not isinstance(value, bool):
-            ctx.err(vp, f"{name} is true or false, got {value!r}")
+            ctx.err(vp, f"{name} is true or false, got {shown(value)}")
             return None
         return value
     if not isinstance(value, str):
-        ctx.err(vp, f"{name} is text: got {value!r}")
+        ctx.err(vp, f"{name} is text: got {shown(value)}")
         return None
     if kind == "enum" and value not in fact.values:
         ctx.err(
             vp,
-            f"{value!r} is not a value of {name}{suggest(value, fact.values)}; "
+            f"{shown(value)} is not a value of {name}{suggest(value, fact.values)}; "
             f"allowed: {', '.join(fact.values)}",
         )
         return None
@@ -541,7 +574,8 @@ def _check_across(ctx: _Ctx, result: CheckResult) -> None:
         first = seen.setdefault(rule_id, where)
         if first is not where:
             ctx.err(
-                where, f"duplicate rule id {rule_id!r} (first defined at {first.file}:{first.line})"
+                where,
+                f"duplicate rule id {shown(rule_id)} (first defined at {first.file}:{first.line})",
             )
     rank = {a: i for i, a in enumerate(result.precedence)}
     by_shape: dict[object, Rule] = {}
@@ -571,14 +605,14 @@ def _check_across(ctx: _Ctx, result: CheckResult) -> None:
             ctx.err(
                 here,
                 f"rule {rule.id} has the same conditions as {other.id} "
-                f"({other.file}:{other.line}) whose action {other.action!r} always wins",
+                f"({other.file}:{other.line}) whose action {shown(other.action)} always wins",
                 "warning",
             )
         elif rank[other.action] > rank[rule.action]:
             ctx.err(
                 Pos(other.file, other.line, other.column),
                 f"rule {other.id} has the same conditions as {rule.id} "
-                f"({rule.file}:{rule.line}) whose action {rule.action!r} always wins",
+                f"({rule.file}:{rule.line}) whose action {shown(rule.action)} always wins",
                 "warning",
             )
     if result.errors:

@@ -1,7 +1,9 @@
 """`claims rules check|test|diff`: the analysts' tools (no database; see service/rulesets_cli.py).
 
 Every limit of service/rules/limits.py holds here too (set by the same environment
-variables as the service), so a file the service would refuse fails `check` the same way.
+variables as the service), so a file the service would refuse fails `check` the same way;
+`check` also compiles the folder in the same budgeted child process as the server
+(RULES_COMPILE_SECONDS, RULES_COMPILE_MEMORY_MB).
 """
 
 from __future__ import annotations
@@ -40,11 +42,15 @@ def rules() -> None:
 def check(directory: Path | None) -> None:
     """Report every problem in the rule files as file:line:column: message."""
     directory = directory or default_dir()
-    result = check_directory(directory, limits())
+    budget = limits()
+    result = check_directory(directory, budget)
     if not result.errors:
+        from service.rules import sandbox
         from service.rules.compiler import compile_rules
 
         result.problems.extend(compile_rules(result.rules)[1])
+        # the server's time and memory budget (RULES_COMPILE_*): what it would refuse fails here
+        result.problems.extend(sandbox.verify(result.files, budget, str(directory)))
     for problem in result.problems:
         click.echo(f"{directory}/{problem}" if problem.file != str(directory) else str(problem))
     if result.errors:

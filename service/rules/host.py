@@ -8,6 +8,8 @@
   (removed with the manager), so a reload can say how many processes have switched.
 - `verdicts/`: the sandbox's verdict per candidate content, so a version is checked
   once per host, not once per process.
+- `outcome.json`: the last reload or check of the folder by any process of the host (its
+  problems, or none): `last_error` in every process's status is this one, host-wide.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class HostState:
         self.root = Path(root)
         self.marker = self.root / "active.json"
         self.verdicts = self.root / "verdicts"
+        self.outcome = self.root / "outcome.json"
         self._processes = self.root / "processes"
         self._serial = next(_serials)
         self._reported: Path | None = None
@@ -65,6 +68,17 @@ class HostState:
         if self._reported != path:
             self._reported = path
             weakref.finalize(self, _unlink, path, os.getpid())  # also at exit
+
+    def record_outcome(self, error: str | None, at: str) -> None:
+        """The last reload or check of the folder on this host: its problems, or None."""
+        _write(self.outcome, json.dumps({"error": error, "at": at, "pid": os.getpid()}))
+
+    def read_outcome(self) -> dict[str, object] | None:
+        try:
+            data = json.loads(self.outcome.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def processes(self) -> dict[int, set[str]]:
         """The versions of the live rule managers of each live process (dead ones forgotten)."""

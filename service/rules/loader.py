@@ -8,8 +8,10 @@ bounded YAML reading itself is in reader.py.
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,9 @@ THEN_KEYS = ("action", "code", "carc", "message")
 TOP_KEYS = ("rules", "precedence", "required_documents")
 
 
+MAX_NAME = 200  # characters of a file name quoted in a problem line
+
+
 @dataclass(frozen=True)
 class Problem:
     file: str
@@ -45,7 +50,8 @@ class Problem:
 
     def __str__(self) -> str:
         tag = "" if self.severity == "error" else f"{self.severity}: "
-        return f"{self.file}:{self.line}:{self.column}: {tag}{self.message}"
+        name = self.file if len(self.file) <= MAX_NAME else self.file[: MAX_NAME - 3] + "..."
+        return f"{name}:{self.line}:{self.column}: {tag}{self.message}"
 
 
 @dataclass(frozen=True)
@@ -106,9 +112,31 @@ class LList(list[Any]):
     item_pos: list[Pos]
 
 
+def shown(value: Any) -> str:
+    """A value as a problem line quotes it, plainly: text in quotes (control characters
+    as escapes, cut at 80 characters), dates as YYYY-MM-DD, numbers as written, true,
+    false, null, lists and mappings as JSON; never a Python repr."""
+    if isinstance(value, str):
+        text = value if len(value) <= 80 else value[:77] + "..."
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+        return f"'{text}'"
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    try:
+        text = json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def suggest(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return f" (did you mean {shown(close[0])}?)" if close else ""
 
 
 def pos_of(container: Any, key: Any, fallback: Pos) -> Pos:

@@ -8,7 +8,12 @@
   are answered 503 by the API; `status()` still answers).
 - **Candidates.** A folder nobody has checked yet is checked and compiled first in a
   child process with a time and memory budget (`sandbox.verify`); only then is it built
-  here. A refusal leaves the old ruleset deciding and fills `last_error`.
+  here. A refusal leaves the old ruleset deciding and fills `last_error`. Refusals are
+  kept on the host by content, so a process that starts later (a worker replacing a
+  crashed one) or the watch decides with the last active version instead of loading a
+  refused folder; only POST /v1/rulesets/reload checks a refusal for time, memory or a
+  crash again. A reload by a process that had not loaded its rules yet checks the
+  folder once, not twice.
 - **Reload on the host.** A successful reload (POST /v1/rulesets/reload, or the watch
   noticing an edit) records the version as active in the database and writes the host
   marker (`host.HostState`). Every process checks the marker on each `engine()` call
@@ -171,9 +176,16 @@ class RulesetManager:
             self._marker_seen = self.host.marker_key()  # only later changes are followed
         self._fingerprint = fingerprint(self.folder)
         self._checked_at = time.monotonic()
-        ruleset, error = self._from_folder()
+        try:
+            ruleset, error = self._from_folder()
+        except Exception as exc:  # noqa: BLE001 - an unreadable folder: the last active decides
+            log.exception("loading the rules folder failed")
+            ruleset, error = None, f"{self.folder}:1:1: could not load: {type(exc).__name__}"
         if ruleset is not None:
             self._install(ruleset, "folder")
+            earlier = self._host_call(self.host.read_outcome) if self.host is not None else None
+            if earlier and earlier.get("error"):
+                self._error(None)  # the folder loads now: an older refusal is over
             # recorded by the background thread: the caller may be inside a transaction
             # (on SQLite a second writer would wait for it), and deciding needs no record
             self._to_record = ruleset
@@ -190,12 +202,13 @@ class RulesetManager:
             extra={"ruleset_version": ruleset.version, "problems": error.splitlines()[:20]},
         )
 
-    def _from_folder(self) -> tuple[Ruleset | None, str]:
-        """The folder's ruleset, verified in the sandbox first; else (None, problems)."""
+    def _from_folder(self, retry: bool = False) -> tuple[Ruleset | None, str]:
+        """The folder's ruleset, verified in the sandbox first; else (None, problems).
+        `retry`: check again a version refused for time, memory or a crash."""
         files, problems = read_folder(self.folder, self.limits)
         if not problems and self.verify:
             cache = self.host.verdicts if self.host is not None else None
-            problems = sandbox.verify(files, self.limits, self.folder.name, cache)
+            problems = sandbox.verify(files, self.limits, self.folder.name, cache, retry=retry)
         if problems:
             return None, _text(problems)
         try:
@@ -346,8 +359,10 @@ class RulesetManager:
     # --- reload -----------------------------------------------------------------------
 
     def reload(self, force: bool = True, wait: bool = True) -> ReloadResult:
-        """Load the folder again if it changed (or always, when forced)."""
-        if self._engine is None:
+        """Load the folder again if it changed (or always, when forced; a forced reload
+        also checks again a version refused for time, memory or a crash)."""
+        just_started = self._engine is None
+        if just_started:
             try:
                 self.engine()
             except EngineFailure:
@@ -361,13 +376,14 @@ class RulesetManager:
                 return ReloadResult(False, self._version_now(), self.last_error)
             self._fingerprint = current
             try:
-                ruleset, error = self._from_folder()
+                # a process that has just started checked this folder a moment ago
+                ruleset, error = self._from_folder(retry=force and not just_started)
             except Exception as exc:  # noqa: BLE001 - never a 500 or a dead watch
                 log.exception("loading the rules folder failed")
                 ruleset, error = None, f"{self.folder}:1:1: could not load: {type(exc).__name__}"
             if ruleset is None:
                 return self._refused(error or f"{self.folder}:1:1: refused")
-            self.last_error = None
+            self._error(None)
             if ruleset.version == self._version_now():  # the same text: nothing to swap
                 self.source, self.folder_error = "folder", None
                 if force:  # say it again, so every process of the host is on it
@@ -377,6 +393,9 @@ class RulesetManager:
                 self._install(ruleset, "folder")
             except EngineFailure as exc:
                 return self._refused(f"{self.folder}:1:1: engine refused the ruleset: {exc}")
+            except Exception as exc:  # noqa: BLE001 - never a 500: the old rules decide
+                log.exception("installing the ruleset failed")
+                return self._refused(f"{self.folder}:1:1: could not load: {type(exc).__name__}")
             self.reloads += 1
             self._publish(ruleset)
             log.info("ruleset reloaded", extra={"ruleset_version": ruleset.version})
@@ -388,9 +407,14 @@ class RulesetManager:
     def _version_now(self) -> str | None:
         return self._engine.ruleset.version if self._engine is not None else None
 
-    def _error(self, message: str) -> None:
+    def _error(self, message: str | None) -> None:
+        """Note the outcome of a load of the folder: its problems, or None when it loaded.
+        With a host folder it is the host's (`status()` of every process shows it)."""
         self.last_error = message
-        self.last_error_at = datetime.now(UTC)
+        self.last_error_at = datetime.now(UTC) if message else None
+        if self.host is not None:
+            at = datetime.now(UTC).isoformat()
+            self._host_call(self.host.record_outcome, message, at)
 
     def _refused(self, message: str) -> ReloadResult:
         self._error(message)
@@ -420,6 +444,15 @@ class RulesetManager:
         except Exception:  # noqa: BLE001 - GET /v1/rulesets/active must always answer
             log.exception("no ruleset to report")
             ruleset = None
+        last_error, last_error_at, scope = self.last_error, self.last_error_at, "process"
+        outcome = self._host_call(self.host.read_outcome) if self.host is not None else None
+        if outcome is not None:  # the host's last reload, whichever process made it
+            error, at = outcome.get("error"), outcome.get("at")
+            last_error = error if isinstance(error, str) else None
+            last_error_at = (
+                datetime.fromisoformat(at) if last_error and isinstance(at, str) else None
+            )
+            scope = "host"
         return {
             "version": ruleset.version if ruleset else None,
             "source": self.source if ruleset else "none",
@@ -428,8 +461,9 @@ class RulesetManager:
             "rule_count": len(ruleset.rules) if ruleset else 0,
             "files": sorted(ruleset.files) if ruleset else [],
             "folder": str(self.folder),
-            "last_error": self.last_error,
-            "last_error_at": self.last_error_at.isoformat() if self.last_error_at else None,
+            "last_error": last_error,
+            "last_error_at": last_error_at.isoformat() if last_error_at else None,
+            "last_error_scope": scope,
             "reloads": self.reloads,
             "watch_seconds": self.watch_seconds,
             "pid": os.getpid(),

@@ -26,7 +26,7 @@ from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
 from service.rules.limits import Limits
-from service.rules.loader import LDict, LList, Pos, Problem
+from service.rules.loader import LDict, LList, Pos, Problem, shown
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C parser when libyaml is there
 _MERGE = "tag:yaml.org,2002:merge"
@@ -181,7 +181,7 @@ class _Builder:
         except (ValueError, OverflowError, ArithmeticError, yaml.YAMLError) as exc:
             reason = str(exc).split(";")[0].splitlines()[0] if str(exc) else type(exc).__name__
             raise self.refuse(
-                event, f"cannot read the value {event.value[:40]!r}: {reason}"
+                event, f"cannot read the value {shown(event.value[:40])}: {reason}"
             ) from None
 
     def place(self, event: yaml.NodeEvent, value: Any) -> Any:
@@ -210,7 +210,9 @@ class _Builder:
             else:
                 if value in parent:
                     self.problems.append(
-                        Problem(self.file, where.line, where.column, f"duplicate key {value!r}")
+                        Problem(
+                            self.file, where.line, where.column, f"duplicate key {shown(value)}"
+                        )
                     )
                 parent.key_pos[value] = where
                 self.pending[-1] = value

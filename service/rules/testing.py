@@ -17,7 +17,7 @@ from service.domain.history import summarise_history
 from service.domain.model import Claim, Coverage, Document, Policy, PriorClaim
 from service.domain.money import ZERO, fmt, money
 from service.rules.engine import RulesEngine, Ruleset, adjudicate
-from service.rules.loader import LDict, Problem
+from service.rules.loader import LDict, Problem, shown
 from service.rules.reader import parse_yaml
 
 CASE_KEYS = ("name", "claim", "policy", "earlier_claims", "expect")
@@ -72,8 +72,15 @@ def load_cases(tests_dir: Path) -> tuple[list[Case], list[Problem]]:
             try:
                 cases.append(_case(rel, line, base, item))
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                problems.append(Problem(rel, line, 1, f"bad test case: {exc!r}"))
+                problems.append(Problem(rel, line, 1, f"bad test case: {_plain(exc)}"))
     return cases, problems
+
+
+def _plain(exc: Exception) -> str:
+    """An error in a test case as words, not a Python repr."""
+    if isinstance(exc, KeyError) and exc.args:
+        return f"missing {shown(exc.args[0])}"
+    return str(exc) or type(exc).__name__
 
 
 def _merge(base: Any, over: Any) -> Any:

@@ -17,9 +17,21 @@ from service.usecases.payments import lock_policy, settle
 from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_decision
 
+MAX_DOCUMENTS = 100  # per claim, all submissions together (intake takes at most 100 too)
+
 
 class ClaimNotFound(Exception):
     pass
+
+
+class TooManyDocuments(Exception):
+    """The claim would hold more than MAX_DOCUMENTS documents; nothing was added."""
+
+    def __init__(self, have: int, adding: int) -> None:
+        super().__init__(
+            f"a claim holds at most {MAX_DOCUMENTS} documents; it has {have} and "
+            f"{adding} new ones were sent"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,10 @@ def add_documents(
         new = [
             Document(d["type"], d["ref"]) for d in documents if (d["type"], d["ref"]) not in have
         ]
-        for doc in dict.fromkeys(new):
+        fresh = list(dict.fromkeys(new))
+        if len(have) + len(fresh) > MAX_DOCUMENTS:
+            raise TooManyDocuments(len(have), len(fresh))  # before any write
+        for doc in fresh:
             claims.add_document(session, row, doc, now)
         session.flush()
         added: dict[str, Any] = {

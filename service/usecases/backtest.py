@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from service.db import analysis
@@ -164,7 +164,9 @@ def replay(
     return report
 
 
-def candidate_from_files(files: Mapping[str, Any], limits: Limits | None = None) -> Ruleset:
+def candidate_from_files(
+    files: Mapping[str, Any], limits: Limits | None = None, verdicts: Path | None = None
+) -> Ruleset:
     """Check and compile rule files sent as {"name.yaml": text}; RulesetError if broken.
 
     The candidate is checked in a child process with a time and memory budget first
@@ -189,7 +191,7 @@ def candidate_from_files(files: Mapping[str, Any], limits: Limits | None = None)
     if problems:
         raise RulesetError(problems)
     texts = {str(name): str(text) for name, text in files.items()}
-    problems = sandbox.verify(texts, limits, "candidate")
+    problems = sandbox.verify(texts, limits, "candidate", verdicts)
     if problems:
         raise RulesetError(problems)
     return build_ruleset(texts, limits)
@@ -234,7 +236,7 @@ def start_backtest(
     chunk_size: int = CHUNK_SIZE,
 ) -> dict[str, Any]:
     """Check the candidate (RulesetError), plan the chunks, enqueue one job per chunk."""
-    candidate = candidate_from_files(files, ctx.rules.limits)
+    candidate = candidate_from_files(files, ctx.rules.limits, _verdicts(ctx))
     now = ctx.clock.now()
     with ctx.unit_of_work() as session:
         chunks = analysis.plan_chunks(session, since, until, chunk_size)
@@ -277,7 +279,7 @@ def run_chunk(ctx: Any, backtest_id: str, chunk_no: int, enqueue: Enqueue) -> di
         params, bounds = backtest.params, (chunk.after_id, chunk.last_id)
         version, files = backtest.candidate_version, backtest.candidate_files
     try:
-        engine = _candidate_engine(version, files, ctx.rules.limits)
+        engine = _candidate_engine(version, files, ctx.rules.limits, _verdicts(ctx))
         since, until = _day(params.get("since")), _day(params.get("until"))
         report = replay(engine, analysis.stored_rows(ctx.unit_of_work, since, until, *bounds))
     except Exception as exc:
@@ -356,11 +358,20 @@ def _fail(ctx: Any, backtest_id: str, message: str, chunk_no: int | None = None)
         session.commit()
 
 
-def _candidate_engine(version: str, files: Mapping[str, Any], limits: Limits) -> RulesEngine:
+def _candidate_engine(
+    version: str, files: Mapping[str, Any], limits: Limits, verdicts: Path | None = None
+) -> RulesEngine:
     engine = _candidates.get(version)
     if engine is None:
-        engine = _candidates[version] = RulesEngine(candidate_from_files(files, limits))
+        candidate = candidate_from_files(files, limits, verdicts)
+        engine = _candidates[version] = RulesEngine(candidate)
     return engine
+
+
+def _verdicts(ctx: Any) -> Path | None:
+    """The host's verdict folder: one candidate check at a time, each verdict kept."""
+    host = getattr(ctx.rules, "host", None)
+    return host.verdicts if host is not None else None
 
 
 def _iso(day: date | None) -> str | None:

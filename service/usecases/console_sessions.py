@@ -63,7 +63,7 @@ def resume_session(ctx: Context, token: str) -> Identity | None:
             "expired"
             if now >= row.expires_at
             else "idle"
-            if now - row.last_seen_at > idle
+            if now - row.last_seen_at >= idle  # like expires_at: the boundary has ended it
             else "disabled"
             if not user.active
             else None

@@ -70,7 +70,9 @@ def build_context(
     the RULES_* settings, the last active version kept in the database, reloads shared
     with the host's other processes through INSTANCE_DIR/rulesets), SMTP and webhooks
     behind the Notifier, and `dispatcher` (default: rows wait for the relay)."""
-    sessions = session_factory(config.database_url)
+    sessions = session_factory(
+        config.database_url, config.db_statement_timeout_ms, config.db_lock_timeout_ms
+    )
     limits = Limits.from_config(config)
     host = Path(config.instance_dir) / "rulesets"  # shared by the processes of this host
     shadow_dir = config.shadow_rules_dir

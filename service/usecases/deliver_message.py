@@ -27,6 +27,7 @@ from service.config import Config
 from service.db import messages, outbox
 from service.db.session import Session
 from service.db.tables import OutboxRow
+from service.logs import redact
 from service.ports import Notifier, Permanent
 from service.usecases import notifications
 from service.usecases.context import Context
@@ -78,7 +79,7 @@ def deliver_message(
     except Permanent as exc:
         return _finish(ctx, outbox_id, attempt, ctx.clock.now(), "dead", str(exc))
     except Exception as exc:  # noqa: BLE001 - every failure is recorded, none dropped
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = f"{type(exc).__name__}: {exc}"
         if attempt >= policy.max_attempts:
             result = _finish(ctx, outbox_id, attempt, ctx.clock.now(), "dead", error)
         else:
@@ -161,9 +162,20 @@ def _prepare(ctx: Context, session: Session, row: OutboxRow) -> Send:
     raise Permanent(f"unknown channel {row.channel}")
 
 
+MAX_ERROR = 2000  # characters of an attempt's error kept in the outbox row
+
+
+def mask_error(error: str | None) -> str | None:
+    """An SMTP or webhook error as stored in `outbox.last_error` and logged: addresses,
+    phone numbers and the claim's personal values noted for this job masked
+    (service.logs.redact; SMTP answers quote recipients, receivers echo bodies), cut."""
+    return redact(error)[:MAX_ERROR] if error else error
+
+
 def _finish(
     ctx: Context, outbox_id: int, attempt: int, when: datetime, status: str, error: str | None
 ) -> str:
+    error = mask_error(error)
     if not outbox.finish_attempt(ctx.sessions, outbox_id, attempt, when, status, error):
         log.warning("outbox %s attempt %s lost its lease before finishing", outbox_id, attempt)
     level = logging.WARNING if status == "dead" else logging.INFO

@@ -12,6 +12,7 @@ from typing import Any
 from service.db import accounts, audit
 from service.db.tables import ApiKeyRow
 from service.domain.identity import IdentityError, check_role
+from service.domain.text import text_problem
 from service.usecases.context import Context
 
 KEY_PREFIX = "ck_live_"
@@ -42,6 +43,9 @@ def create_api_key(
     check_role(role)
     if not 1 <= len(name) <= 64:
         raise IdentityError("key names are 1 to 64 characters")
+    problem = text_problem(name)  # the checks every one-line text field gets (CLI too)
+    if problem or name != name.strip():
+        raise IdentityError(f"key name: {problem or 'Must not start or end with spaces.'}")
     if key is None:
         key = f"{KEY_PREFIX}{secrets.token_hex(4)}.{secrets.token_urlsafe(32)}"
     prefix, _, secret = key.partition(".")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,18 +104,118 @@ def put_policy(ctx: Context, policy: Policy, actor: str = "api", source: str | N
     return created
 
 
+def put_policies(ctx: Context, batch: list[Policy], actor: str) -> tuple[int, int]:
+    """Insert or replace every policy of `batch` in one transaction (all or none), with
+    one audit event each; (created, replaced). CurrencyChangeRefused (nothing changed)
+    as for `put_policy`, each policy locked while it is checked."""
+    now = ctx.clock.now()
+    created = 0
+    with ctx.unit_of_work() as session:
+        for policy in batch:
+            existing = policies.get_policy(session, policy.number, lock=True)
+            if (
+                existing is not None
+                and existing.currency != policy.currency
+                and claims.policy_has_claims(session, policy.number)
+            ):
+                raise CurrencyChangeRefused(policy.number, existing.currency, policy.currency)
+            new = policies.save_policy(session, policy, now)
+            created += new
+            audit.append_audit(
+                session,
+                actor=actor,
+                action="policy.created" if new else "policy.replaced",
+                at=now,
+                subject=audit.subject("policy", policy.number),
+                after={"number": policy.number, "status": policy.status},
+            )
+        session.commit()
+    return created, len(batch) - created
+
+
 def get_policy(ctx: Context, number: str) -> Policy | None:
     with ctx.unit_of_work() as session:
         return policies.get_policy(session, number)
 
 
-def read_policy_file(path: Path) -> list[dict[str, Any]]:
-    """JSON (a list of policies, or {"policies": [...]}) or CSV with one row per coverage."""
-    text = path.read_text(encoding="utf-8")
+MAX_FILE_BYTES = 64 << 20  # a policy file larger than this is refused unread
+
+
+class PolicyFileError(ValueError):
+    """The file cannot be read as policies; the message names file:line."""
+
+
+@dataclass(frozen=True)
+class PolicyItem:
+    """One policy as read from a file: its body, the line it starts on, and the line of
+    each of its coverages (CSV: one row each; JSON: the policy's line)."""
+
+    line: int
+    body: Any
+    coverage_lines: tuple[int, ...] = ()
+    problems: tuple[str, ...] = ()  # `file:line: message` found while reading its rows
+
+
+def read_policy_items(path: Path) -> list[PolicyItem]:
+    """The policies of a JSON (a list, or {"policies": [...]}) or CSV file (one row per
+    coverage) with their line numbers; PolicyFileError names
+    file:line when the file cannot be read at all."""
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise PolicyFileError(f"{path}: larger than {MAX_FILE_BYTES >> 20} MiB")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise PolicyFileError(f"{path}: {exc.strerror or exc}") from None
     if path.suffix.lower() == ".json":
+        return _json_items(path, text)
+    return _csv_items(path, text)
+
+
+def _json_items(path: Path, text: str) -> list[PolicyItem]:
+    try:
         data = json.loads(text)
-        return list(data["policies"] if isinstance(data, dict) else data)
-    return _policies_from_csv(csv.DictReader(io.StringIO(text)))
+    except ValueError as exc:
+        line = getattr(exc, "lineno", 1)
+        raise PolicyFileError(f"{path}:{line}: not valid JSON ({exc})") from None
+    items = data.get("policies") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise PolicyFileError(f'{path}:1: expected a list of policies or {{"policies": [...]}}')
+    lines = _json_item_lines(text, len(items))
+    return [PolicyItem(line, item) for line, item in zip(lines, items, strict=True)]
+
+
+def _json_item_lines(text: str, count: int) -> list[int]:
+    """The line each element of the policy list starts on (1 for all when not found)."""
+    decoder = json.JSONDecoder()
+    start = text.lstrip().startswith("{")
+    found = re.search(r'"policies"\s*:\s*\[', text) if start else re.search(r"\[", text)
+    lines: list[int] = []
+    if found is not None:
+        pos = found.end()
+        try:
+            while len(lines) < count:
+                while text[pos] in " \t\r\n,":
+                    pos += 1
+                lines.append(text.count("\n", 0, pos) + 1)
+                _, pos = decoder.raw_decode(text, pos)
+        except (ValueError, IndexError):
+            lines = []
+    return lines if len(lines) == count else [1] * count
+
+
+def _csv_items(path: Path, text: str) -> list[PolicyItem]:
+    reader = csv.DictReader(io.StringIO(text))
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        start = 2  # the first data row follows the header
+        for row in reader:
+            rows.append((start, row))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise PolicyFileError(f"{path}:{reader.line_num}: {exc}") from None
+    return _policies_from_csv(path, rows)
 
 
 CSV_COLUMNS = (
@@ -138,17 +239,25 @@ COVERAGE_COLUMNS = CSV_COLUMNS[6:11]
 OPTIONAL_POLICY_COLUMNS = CSV_COLUMNS[12:]
 
 
-def _policies_from_csv(rows: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
-    by_number: dict[str, dict[str, Any]] = {}
-    for row in rows:
+def _policies_from_csv(path: Path, rows: list[tuple[int, dict[str, str]]]) -> list[PolicyItem]:
+    by_number: dict[str, tuple[int, dict[str, Any], list[int], list[str]]] = {}
+    unusable: list[PolicyItem] = []
+    for line, row in rows:
         missing = [c for c in POLICY_COLUMNS if not row.get(c)]
         if missing:
-            raise ValueError(f"CSV row for {row.get('number') or '?'} lacks {', '.join(missing)}")
-        policy = by_number.setdefault(
+            problem = f"{path}:{line}: missing {', '.join(missing)}"
+            unusable.append(PolicyItem(line, None, problems=(problem,)))
+            continue
+        _, policy, coverage_lines, problems = by_number.setdefault(
             row["number"],
-            {k: row[k] for k in POLICY_COLUMNS}
-            | {k: row[k] for k in OPTIONAL_POLICY_COLUMNS if row.get(k)}
-            | {"coverages": []},
+            (
+                line,
+                {k: row[k] for k in POLICY_COLUMNS}
+                | {k: row[k] for k in OPTIONAL_POLICY_COLUMNS if row.get(k)}
+                | {"coverages": []},
+                [],
+                [],
+            ),
         )
         if row.get("claim_type"):
             coverage: dict[str, Any] = {
@@ -157,20 +266,30 @@ def _policies_from_csv(rows: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
             if row.get("waiting_period"):
                 coverage["waiting_period"] = row["waiting_period"]
             if "waiting_period_days" in coverage:
-                try:
-                    coverage["waiting_period_days"] = int(coverage["waiting_period_days"])
-                except ValueError:
-                    raise ValueError(
-                        f"CSV row for {row['number']}: waiting_period_days is not a whole number"
-                    ) from None
+                days = coverage["waiting_period_days"]
+                if not (days.isascii() and days.isdigit() and len(days) <= 5):
+                    problems.append(
+                        f"{path}:{line}: waiting_period_days: a whole number of days, "
+                        "digits 0-9 only"
+                    )
+                    continue
+                coverage["waiting_period_days"] = int(days)
             policy["coverages"].append(coverage)
-    return list(by_number.values())
+            coverage_lines.append(line)
+    items = [
+        PolicyItem(line, policy, tuple(coverage_lines), tuple(problems))
+        for line, policy, coverage_lines, problems in by_number.values()
+    ]
+    return sorted(unusable + items, key=lambda item: item.line)
 
 
 __all__ = [
     "CurrencyChangeRefused",
+    "PolicyFileError",
+    "PolicyItem",
     "policy_from_data",
     "policy_document",
+    "put_policies",
     "put_policy",
-    "read_policy_file",
+    "read_policy_items",
 ]

@@ -123,6 +123,7 @@ def build_webhook(
 ) -> tuple[str, dict[str, str], str]:
     """(url, signed headers, body) of the webhook; the id is the same on every retry."""
     claim = _claim(session, row)
+    note_personal_claim(claim)  # a receiver's error text may quote it: masked there too
     if not claim.callback_url:
         raise Undeliverable(f"claim {claim.id} has no callback_url")
     payload = row.payload or {}

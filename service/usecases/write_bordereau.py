@@ -52,7 +52,7 @@ CUT_COLUMNS = {
     ANNUAL_AGGREGATE: 2,
 }
 
-STORED = re.compile(r"^bordereau-(\d{4}-\d{2})\.csv$")
+STORED = re.compile(r"^bordereau-([0-9]{4}-[0-9]{2})\.csv$")
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class SmtpSink:
         self.messages: list[email.message.EmailMessage] = []
         self.peers: list[tuple[str, int]] = []  # client address per message: one per session
         self.hold_first_rcpt = False
+        self.refuse_rcpt = False  # answer 550 quoting the recipient
         self.entered = threading.Event()
         self.release = threading.Event()
 
@@ -71,6 +72,8 @@ class SmtpSink:
             self.entered.set()
             while not self.release.is_set():
                 await asyncio.sleep(0.05)
+        if self.refuse_rcpt:
+            return f"550 5.1.1 <{address}>: no mailbox for Ana Lindqvist, call +372 5123 4567"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -86,7 +89,7 @@ class Receiver(BaseHTTPRequestHandler):
         self.server.calls.append(({k.lower(): v for k, v in self.headers.items()}, body))
         self.send_response(self.server.status)
         self.end_headers()
-        self.wfile.write(b"ok")
+        self.wfile.write(getattr(self.server, "answer", b"ok"))
 
     def log_message(self, *args):
         pass
@@ -322,6 +325,33 @@ def test_webhook_500_retried_with_backoff_then_dead_then_resent(cfg, sessions, r
     assert row(sessions, outbox_id).status == "sent"
     assert len(receiver.calls) == 4
     assert receiver.calls[-1][0]["webhook-id"] == f"msg_outbox_{outbox_id}"
+
+
+def test_an_smtp_refusal_is_stored_and_logged_without_personal_data(cfg, sessions, smtp, caplog):
+    """Finding 5: the server's answer quotes the recipient; the outbox keeps it masked."""
+    smtp.refuse_rcpt = True
+    claim_id, decision_id = add_claim(sessions)
+    outbox_id = add_outbox(sessions, claim_id, decision_id, "acknowledgment")
+    with caplog.at_level("INFO"):
+        deliver_message(at(cfg), outbox_id)
+    stored = row(sessions, outbox_id)
+    assert stored.status == "dead" and "550" in stored.last_error
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("service"))
+    for text in (stored.last_error, ours):
+        assert "ana@example.com" not in text and "5123 4567" not in text
+    assert "[phone]" in stored.last_error
+
+
+def test_a_webhook_error_body_is_stored_without_personal_data(cfg, sessions, receiver):
+    receiver.status = 422
+    receiver.answer = b'{"error": "unknown claimant Ana <ana@example.com>, +372 5123 4567"}'
+    claim_id, decision_id = add_claim(sessions, callback_url=receiver.url)
+    outbox_id = add_outbox(sessions, claim_id, decision_id, "claim.decided", "webhook")
+    deliver_message(at(cfg), outbox_id)
+    stored = row(sessions, outbox_id)
+    assert stored.status == "dead" and stored.last_error.startswith("HTTP 422: ")
+    assert "ana@example.com" not in stored.last_error and "5123" not in stored.last_error
+    assert "Ana " not in stored.last_error  # the claimant's name, noted for the job
 
 
 def test_smtp_refusing_is_retried_then_dead(cfg, sessions, monkeypatch):

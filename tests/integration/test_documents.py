@@ -54,3 +54,20 @@ def test_empty_document_list_is_422(client):
     created = client.post("/v1/claims", json=claim()).get_json()
     response = client.post(f"/v1/claims/{created['id']}/documents", json={"documents": []})
     assert response.status_code == 422
+
+
+def test_documents_add_up_to_at_most_100_per_claim(client):
+    """Finding 7: 100 documents per claim across every submission; beyond, 422 and
+    nothing added."""
+    put_policies(client, ["P-DEV"])
+    created = client.post("/v1/claims", json=claim()).get_json()
+    url = f"/v1/claims/{created['id']}/documents"
+    have = len(created["documents"])
+    batch = [{"type": "photos", "ref": f"p-{i}"} for i in range(100 - have)]
+    assert client.post(url, json={"documents": batch}).status_code == 200
+    again = client.post(url, json={"documents": batch}).get_json()  # all known: fine
+    assert len(again["documents"]) == 100
+    over = client.post(url, json={"documents": [{"type": "photos", "ref": "one-more"}]})
+    assert over.status_code == 422 and over.mimetype == "application/problem+json"
+    assert over.get_json()["code"] == "too_many_documents"
+    assert len(client.get(f"/v1/claims/{created['id']}").get_json()["documents"]) == 100

@@ -290,6 +290,11 @@ def test_bordereau_of_an_impossible_month_is_422(app, client, month):
         "/console/../\\\\evil.example",
         "//evil.example/console/",
         "https://evil.example/console/",
+        "/console/%2e%2e/v1/evil",  # finding 14: a browser reads %2e%2e as ..
+        "/console/%2E%2e/%2e%2E/evil",
+        "/console/.%2e/evil",
+        "/console/..%2fevil",
+        "/console/%2e/../evil",
     ],
 )
 def test_console_login_next_with_line_breaks_redirects_safely(app, client, target):
@@ -327,3 +332,41 @@ def test_console_login_keeps_a_plain_next(app, client):
         },
     )
     assert response.headers["Location"] == "/console/queue?overdue=1"
+
+
+# --- digits (hardening, finding 8) ----------------------------------------------------
+
+ARABIC_30 = "\u0663\u0660"  # "٣٠": int() reads it as 30
+ARABIC_YEAR = "\u0662\u0660\u0662\u0666"  # "٢٠٢٦"
+
+
+def test_numbers_and_dates_as_text_take_ascii_digits_only(client, context):
+    put_policies(client, ["P-DEV"])
+    policy = json.loads(json.dumps(POLICIES["P-DEV"]))
+    policy["coverages"][0]["waiting_period_days"] = ARABIC_30
+    assert_problem(client.put("/v1/policies/P-DIGITS", json=policy), 422)
+    dated = claim(date_of_loss=f"{ARABIC_YEAR}-06-01")
+    problem = assert_problem(client.post("/v1/claims", json=dated), 422)
+    assert problem["errors"] == [{"field": "date_of_loss", "message": "Write digits 0-9 only."}]
+    for body in (
+        claim(date_of_loss=f"{ARABIC_YEAR}-06-01"),
+        claim(reported_at=f"{ARABIC_YEAR}-06-12T09:00:00+00:00"),
+        claim(amount="\u0663\u0660\u0660"),
+    ):
+        assert_problem(client.post("/v1/claims", json=body), 422)
+    assert stored(context, ClaimRow) == 0
+    staff = key(client.application, "admin")
+    assert_problem(client.get(f"/v1/escalations?limit={ARABIC_30}", headers=staff), 422)
+    assert_problem(client.get(f"/v1/reports/bordereau/{ARABIC_YEAR}-01", headers=staff))
+    assert client.get("/v1/escalations?limit=30", headers=staff).status_code == 200
+
+
+def test_a_key_given_twice_in_a_body_is_422_and_changes_nothing(client, context):
+    """Finding 14: which of two values counts is not left to the parser."""
+    put_policies(client, ["P-DEV"])
+    body = json.dumps(claim())[:-1] + ', "amount": "9999.00"}'
+    problem = assert_problem(post_raw(client, "/v1/claims", body), 422)
+    assert problem["code"] == "duplicate_key" and '"amount"' in problem["detail"]
+    nested = json.dumps(claim()).replace('"name": ', '"name": "A", "name": ', 1)
+    assert assert_problem(post_raw(client, "/v1/claims", nested), 422)["code"] == "duplicate_key"
+    assert stored(context, ClaimRow) == 0

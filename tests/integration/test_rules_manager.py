@@ -224,3 +224,74 @@ def test_an_idle_process_switches_without_a_request(
     while idle._engine.ruleset.version != new and time.monotonic() < deadline:  # noqa: SLF001
         time.sleep(0.02)
     assert idle._engine.ruleset.version == new  # noqa: SLF001 - no engine() call: the thread
+
+
+def test_a_folder_refused_for_time_stays_refused_for_every_later_process(
+    sqlite_url: str, tmp_path: Path, rules_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 2: a refusal for time is kept on the host by content, so a worker that
+    replaces a crashed one decides with the last active version instead of loading the
+    refused folder, and a reload in a fresh process checks the folder once, not twice."""
+    from service.rules import sandbox
+
+    budget = {**RAISED, "RULES_COMPILE_SECONDS": 1.0}
+    first = make_app(sqlite_url, tmp_path, rules_dir, **budget)
+    admin = key(first, "admin")
+    put_policies(first.test_client(), ["P-DEV"])
+    old = decide(first)["ruleset_version"]
+    (rules_dir / "many.yaml").write_text(many_rules(20_000))
+    refused = first.test_client().post("/v1/rulesets/reload", headers=admin)
+    assert refused.status_code == 422
+    assert "(setting RULES_COMPILE_SECONDS)" in refused.get_json()["problems"][0]
+
+    runs: list[int] = []
+    real_child = sandbox._run_child
+
+    def counted(*args: Any) -> Any:
+        runs.append(1)
+        return real_child(*args)
+
+    monkeypatch.setattr(sandbox, "_run_child", counted)
+    sandbox._KEPT.clear()  # a new process remembers nothing of its own
+    replacement = make_app(sqlite_url, tmp_path, rules_dir, **budget)
+    assert decide(replacement)["ruleset_version"] == old
+    body = replacement.test_client().get("/v1/rulesets/active", headers=admin).get_json()
+    assert (body["version"], body["source"]) == (old, "database")
+    assert "(setting RULES_COMPILE_SECONDS)" in body["folder_error"]
+    fresh = make_app(sqlite_url, tmp_path, rules_dir, **budget)
+    again = fresh.test_client().post("/v1/rulesets/reload", headers=admin)
+    assert again.status_code == 422 and again.get_json()["version"] == old
+    assert runs == []  # neither process checked the refused folder again
+
+    retried = first.test_client().post("/v1/rulesets/reload", headers=admin)
+    assert retried.status_code == 422  # an explicit reload checks a time refusal again
+    assert runs == [1]
+    assert decide(first)["ruleset_version"] == old
+
+
+def test_last_error_is_the_hosts_in_every_process(
+    sqlite_url: str, tmp_path: Path, rules_dir: Path
+) -> None:
+    """Finding 13: a refused reload shows in every process of the host, and a later good
+    reload by another process clears it everywhere (no stale error left in one worker)."""
+    one = make_app(sqlite_url, tmp_path, rules_dir)
+    two = make_app(sqlite_url, tmp_path, rules_dir)
+    admin = key(one, "admin")
+    put_policies(one.test_client(), ["P-DEV"])
+    decide(one), decide(two)
+    (rules_dir / "hostile.yaml").write_text(deep_brackets(20_000))
+    refused = two.test_client().post("/v1/rulesets/reload", headers=admin)
+    assert refused.status_code == 422
+    seen = [
+        app.test_client().get("/v1/rulesets/active", headers=admin).get_json() for app in (one, two)
+    ]
+    assert [s["last_error_scope"] for s in seen] == ["host", "host"]
+    assert (
+        seen[0]["last_error"] == seen[1]["last_error"]
+        and "RULES_MAX_DEPTH" in seen[0]["last_error"]
+    )
+
+    (rules_dir / "hostile.yaml").unlink()
+    assert one.test_client().post("/v1/rulesets/reload", headers=admin).status_code == 200
+    after = two.test_client().get("/v1/rulesets/active", headers=admin).get_json()
+    assert (after["last_error"], after["last_error_at"]) == (None, None)

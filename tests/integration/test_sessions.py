@@ -140,6 +140,17 @@ def test_idle_and_absolute_limits_are_settings(app, clock):
     assert not works(browser)
 
 
+def test_idle_expiry_is_exact_at_the_boundary(app, clock):
+    """Finding 14: idle for exactly SESSION_IDLE_MINUTES ends the session, as reaching
+    expires_at does; a second less does not."""
+    user(app, "sue", "supervisor")
+    early, exact = login(app), login(app)
+    clock.advance(minutes=30, seconds=-1)
+    assert works(early)
+    clock.advance(seconds=1)
+    assert not works(exact)
+
+
 def test_the_cookie_is_secure_under_https(app):
     user(app, "sue", "supervisor")
     over_https = login(app, base_url="https://localhost")

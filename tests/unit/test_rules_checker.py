@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from service.rules.checker import SCHEMA_PATH, check_directory
+from service.rules.checker import SCHEMA_PATH, check_directory, check_files
 from service.rules.cli import rules as rules_cli
 from service.rules.engine import RulesetError, load_ruleset
 
@@ -223,3 +223,44 @@ def test_cli_diff(tmp_path: Path) -> None:
     assert lines[0].startswith("+ ADDED")
     assert lines[1].startswith("- GONE")
     assert lines[2].startswith("~ KEPT") and "conditions changed" in lines[2]
+
+
+def test_a_file_name_that_is_not_utf8_is_a_clear_problem(tmp_path: Path) -> None:
+    """Finding 10: a rule file named with bytes that are not UTF-8 is refused by name."""
+    import os
+
+    from tests.hostile_rules import many_rules
+
+    (tmp_path / "ok.yaml").write_text(many_rules(1), encoding="utf-8")
+    with open(os.path.join(os.fsencode(tmp_path), b"bad\xff.yaml"), "wb") as handle:
+        handle.write(many_rules(1, start=5).encode())
+    result = check_directory(tmp_path)
+    assert [str(p) for p in result.errors] == [
+        "bad\\xff.yaml:1:1: the file name is not UTF-8 text; rename the file"
+    ]
+    run = CliRunner().invoke(rules_cli, ["check", str(tmp_path)])
+    assert run.exit_code == 1 and run.exception is None or isinstance(run.exception, SystemExit)
+    assert "bad\\xff.yaml:1:1: the file name is not UTF-8 text" in run.output
+
+
+def test_a_long_file_name_is_cut_in_problems(tmp_path: Path) -> None:
+    name = "r" * 240 + ".yaml"
+    (tmp_path / name).write_text("rules: [", encoding="utf-8")
+    (problem, *_) = check_directory(tmp_path).errors
+    assert str(problem).startswith("r" * 197 + "...:")
+
+
+def test_a_rule_id_over_64_characters_is_refused_plainly() -> None:
+    """Finding 14: a capped rule id, and checker messages without Python reprs."""
+    from tests.hostile_rules import many_rules
+
+    long_id = "R" + "X" * 70
+    text = many_rules(1).replace("id: R0,", f"id: {long_id},")
+    result = check_files({"r.yaml": text})
+    assert [p.message for p in result.errors] == [
+        "rule id is 71 characters long; at most 64: shorten it"
+    ]
+    dated = many_rules(1).replace("{days_to_report: {gt: 0}}", "{days_to_report: {gt: 2026-01-01}}")
+    messages = [p.message for p in check_files({"r.yaml": dated}).errors]
+    assert messages and all("datetime" not in m and "Decimal(" not in m for m in messages)
+    assert any("2026-01-01" in m for m in messages), messages

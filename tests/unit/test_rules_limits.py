@@ -97,6 +97,25 @@ def test_100000_rules_are_refused_by_the_rules_cap(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_check_uses_the_servers_compile_budget(tmp_path: Path) -> None:
+    """Finding 2: a folder the server refuses for time fails `claims rules check` too."""
+    write_folder(tmp_path, many_rules(20_000))
+    raised = {
+        "RULES_MAX_RULES": "20000",
+        "RULES_MAX_FILE_BYTES": str(64 << 20),
+        "RULES_MAX_TOTAL_BYTES": str(64 << 20),
+        "RULES_COMPILE_SECONDS": "1",
+    }
+    done = bounded_claims("rules", "check", str(tmp_path), memory_mb=2048, timeout=90, env=raised)
+    assert "Traceback" not in done.stderr + done.stdout, (done.stderr + done.stdout)[-1500:]
+    assert done.returncode == 1, done.stdout[-500:]
+    assert done.stdout.splitlines() == [
+        f"{tmp_path}:1:1: checking and compiling the ruleset took too long (stopped); "
+        "the limit is 1 (setting RULES_COMPILE_SECONDS)"
+    ]
+
+
+@pytest.mark.slow
 def test_a_rule_expanding_to_millions_of_alternatives_is_refused_before_it_is_built(
     tmp_path: Path,
 ) -> None:

@@ -110,3 +110,19 @@ def test_a_refused_reload_keeps_the_version_and_fills_last_error(folder: Path) -
     assert result.error == live.last_error
     assert str(live.last_error).startswith("amounts.yaml:2:5: merge key << refused")
     assert live.status()["version"] == old
+
+
+def test_an_unreadable_folder_at_start_is_a_folder_problem_not_a_crash(tmp_path, monkeypatch):
+    """Finding 2: whatever reading the folder raises, start and reload answer with the
+    last active version or RulesUnavailable (503), never the raw error (a 500)."""
+    from service.rules import manager as manager_module
+    from service.rules.manager import RulesUnavailable
+
+    def unreadable(*_args: object) -> object:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(manager_module, "read_folder", unreadable)
+    manager = RulesetManager(tmp_path, watch_seconds=0)
+    with pytest.raises(RulesUnavailable):
+        manager.engine()
+    assert "could not load: PermissionError" in (manager.reload().error or "")

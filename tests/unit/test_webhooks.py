@@ -111,6 +111,9 @@ def test_allow_private_and_allowlist():
         "http://[::7f00:1]/",  # IPv4-compatible 127.0.0.1
         "http://[::ffff:a9fe:a9fe]/",  # IPv4-mapped, hex form
         "http://[ff02::1]/",  # multicast
+        "http://[fec0::1]/",  # site-local (finding 12)
+        "http://[3fff::1]/",  # documentation, RFC 9637 (finding 12)
+        "http://[3fff:fff:ffff::1]/",  # the end of 3fff::/20
     ],
 )
 def test_refuses_ipv4_embedded_in_ipv6(url):
@@ -142,3 +145,10 @@ def test_a_trusted_host_is_not_looked_up_at_intake():
         check_callback_url("https://hooks.test/x", allowlist=["hooks.test"], resolve=no_dns) is None
     )
     assert check_callback_url("https://hooks.test/x", allow_private=True, resolve=no_dns) is None
+
+
+@pytest.mark.parametrize("url", ["http://hooks.example.com:0/x", "https://[2606:2800::1]:0/"])
+def test_port_zero_is_refused(url):
+    """Finding 12: port 0 is not quietly replaced by the scheme's default port."""
+    assert check_callback_url(url, resolve=public) == "callback_url port must be 1 to 65535"
+    assert check_callback_url(url, allow_private=True) == "callback_url port must be 1 to 65535"

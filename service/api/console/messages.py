@@ -60,7 +60,7 @@ def parse_filters(args: Mapping[str, str]) -> MessageFilters:
     status = _one_of(args, "status", STATES)
     event = _one_of(args, "event", read_messages.known_events())
     before = args.get("before") or None
-    if before is not None and (not before.isdigit() or len(before) > 18):
+    if before is not None and (not (before.isascii() and before.isdigit()) or len(before) > 18):
         raise Problem(400, "before must be a message id.", code="bad_filter")
     return MessageFilters(
         channel=channel,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -115,14 +115,20 @@ def login() -> Any:
 def safe_next(target: str) -> str | None:
     """`target` when it is a plain path inside the console, else None (go home).
 
-    Refuses anything a browser could read as another host (`//x`, `/\\x`, a scheme) and
-    anything that could split the Location header (CR, LF, any control or space)."""
+    Refuses anything a browser could read as another host (`//x`, `/\\x`, a scheme), any
+    `.` or `..` segment, also percent-encoded (`%2e%2e`, `..%2f`), and anything that
+    could split the Location header (CR, LF, any control or space)."""
     if not target.startswith("/console/") or len(target) > 2048:
         return None
     if any(ch in target for ch in "\\ ") or not target.isprintable():
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or "/../" in parts.path or parts.path.endswith("/.."):
+    if parts.scheme or parts.netloc:
+        return None
+    path = unquote(parts.path)  # as a browser resolves it: %2e%2e is .., %2f is /
+    if any(segment in (".", "..") for segment in path.split("/")):
+        return None
+    if "\\" in path or not path.isprintable() or not path.startswith("/console/"):
         return None
     return target
 
@@ -393,6 +399,8 @@ def decide(claim_id: str) -> Any:
         )
     version = raw.get("version", "")
     seen = raw.get("seen", "")
+    if not (version + seen).isascii():  # str.isdigit() takes "٣"
+        raise Problem(400, "This form is damaged: reload the claim.", code="bad_form")
     if not version.isdigit() or len(version) > 9 or not seen.isdigit() or len(seen) > 18:
         raise Problem(400, "This form is damaged: reload the claim.", code="bad_form")
     choice = SupervisorDecision(
