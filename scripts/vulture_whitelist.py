@@ -77,3 +77,4 @@ _.writerows  # csv.writer's interface, kept whole (service/csv_export.py; tests/
 end_reason  # column: why a console session ended (service/db/tables/accounts.py)
 _.end_reason  # written when a session is found idle or expired (console_sessions.py)
 _.personal_token  # flask.g, reset at teardown (service/logs.py)
+lines_from_json  # stored decision lines back to LineDecision: the FHIR ClaimResponse and remittance read it (service/domain/lines.py)

@@ -36,7 +36,7 @@ def summarise_history(
     year_end = add_years(year_start, 1) if policy else year_start  # no policy: an empty year
     refs = frozenset(d.ref for d in claim.documents)
     count = 0
-    paid = ZERO
+    paid = deductible = patient = ZERO
     exact = similar = None
     for prior in earlier:
         if prior.id == claim.id:
@@ -50,6 +50,8 @@ def summarise_history(
             and year_start <= prior.date_of_loss < year_end
         ):
             paid += prior.payable_amount
+            deductible += prior.deductible_applied
+            patient += prior.patient_responsibility
         if (
             prior.claim_type == claim.claim_type
             and prior.date_of_loss == claim.date_of_loss
@@ -67,4 +69,6 @@ def summarise_history(
         paid_this_policy_year=paid,
         duplicate_of=exact,
         similar_to=None if exact else similar,
+        deductible_met=deductible,
+        out_of_pocket_met=patient,
     )

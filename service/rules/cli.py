@@ -42,9 +42,9 @@ def check(directory: Path | None) -> None:
     directory = directory or default_dir()
     result = check_directory(directory, limits())
     if not result.errors:
-        from service.rules.compiler import compile_rules
+        from service.rules.compiler import compile_split
 
-        result.problems.extend(compile_rules(result.rules)[1])
+        result.problems.extend(compile_split(result.rules)[2])
     for problem in result.problems:
         click.echo(f"{directory}/{problem}" if problem.file != str(directory) else str(problem))
     if result.errors:

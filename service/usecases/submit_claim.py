@@ -118,6 +118,7 @@ def _store_and_decide(
             documents=tuple(Document(d["type"], d["ref"]) for d in documents),
             line_items_count=len(lines),
             line_items_key=line_items_key(lines),
+            line_items=lines,
         )
         engine = ctx.engine
         settled = settle(
