@@ -255,9 +255,10 @@ def _patient_share_this_year(
     session: Session, claim: Claim, policy: Policy | None, year_start: Any, year_end: Any
 ) -> tuple[Decimal, Decimal]:
     """The deductible (PR 1) and every PR cut counted this policy year on the other
-    approved claims of this type: read only for a coverage that counts either per
-    policy year (one indexed range read on the policy's claims, under the policy lock
-    the caller holds, so two claims on one policy never both take the yearly deductible)."""
+    decided claims of this type (an approval, or a rejection within the deductible).
+    Read only for a coverage that counts either per policy year: one indexed range read
+    on the policy's claims, under the policy lock the caller holds, so two claims on one
+    policy never both take the yearly deductible."""
     zero = Decimal("0.00")
     coverage = policy.coverage_for(claim.claim_type) if policy is not None else None
     if coverage is None or (
@@ -275,7 +276,7 @@ def _patient_share_this_year(
             ClaimRow.claim_type == claim.claim_type,
             ClaimRow.date_of_loss >= year_start,
             ClaimRow.date_of_loss < year_end,
-            ClaimRow.status == "approved",
+            ClaimRow.status.in_(("approved", "rejected")),  # both may carry PR cuts
             ClaimRow.id != (claim.id or ""),
         )
     ).one()

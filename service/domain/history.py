@@ -50,6 +50,11 @@ def summarise_history(
             and year_start <= prior.date_of_loss < year_end
         ):
             paid += prior.payable_amount
+        if (
+            prior.claim_type == claim.claim_type
+            and prior.outcome in ("approved", "rejected")
+            and year_start <= prior.date_of_loss < year_end
+        ):  # what it met of a yearly deductible (a rejection within it counts too)
             deductible += prior.deductible_applied
             patient += prior.patient_responsibility
         if (

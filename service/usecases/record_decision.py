@@ -126,11 +126,15 @@ def _claim_changes(decision: Decision, now: datetime, sla_hours: int) -> dict[st
     }
 
 
+COUNTS_TOWARDS_DEDUCTIBLE = ("approved", "rejected")
+
+
 def patient_share(decision: Decision) -> dict[str, Any]:
-    """What an approved decision counts towards a yearly deductible (PR 1) and
-    out-of-pocket maximum (every PR cut); 0 for any other outcome."""
+    """What a decision counts towards a yearly deductible (PR 1) and out-of-pocket
+    maximum (every PR cut): an approval's, and a rejection's (a claim within the
+    deductible is rejected, CARC 1, and still meets that much of it); 0 otherwise."""
     deductible = patient = ZERO
-    if decision.outcome == "approved":
+    if decision.outcome in COUNTS_TOWARDS_DEDUCTIBLE:
         for cut in decision.adjustments:
             if cut.group == "PR":
                 patient += cut.amount
