@@ -77,6 +77,12 @@ def claimant_context(
         "currency": currency,
         "payable_amount": fmt(payable, currency),
         "adjustments": templates.adjustment_words(adjustments, currency, language),
+        "lines": templates.line_words(
+            list(decision.lines or []) if decision else [],
+            list((claim.payload or {}).get("line_items") or []),
+            currency,
+            language,
+        ),
         "outcome": decision.outcome if decision else claim.status,
         "reasons": templates.reason_words(reasons, language),
         "missing_documents": [

@@ -7,6 +7,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from sqlalchemy import select
+
+from service.adapters import templates
+from service.db.tables import OutboxRow
+from service.usecases.notifications import build_email
 from tests.helpers import claim, coverage
 
 MEDICAL = {
@@ -136,3 +142,37 @@ def test_claim_without_line_items_has_no_lines(client: Any) -> None:
     decision = response.get_json()["decision"]
     assert decision["lines"] == []
     assert decision["payable_amount"] == "200.00"
+
+
+@pytest.mark.parametrize("language", ["en", "es", "zh", "et", "vi"])
+def test_the_letter_lists_each_line_with_what_was_paid_and_why_not(
+    app: Any, client: Any, language: str
+) -> None:
+    assert client.put("/v1/policies/P-LINES", json=MEDICAL).status_code in (200, 201)
+    items = _lines(("99213", "120.00"), ("15780", "200.00"), ("80053", "40.00"))
+    items[0]["description"] = "Visit"
+    total = "360.00"
+    body = claim("P-LINES", "medical_reimbursement", total, line_items=items)
+    body["currency"] = "USD"
+    body["claimant"]["preferred_language"] = language
+    claim_id = client.post("/v1/claims", json=body).get_json()["id"]
+    ctx = app.extensions["claims"]
+    with ctx.unit_of_work() as session:
+        row = session.scalars(
+            select(OutboxRow).where(OutboxRow.claim_id == claim_id, OutboxRow.event == "approved")
+        ).one()
+        email = build_email(session, row, ctx.config)
+    text = email.text
+    # 99213 120.00: CO 45 30.00, then all 90.00 of the 100.00 deductible; 15780 denied
+    # (CO 204); 80053 40.00: the deductible's last 10.00, paid 30.00
+    assert "1. 99213 Visit:" in text
+    assert "120.00 USD" in text and "30.00 USD" in text
+    assert "2. 15780" in text and "200.00 USD" in text
+    assert "3. 80053" in text
+    words = templates.carc_words()[language]
+    if language != "en":
+        assert words["45"].rstrip(".。") in text and words["204"].rstrip(".。") in text
+    if language == "en":
+        assert "200.00 USD: Your cover does not pay for this service (15780)" in text
+        assert "30.00 USD: The charge is above the maximum allowed for this service" in text
+    assert email.html.count("<li>") >= 3
