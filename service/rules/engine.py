@@ -180,11 +180,15 @@ class RulesEngine:
                 per_line: list[list[Reason]] = []
                 compiled = ruleset.line_compiled
                 lines = self._current_lines(durable_engine)
+                base: dict[str, Any] = {}
+                if compiled is not None:  # the claim's part of every line's fact, once
+                    claim_part = {k: v for k, v in facts.items() if k != "lines"}
+                    base = engine_fact(claim_part, compiled.properties)
                 for line in facts.get("lines") or []:
                     if lines is None or compiled is None:
                         per_line.append([])
                         continue
-                    fact = engine_fact({**facts, "line": line}, compiled.properties)
+                    fact = {**base, **engine_fact({"line": line}, compiled.properties)}
                     per_line.append(_reasons(ruleset, lines.matched(fact), compiled))
                 after_lines(ruleset, per_line)
                 fact = engine_fact(facts, ruleset.compiled.properties)
@@ -308,8 +312,10 @@ def _adjudicate_lines(engine: RulesEngine, facts: dict[str, Any]) -> Decision:
 
     def after_lines(ruleset: Ruleset, per_line: list[list[Reason]]) -> None:
         denials: list[list[dict[str, Any]]] = []
+        flat = flatten({k: v for k, v in facts.items() if k != "lines"})
         for line, fired in zip(facts["lines"], per_line, strict=True):
-            filled = [_filled(r, {**facts, "line": line}) for r in fired]
+            line_flat = {**flat, **flatten({"line": line})}
+            filled = [_filled(r, facts, line_flat) for r in fired]
             line_fired.append(filled)
             denials.append([_line_reason(r) for r in filled if r.action == "reject"])
         decided.extend(apply_line_decisions(facts, denials))
@@ -354,12 +360,12 @@ def _currencies(facts: Mapping[str, Any]) -> tuple[str, str] | None:
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
 
-def _filled(reason: Reason, facts: Mapping[str, Any]) -> Reason:
+def _filled(reason: Reason, facts: Mapping[str, Any], flat: dict[str, Any] | None = None) -> Reason:
     """`{fact.name}` in the message replaced by the fact's value (money with the claim's
-    decimals); an unknown fact stays as written."""
+    decimals); an unknown fact stays as written. `flat`: the facts already flattened."""
     if "{" not in reason.message:
         return reason
-    flat = flatten(facts)
+    flat = flat if flat is not None else flatten(facts)
     currency = str(flat.get("claim.currency") or "")
 
     def value(match: re.Match[str]) -> str:
