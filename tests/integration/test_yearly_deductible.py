@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service.db.tables import ClaimRow
+from service.db.tables import ClaimRow, OutboxRow
 from service.usecases.context import Context, build_context
+from service.usecases.notifications import build_email
 from tests.conftest import make_config
 from tests.helpers import claim, rules_without
 
@@ -68,10 +69,20 @@ def test_yearly_deductible_is_met_once_across_claims(db_url, tmp_path, clock) ->
     first = _submit(app, "100.00", 1)["decision"]  # within the deductible: rejected, meets 100
     assert first["outcome"] == "rejected"
     assert _deductible(first) == Decimal("100.00")
-    second = _submit(app, "300.00", 2)["decision"]  # takes the 150.00 left, pays 150.00
+    posted = _submit(app, "300.00", 2)
+    second = posted["decision"]  # takes the 150.00 left, pays 150.00
     assert second["outcome"] == "approved"
     assert second["payable_amount"] == "150.00"
     assert _deductible(second) == Decimal("150.00")
+    ctx = app.extensions["claims"]
+    with ctx.unit_of_work() as session:
+        row = session.scalars(
+            select(OutboxRow).where(
+                OutboxRow.claim_id == posted["id"], OutboxRow.event == "approved"
+            )
+        ).one()
+        text = build_email(session, row, ctx.config).text
+    assert "Your deductible met so far this policy year: 250.00 of 250.00 USD." in text
     third = _submit(app, "80.00", 3)["decision"]  # deductible met: paid in full
     assert third["outcome"] == "approved" and third["payable_amount"] == "80.00"
     assert third["adjustments"] == []
