@@ -290,3 +290,34 @@ def denied_lines(
         )
         for line in lines
     )
+
+
+SUPERVISOR_CUT = "150"  # OA 150: the information does not support more (payable.reduced)
+
+
+def reduced_lines(lines: Sequence[LineDecision], paid: Decimal) -> tuple[LineDecision, ...]:
+    """A supervisor pays `paid`, at most the lines' sum: the cut is taken from the last
+    paid lines first (OA 150 on each), so every line still balances."""
+    total = sum((line.paid for line in lines), ZERO)
+    if paid > total:
+        raise ValueError("a supervisor pays at most what the lines allow")
+    cut_left = total - paid
+    out: list[LineDecision] = []
+    for line in reversed(lines):
+        cut = min(line.paid, cut_left)
+        cut_left -= cut
+        if cut > 0:
+            left = line.paid - cut
+            line = LineDecision(
+                line.sequence,
+                line.code,
+                line.submitted,
+                line.allowed,
+                line.deductible,
+                left,
+                _outcome(line.submitted, line.allowed, left),
+                (*line.adjustments, LineAdjustment("OA", SUPERVISOR_CUT, cut)),
+                line.reasons,
+            )
+        out.append(line)
+    return tuple(reversed(out))

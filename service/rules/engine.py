@@ -36,6 +36,7 @@ __all__ = [
     "RulesetError",
     "adjudicate",
     "build_ruleset",
+    "line_decisions",
     "evaluate_python",
     "load_ruleset",
 ]
@@ -304,6 +305,32 @@ def _trace(
 
 
 def _adjudicate_lines(engine: RulesEngine, facts: dict[str, Any]) -> Decision:
+    ruleset, fired, trace, lines, amounts = _evaluate_lines(engine, facts)
+    return _decide(ruleset, fired, facts, trace, amounts, lines)
+
+
+def line_decisions(
+    engine: RulesEngine, facts: dict[str, Any]
+) -> tuple[tuple[LineDecision, ...], Breakdown | None]:
+    """Each line item's decision under the active rules, and the claim's breakdown from
+    them (None without coverage), whatever the claim's outcome: what a supervisor may
+    approve of a claim with line items. Updates the amount facts in `facts`, as
+    adjudicate does; () and None for a claim without line items."""
+    if not facts.get("lines"):
+        return (), None
+    _, _, _, lines, amounts = _evaluate_lines(engine, facts)
+    return lines, amounts
+
+
+def _evaluate_lines(
+    engine: RulesEngine, facts: dict[str, Any]
+) -> tuple[
+    Ruleset,
+    list[Reason],
+    tuple[dict[str, object], ...],
+    tuple[LineDecision, ...],
+    Breakdown | None,
+]:
     decided: list[LineDecision] = []
     line_fired: list[list[Reason]] = []
 
@@ -343,7 +370,7 @@ def _adjudicate_lines(engine: RulesEngine, facts: dict[str, Any]) -> Decision:
             limit_per_claim=Decimal(str(coverage["limit_per_claim"])),
             aggregate_remaining=Decimal(str(facts["aggregate_remaining"])),
         )
-    return _decide(ruleset, fired, facts, trace, amounts, tuple(lines))
+    return ruleset, fired, trace, tuple(lines), amounts
 
 
 def _line_reason(reason: Reason) -> dict[str, Any]:

@@ -176,3 +176,57 @@ def test_the_letter_lists_each_line_with_what_was_paid_and_why_not(
         assert "200.00 USD: Your cover does not pay for this service (15780)" in text
         assert "30.00 USD: The charge is above the maximum allowed for this service" in text
     assert email.html.count("<li>") >= 3
+
+
+def test_a_pending_claim_gets_its_lines_when_the_documents_arrive(client: Any) -> None:
+    assert client.put("/v1/policies/P-LINES", json=MEDICAL).status_code in (200, 201)
+    items = _lines(("99213", "120.00"), ("80053", "40.00"))
+    body = claim("P-LINES", "medical_reimbursement", "160.00", documents=["invoice"])
+    body.update(currency="USD", line_items=items)
+    first = client.post("/v1/claims", json=body).get_json()
+    assert first["decision"]["outcome"] == "pending_info"
+    assert first["decision"]["lines"] == []  # nothing decided yet
+    response = client.post(
+        f"/v1/claims/{first['id']}/documents",
+        json={"documents": [{"type": "medical_report", "ref": "s3://docs/mr.pdf"}]},
+    )
+    assert response.status_code in (200, 201), response.get_json()
+    decision = client.get(f"/v1/claims/{first['id']}").get_json()["decision"]
+    # 99213: CO 45 30.00, deductible 90.00; 80053: deductible 10.00, paid 30.00
+    assert decision["outcome"] == "approved"
+    assert [line["paid"] for line in decision["lines"]] == ["0.00", "30.00"]
+    _balances(decision, "160.00")
+
+
+def test_a_supervisor_approval_of_a_lined_claim_keeps_its_lines_balanced(
+    app: Any, client: Any
+) -> None:
+    from tests.auth_helpers import key
+
+    assert client.put("/v1/policies/P-LINES", json=MEDICAL).status_code in (200, 201)
+    # J3420 (no maximum) 2500.00, less the 100.00 deductible: 2400.00 payable, above the
+    # medical auto-approval threshold (2,000): escalated; 15780 not covered (CO 204)
+    document = _post(client, _lines(("J3420", "2500.00"), ("15780", "100.00")))
+    assert document["decision"]["outcome"] == "escalated"
+    sup = key(app, "supervisor", "sue")
+    tag = client.get(f"/v1/claims/{document['id']}", headers=sup).headers["ETag"]
+    too_much = {"outcome": "approve", "amount": "2450.00", "note": "checked"}
+    refused = client.post(
+        f"/v1/claims/{document['id']}/decision", json=too_much, headers=sup | {"If-Match": tag}
+    )
+    assert refused.status_code == 422  # above what the lines allow (2400.00)
+    body = {"outcome": "approve", "amount": "2000.00", "note": "Invoice checked"}
+    response = client.post(
+        f"/v1/claims/{document['id']}/decision", json=body, headers=sup | {"If-Match": tag}
+    )
+    assert response.status_code == 200, response.get_json()
+    decision = client.get(f"/v1/claims/{document['id']}").get_json()["decision"]
+    assert decision["payable_amount"] == "2000.00"
+    first, second = decision["lines"]
+    assert first["paid"] == "2000.00"
+    assert first["adjustments"] == [
+        {"group": "PR", "carc": "1", "amount": "100.00"},
+        {"group": "OA", "carc": "150", "amount": "400.00"},
+    ]
+    assert second["outcome"] == "denied" and second["paid"] == "0.00"
+    _balances(decision, "2600.00")
