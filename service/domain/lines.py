@@ -297,7 +297,9 @@ SUPERVISOR_CUT = "150"  # OA 150: the information does not support more (payable
 
 def reduced_lines(lines: Sequence[LineDecision], paid: Decimal) -> tuple[LineDecision, ...]:
     """A supervisor pays `paid`, at most the lines' sum: the cut is taken from the last
-    paid lines first (OA 150 on each), so every line still balances."""
+    paid lines first (OA 150 on each), so every line still balances; () without lines."""
+    if not lines:
+        return ()
     total = sum((line.paid for line in lines), ZERO)
     if paid > total:
         raise ValueError("a supervisor pays at most what the lines allow")
