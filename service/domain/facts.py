@@ -321,23 +321,29 @@ def build_facts(
     coverage = policy.coverage_for(claim.claim_type)
     if coverage is None:
         return facts
-    facts["coverage"] = {
-        "found": True,
-        "limit_per_claim": coverage.limit_per_claim,
-        "annual_aggregate": coverage.annual_aggregate,
-        "deductible": coverage.deductible,
-        "deductible_period": coverage.deductible_period,
-        "out_of_pocket_period": coverage.out_of_pocket_period,
-    }
-    if coverage.out_of_pocket_maximum is not None:
-        facts["coverage"]["out_of_pocket_maximum"] = coverage.out_of_pocket_maximum
-    facts.update(_deductible(coverage, history))
-    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year, facts))
+    facts["coverage"] = {"found": True}
     facts["within_waiting_period"] = (
         policy.effective_from
         <= claim.date_of_loss
         < coverage.waiting_period.after(policy.effective_from)
     )
+    if claim.currency != policy.currency:
+        # No arithmetic across currencies: the cover's figures are in the policy's
+        # currency, the claim's amount in another. They stay unknown, so no rule
+        # compares them and nothing payable is worked out (the claim is escalated,
+        # CURRENCY_MISMATCH, service/domain/decision.py).
+        return facts
+    facts["coverage"].update(
+        limit_per_claim=coverage.limit_per_claim,
+        annual_aggregate=coverage.annual_aggregate,
+        deductible=coverage.deductible,
+        deductible_period=coverage.deductible_period,
+        out_of_pocket_period=coverage.out_of_pocket_period,
+    )
+    if coverage.out_of_pocket_maximum is not None:
+        facts["coverage"]["out_of_pocket_maximum"] = coverage.out_of_pocket_maximum
+    facts.update(_deductible(coverage, history))
+    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year, facts))
     return facts
 
 
@@ -377,9 +383,10 @@ def _amounts(
 
 
 def breakdown_from_facts(facts: Mapping[str, Any]) -> Breakdown | None:
-    """The payable amount and its adjustment lines, from the facts (None: no coverage)."""
+    """The payable amount and its adjustment lines, from the facts (None: no coverage,
+    or no amounts worked out because the claim is in another currency than the policy)."""
     coverage = facts.get("coverage") or {}
-    if not coverage.get("found"):
+    if not coverage.get("found") or "aggregate_remaining" not in facts:
         return None
     return breakdown(
         Decimal(str(facts["claim"]["amount"])),
@@ -504,7 +511,9 @@ def apply_line_decisions(
     ]
     coverage = facts.get("coverage") or {}
     claimed = sum((item.amount for item in inputs), ZERO)
-    if coverage.get("found"):
+    # amounts are known with cover in the policy's currency (none across currencies)
+    priced = bool(coverage.get("found")) and "aggregate_remaining" in facts
+    if priced:
         deductible = Decimal(str(facts.get("deductible_remaining", coverage["deductible"])))
         limit = Decimal(str(coverage["limit_per_claim"]))
         remaining = Decimal(str(facts["aggregate_remaining"]))
@@ -517,7 +526,7 @@ def apply_line_decisions(
     allowed = sum((d.allowed for d in decided), ZERO)
     facts["allowed_amount"] = allowed
     facts["lines_denied_count"] = denied
-    if coverage.get("found"):
+    if priced:
         after_deductible = allowed - sum((d.deductible for d in decided), ZERO)
         paid = sum((d.paid for d in decided), ZERO)
         facts.update(

@@ -364,7 +364,7 @@ def _evaluate_lines(
     fired += [r for r in lifted.values() if r.rule not in {f.rule for f in fired}]
     coverage = facts.get("coverage") or {}
     amounts = None
-    if coverage.get("found"):
+    if coverage.get("found") and "aggregate_remaining" in facts:
         amounts = claim_breakdown(
             lines,
             limit_per_claim=Decimal(str(coverage["limit_per_claim"])),
