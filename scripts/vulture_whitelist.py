@@ -81,3 +81,4 @@ end_reason  # column: why a console session ended (service/db/tables/accounts.py
 _.end_reason  # written when a session is found idle or expired (console_sessions.py)
 _.personal_token  # flask.g, reset at teardown (service/logs.py)
 decided  # unused variable (service/usecases/read_operations.py:47): the operations page shows it
+lines_from_json  # stored decision lines back to LineDecision: the FHIR ClaimResponse and remittance read it (service/domain/lines.py)

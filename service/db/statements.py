@@ -71,6 +71,9 @@ POLICY_WITH_COVERAGES = (
         _cov.annual_aggregate,
         _cov.deductible,
         _cov.waiting_period,
+        _cov.deductible_period,
+        _cov.out_of_pocket_maximum,
+        _cov.out_of_pocket_period,
     )
     .select_from(POLICIES.outerjoin(COVERAGES, _cov.policy_id == _p.id))
     .where(_p.number == bindparam("number"))

@@ -39,6 +39,7 @@ from service.rules.engine import (
     build_ruleset,
 )
 from service.rules.limits import Limits
+from service.rules.loader import FEE_SCHEDULES, is_fee_schedule
 
 CHUNK_SIZE = 5_000  # decisions per chunk job
 MAX_LISTED = 10_000  # changed claims listed in one report (all are counted)
@@ -174,7 +175,12 @@ def candidate_from_files(
     """
     limits = limits or Limits()
     problems = [
-        Problem(str(name), 1, 1, "not a rule file name (name.yaml, letters, digits, _ - .)")
+        Problem(
+            str(name),
+            1,
+            1,
+            "not a rule file name (name.yaml or fee_schedules/name.csv; letters, digits, _ - .)",
+        )
         for name in files
         if not _safe_name(str(name))
     ]
@@ -200,7 +206,10 @@ def candidate_from_files(
 def _safe_name(name: str) -> bool:
     path = PurePosixPath(name)
     return (
-        path.suffix in (".yaml", ".yml")
+        (
+            (path.suffix in (".yaml", ".yml") and path.parts[0] != FEE_SCHEDULES)
+            or is_fee_schedule(name)
+        )
         and not path.is_absolute()
         and len(name) <= 200
         and path.parts[0] not in ("tests", "schema")

@@ -18,8 +18,10 @@ from service.db import appeals, claims
 from service.db.tables import ClaimRow
 from service.domain.decision import Decision, Reason
 from service.domain.facts import breakdown_from_facts
+from service.domain.lines import denied_lines, reduced_lines
 from service.domain.money import MoneyError, fmt, in_minor_units
 from service.domain.payable import denial, reduced
+from service.rules.engine import line_decisions
 from service.rules.loader import CARC
 from service.usecases.context import Context
 from service.usecases.payments import AggregateExceeded, lock_policy, settle
@@ -179,6 +181,9 @@ def _decision(
                 "no_coverage",
                 "The policy on file does not cover this claim type; load it or reject.",
             )
+        lines, by_lines = line_decisions(ctx.engine, facts)
+        if by_lines is not None:  # line items: the lines' sum is what the cover allows
+            base = by_lines
         amount = _amount(choice.amount, currency)
         if amount > base.payable:
             remaining = Decimal(str(facts["aggregate_remaining"]))
@@ -193,8 +198,16 @@ def _decision(
                 currency=currency,
             )
         reason = Reason("supervisor_approved", "Approved by a supervisor", "supervisor", "approve")
-        lines = reduced(base, amount).adjustments
-        return Decision("approved", amount, (reason,), (), version, adjustments=lines)
+        cuts = reduced(base, amount).adjustments
+        return Decision(
+            "approved",
+            amount,
+            (reason,),
+            (),
+            version,
+            adjustments=cuts,
+            lines=reduced_lines(lines, amount),
+        )
     if choice.outcome == "reject":
         known = known_reason_codes(ctx)
         unknown = [c for c in choice.reason_codes if c not in known]
@@ -211,8 +224,16 @@ def _decision(
             for code in dict.fromkeys(choice.reason_codes)
         )
         carc = next((r.carc for r in reasons if r.carc), None)
-        lines = denial(claim.amount, carc, reasons[0].code.lower()).adjustments
-        return Decision("rejected", Decimal("0.00"), reasons, (), version, adjustments=lines)
+        cuts = denial(claim.amount, carc, reasons[0].code.lower()).adjustments
+        first = reasons[0]
+        denied = denied_lines(
+            line_decisions(ctx.engine, facts)[0],
+            carc,
+            {"code": first.code, "carc": carc, "message": first.message},
+        )
+        return Decision(
+            "rejected", Decimal("0.00"), reasons, (), version, adjustments=cuts, lines=denied
+        )
     if choice.outcome == "request_info":
         if not choice.documents:
             raise DecisionRefused(422, "documents_required", "Name the documents to request.")

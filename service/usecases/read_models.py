@@ -19,6 +19,7 @@ def decision_document(
         "outcome": row.outcome,
         "payable_amount": fmt(row.payable_amount, currency),
         "adjustments": row.adjustments or [],
+        "lines": row.lines or [],
         "reasons": row.reasons,
         "missing_documents": row.missing_documents,
         "ruleset_version": row.ruleset_version,

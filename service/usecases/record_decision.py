@@ -20,7 +20,8 @@ from service.db.session import Session
 from service.db.tables import ClaimRow, DecisionRow, DocumentRow
 from service.domain.decision import Decision
 from service.domain.facts import facts_to_json
-from service.domain.money import fmt
+from service.domain.lines import lines_to_json
+from service.domain.money import ZERO, fmt
 
 OUTCOME_EVENT = {
     "approved": "approved",
@@ -118,10 +119,28 @@ def _claim_changes(decision: Decision, now: datetime, sla_hours: int) -> dict[st
     return {
         "status": decision.outcome,
         "payable_amount": decision.payable_amount,
+        **patient_share(decision),
         "ruleset_version": decision.ruleset_version,
         "sla_due_at": now + timedelta(hours=sla_hours) if escalated else None,
         "updated_at": now,
     }
+
+
+COUNTS_TOWARDS_DEDUCTIBLE = ("approved", "rejected")
+
+
+def patient_share(decision: Decision) -> dict[str, Any]:
+    """What a decision counts towards a yearly deductible (PR 1) and out-of-pocket
+    maximum (every PR cut): an approval's, and a rejection's (a claim within the
+    deductible is rejected, CARC 1, and still meets that much of it); 0 otherwise."""
+    deductible = patient = ZERO
+    if decision.outcome in COUNTS_TOWARDS_DEDUCTIBLE:
+        for cut in decision.adjustments:
+            if cut.group == "PR":
+                patient += cut.amount
+                if cut.carc == "1":
+                    deductible += cut.amount
+    return {"deductible_applied": deductible, "patient_responsibility": patient}
 
 
 def decision_values(
@@ -139,6 +158,7 @@ def decision_values(
         "outcome": decision.outcome,
         "payable_amount": decision.payable_amount,
         "adjustments": [a.as_dict(currency) for a in decision.adjustments],
+        "lines": lines_to_json(decision.lines, currency),
         "reasons": [r.as_dict() for r in decision.reasons],
         "missing_documents": list(decision.missing_documents),
         "trace": list(decision.trace),

@@ -129,6 +129,7 @@ def _store_and_decide(
             documents=tuple(Document(d["type"], d["ref"]) for d in documents),
             line_items_count=len(lines),
             line_items_key=line_items_key(lines),
+            line_items=lines,
         )
         engine = ctx.engine
         policy = lock_policy(session, claim.policy_number)

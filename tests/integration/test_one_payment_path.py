@@ -13,14 +13,13 @@ import threading
 from decimal import Decimal
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from service.db.tables import ClaimRow
 from service.usecases.context import Context, build_context
 from tests.auth_helpers import key
-from tests.conftest import ROOT, make_config
-from tests.helpers import POLICIES, claim, coverage
+from tests.conftest import make_config
+from tests.helpers import POLICIES, claim, coverage, rules_without
 
 pytestmark = pytest.mark.integration
 AGGREGATE = Decimal("1500.00")
@@ -33,13 +32,7 @@ def pool_app(db_url, tmp_path, clock):
     deductible; a device payable above 1,000 is escalated."""
     from service.api.app import create_app
 
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    for path in (ROOT / "rules").glob("*.yaml"):
-        doc = yaml.safe_load(path.read_text())
-        if doc.get("rules"):
-            doc["rules"] = [r for r in doc["rules"] if r["id"] != "FREQUENT_CLAIMS"]
-        (rules / path.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+    rules = rules_without(tmp_path / "rules", "FREQUENT_CLAIMS")
     ctx: Context = build_context(make_config(db_url, tmp_path, RULES_DIR=str(rules)))
     ctx.clock = clock
     app = create_app(ctx.config, ctx)
