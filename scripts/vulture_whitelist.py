@@ -77,3 +77,5 @@ _.writerows  # csv.writer's interface, kept whole (service/csv_export.py; tests/
 end_reason  # column: why a console session ended (service/db/tables/accounts.py)
 _.end_reason  # written when a session is found idle or expired (console_sessions.py)
 _.personal_token  # flask.g, reset at teardown (service/logs.py)
+filed_at  # marshmallow field of an appeal in GET /v1/claims/<id> (service/api/schemas.py)
+filed_by  # marshmallow field of an appeal in GET /v1/claims/<id> (service/api/schemas.py)

@@ -19,6 +19,15 @@ def open_appeal(session: Session, claim_id: str) -> AppealRow | None:
     )
 
 
+def appeals_of(session: Session, claim_id: str) -> list[AppealRow]:
+    """Every appeal of a claim, oldest first."""
+    return list(
+        session.scalars(
+            select(AppealRow).where(AppealRow.claim_id == claim_id).order_by(AppealRow.id)
+        )
+    )
+
+
 def open_appeal_claim_ids(session: Session, claim_ids: list[str]) -> set[str]:
     if not claim_ids:
         return set()

@@ -20,6 +20,7 @@ from service.db.session import rowcount
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, DocumentRow
 from service.domain.calendar import add_years
 from service.domain.history import LOOKBACK
+from service.domain.lifecycle import QUEUED
 from service.domain.model import Claim, Document, History, Policy
 from service.domain.money import in_minor_units, is_currency
 
@@ -150,10 +151,11 @@ def escalated_claims(
     unassigned: bool,
     overdue_at: datetime | None,
 ) -> list[ClaimRow]:
-    """Escalated claims, earliest SLA deadline first (so overdue ones lead)."""
+    """Claims waiting for a supervisor (escalated or appealed), earliest SLA deadline
+    first (so overdue ones lead)."""
     query = (
         select(ClaimRow)
-        .where(ClaimRow.status == "escalated")
+        .where(ClaimRow.status.in_(QUEUED))
         .options(selectinload(ClaimRow.decisions))
     )
     if claim_type:
@@ -287,9 +289,9 @@ def raise_flag(
     return True
 
 
-def flags_to_clear(session: Session, flag: str, while_status: str) -> list[Any]:
+def flags_to_clear(session: Session, flag: str, while_status: tuple[str, ...]) -> list[Any]:
     """Open flags of claims no longer in `while_status`: (id, claim_id, decision_id, due_at)."""
-    still = select(ClaimRow.id).where(ClaimRow.status == while_status)
+    still = select(ClaimRow.id).where(ClaimRow.status.in_(while_status))
     return list(
         session.execute(
             select(

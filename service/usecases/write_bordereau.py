@@ -1,6 +1,9 @@
 """The monthly bordereau: approved claims whose approval fell in the month, then totals
-per policy, claim type and currency, as CSV. A month that has ended is written once to
-INSTANCE_DIR/reports/bordereau-YYYY-MM.csv; the current month is built on the fly."""
+per policy, claim type and currency, as CSV. `payable_amount` is what the month bills:
+a claim approved again (an appeal overturned to a higher amount) bills the difference
+over its earlier approval, once; appealed and upheld approvals keep their row. A month
+that has ended is written once to INSTANCE_DIR/reports/bordereau-YYYY-MM.csv; the
+current month is built on the fly."""
 
 from __future__ import annotations
 
@@ -113,12 +116,18 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)
     totals: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [Decimal(0), Decimal(0), 0])
-    seen: set[str] = set()
-    for claim, decision in rows:
-        if claim.id in seen:  # several approvals in one month: the claim is billed once
+    # One row per claim: its latest approval in the month, billed for what it adds to the
+    # claim's approval before the month (an appeal overturned to a higher amount bills the
+    # difference once; an upheld approval, still paying, stays billed in its month).
+    latest: dict[str, tuple[Any, Any, Decimal]] = {}
+    for claim, decision, approved_before in rows:
+        latest[claim.id] = (claim, decision, approved_before or Decimal(0))
+    for claim, decision, approved_before in rows:
+        if claim.id not in latest or latest[claim.id][1] is not decision:
             continue
-        seen.add(claim.id)
-        payable = decision.payable_amount or Decimal(0)
+        payable = (decision.payable_amount or Decimal(0)) - approved_before
+        if payable <= 0 and approved_before > 0:
+            continue  # nothing more to bill
         writer.writerow(
             (
                 "claim",

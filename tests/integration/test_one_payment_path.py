@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy import select
 
 from service.db.tables import ClaimRow
+from service.domain.lifecycle import PAYING
 from service.usecases.context import Context, build_context
 from tests.auth_helpers import key
 from tests.conftest import ROOT, make_config
@@ -65,7 +66,7 @@ def paid_on_policy(app) -> Decimal:
     with app.extensions["claims"].unit_of_work() as session:
         rows = session.scalars(
             select(ClaimRow.payable_amount).where(
-                ClaimRow.policy_number == "P-POOL", ClaimRow.status == "approved"
+                ClaimRow.policy_number == "P-POOL", ClaimRow.status.in_(PAYING)
             )
         )
         return sum((Decimal(r) for r in rows), Decimal("0"))
@@ -149,8 +150,9 @@ def test_twenty_concurrent_payers_never_exceed_the_aggregate(pool_app):
 
 
 def test_appeal_answer_goes_through_the_same_step(pool_app):
-    """A partly paid claim is appealed; while the appeal is open its payment no longer
-    counts and another claim takes most of what it frees; the answer is refused."""
+    """A partly paid claim is appealed; while the appeal is open its payment still counts
+    (before, the appeal freed it and another claim took it); an overturn above what
+    remains is refused; an uphold keeps the payment to the cent."""
     client = pool_app.test_client()
 
     def submit(amount, day):
@@ -162,11 +164,25 @@ def test_appeal_answer_goes_through_the_same_step(pool_app):
     assert partly["decision"]["payable_amount"] == "600.00"
     appeal = client.post(f"/v1/claims/{partly['id']}/appeal", json={"reason": "Pay it all"})
     assert appeal.status_code == 201, appeal.get_json()
-    assert submit("500", 3)["decision"]["payable_amount"] == "500.00"  # 100 remains
-    answer = approve(pool_app, key(pool_app, "supervisor", "sue"), partly["id"], "600", None)
+    assert appeal.get_json()["claim_status"] == "appealed"
+    assert paid_on_policy(pool_app) == Decimal("1500.00")  # the appealed 600 still counts
+    third = submit("500", 3)
+    assert third["decision"]["payable_amount"] in (None, "0.00"), third  # nothing remains
+    sue = key(pool_app, "supervisor", "sue")
+    answer = overturn(pool_app, sue, partly["id"], "700")
     assert answer.status_code == 422, answer.get_json()
     assert (answer.get_json()["code"], answer.get_json()["remaining"]) == (
         "aggregate_exceeded",
-        "100.00",
+        "600.00",
     )
-    assert paid_on_policy(pool_app) == Decimal("1400.00")
+    assert paid_on_policy(pool_app) == Decimal("1500.00")
+
+
+def overturn(app, headers, claim_id, amount):
+    client = app.test_client()
+    tag = client.get(f"/v1/claims/{claim_id}", headers=headers).headers["ETag"]
+    return client.post(
+        f"/v1/claims/{claim_id}/decision",
+        json={"outcome": "overturn", "payable_amount": amount, "note": "review"},
+        headers=headers | {"If-Match": tag},
+    )
