@@ -119,12 +119,13 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     # One row per claim: its latest approval in the month, billed for what it adds to the
     # claim's approval before the month (an appeal overturned to a higher amount bills the
     # difference once; an upheld approval, still paying, stays billed in its month).
-    latest: dict[str, tuple[Any, Any, Decimal]] = {}
-    for claim, decision, approved_before in rows:
-        latest[claim.id] = (claim, decision, approved_before or Decimal(0))
-    for claim, decision, approved_before in rows:
-        if claim.id not in latest or latest[claim.id][1] is not decision:
+    latest: dict[str, Any] = {}
+    for claim, decision, _ in rows:
+        latest[claim.id] = decision
+    for claim, decision, before in rows:
+        if latest[claim.id] is not decision:
             continue
+        approved_before = Decimal(str(before)) if before is not None else Decimal(0)
         payable = (decision.payable_amount or Decimal(0)) - approved_before
         if payable <= 0 and approved_before > 0:
             continue  # nothing more to bill

@@ -186,3 +186,41 @@ def overturn(app, headers, claim_id, amount):
         json={"outcome": "overturn", "payable_amount": amount, "note": "review"},
         headers=headers | {"If-Match": tag},
     )
+
+
+def test_two_overturns_at_once_respect_the_aggregate(pool_app):
+    """Two claims approved at 500 each are appealed; two supervisors overturn both to 900
+    at the same moment (1,800 against 1,500): one is paid, the other is told what remains
+    (600.00); the bordereau bills each claim once, at its latest amount."""
+    from service.usecases.write_bordereau import bordereau_csv
+
+    first, second = escalated(pool_app, 2)
+    sue, sam = key(pool_app, "supervisor", "sue"), key(pool_app, "supervisor", "sam")
+    client = pool_app.test_client()
+    for claim_id in (first, second):
+        assert approve(pool_app, sue, claim_id, "500", None).status_code == 200
+        appealed = client.post(f"/v1/claims/{claim_id}/appeal", json={"reason": "all of it"})
+        assert appealed.status_code == 201, appealed.get_json()
+    assert paid_on_policy(pool_app) == Decimal("1000.00")
+
+    start = threading.Barrier(2)
+
+    def answer(headers, claim_id):
+        tag = pool_app.test_client().get(f"/v1/claims/{claim_id}", headers=headers)
+        start.wait()
+        return pool_app.test_client().post(
+            f"/v1/claims/{claim_id}/decision",
+            json={"outcome": "overturn", "payable_amount": "900", "note": "review"},
+            headers=headers | {"If-Match": tag.headers["ETag"]},
+        )
+
+    responses = run_all([lambda: answer(sue, first), lambda: answer(sam, second)])
+    assert sorted(r.status_code for r in responses) == [200, 422]
+    refused = next(r for r in responses if r.status_code == 422).get_json()
+    assert (refused["code"], refused["remaining"]) == ("aggregate_exceeded", "600.00")
+    assert paid_on_policy(pool_app) == Decimal("1400.00")
+    report = bordereau_csv(pool_app.extensions["claims"], "2026-06")
+    billed = sorted(
+        line.split(",")[10] for line in report.splitlines() if line.startswith("claim,")
+    )
+    assert billed == ["500.00", "900.00"]
