@@ -182,6 +182,13 @@ def start_backtest(data: dict[str, Any]) -> Any:
     return result, 202, {"Location": f"/v1/rulesets/backtest/{result['id']}"}
 
 
+@blp.route("/backtests", methods=["GET"])
+@requires("analyst", "admin")
+def list_backtests() -> Any:
+    """The newest 50 backtests, from the API and the CLI (`source`), newest first."""
+    return {"items": backtest.list_backtests(_ctx())}
+
+
 @blp.route("/backtest/<backtest_id>", methods=["GET"])
 @requires("analyst", "admin")
 @blp.response(200, BacktestOutSchema)
