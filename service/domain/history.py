@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 from service.domain.calendar import add_years
+from service.domain.lifecycle import PAYING
 from service.domain.model import Claim, History, Policy, PriorClaim
 from service.domain.money import ZERO
 
@@ -45,7 +46,7 @@ def summarise_history(
             count += 1
         if (
             prior.claim_type == claim.claim_type
-            and prior.outcome == "approved"
+            and prior.outcome in PAYING  # approved, and still paying under appeal or after
             and prior.payable_amount is not None
             and year_start <= prior.date_of_loss < year_end
         ):

@@ -189,14 +189,39 @@ def test_overturn_approves_more_and_bills_the_difference_once(app, client, clock
     assert bordereau_rows(app, "2026-06", claim_id) == ["50.00"]
 
 
-def test_an_illegal_move_is_409_with_the_current_status(app, client, clock):
-    """Documents for a claim already decided change nothing; a closed claim's appeal and an
-    appeal's answer on a received claim are refused by the lifecycle table."""
-    from service.domain.lifecycle import ClaimEvent, IllegalTransition, transition
+def test_an_illegal_move_is_409_with_the_current_status(app, client, sup, monkeypatch):
+    """The table, not the use case's own check, is the last word: with the supervisor's
+    pre-check widened to a closed claim, the lifecycle refuses the move, the API answers
+    409 problem+json naming the current status, and nothing is written."""
+    from service.db.tables import ClaimRow
+    from service.usecases import decide_claim as module
 
-    with pytest.raises(IllegalTransition) as caught:
-        transition("closed", ClaimEvent.APPEAL)
-    assert caught.value.current == "closed" and caught.value.allowed == ()
+    put_policies(client, ["P-DEV"])
+    claim_id = approved_partly(client, sup)
+    with app.extensions["claims"].unit_of_work() as session:
+        session.get(ClaimRow, claim_id).status = "closed"
+        session.commit()
+    before = client.get(f"/v1/claims/{claim_id}", headers=sup).json
+    monkeypatch.setattr(module, "DECIDABLE", ("escalated", "closed"))
+    response = post_decision(
+        client, claim_id, sup, {"outcome": "approve", "amount": "10.00", "note": "x"}
+    )
+    assert response.status_code == 409, response.json
+    assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert response.json["code"] == "illegal_transition"
+    assert response.json["current_status"] == "closed"
+    assert response.json["allowed_events"] == []
+    after = client.get(f"/v1/claims/{claim_id}", headers=sup).json
+    assert (after["version"], len(after["decisions"]), after["status"]) == (
+        before["version"],
+        len(before["decisions"]),
+        "closed",
+    )
+
+    def changes(document):
+        return [h["action"] for h in document["history"] if h["action"] != "claim.viewed"]
+
+    assert changes(after) == changes(before)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
