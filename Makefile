@@ -42,8 +42,9 @@ test: venv ## Lint (ruff check), then the whole suite against PostgreSQL and Red
 	@$(PY) scripts/ensure-services.py -- $(VENV)/bin/pytest --durations=20 $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
-test-fast: venv ## The unit tests only (tests/unit: fakes and SQLite, no servers), seconds
-	@$(VENV)/bin/pytest -q tests/unit -m unit -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+test-fast: venv ## Unit tests but the slow ones (fakes and SQLite, no servers), fewer property examples
+	@PROPERTY_EXAMPLES=$${PROPERTY_EXAMPLES:-25} $(VENV)/bin/pytest -q tests/unit -m "unit and not slow" \
+		-p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests"; exit 1; fi; exit $$rc
 
 lint: venv ## ruff, layering contracts (lint-imports), dead code (vulture), mypy strict

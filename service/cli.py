@@ -142,7 +142,11 @@ def policies_import(file: Path) -> None:
                 f"{file}: policy #{index} {number!r}: {exc.messages}"
             ) from None
         policy = manage_policies.policy_from_data(number, data)
-        if manage_policies.put_policy(ctx, policy, actor="cli:import"):
+        try:
+            new = manage_policies.put_policy(ctx, policy, actor="cli:import")
+        except manage_policies.CurrencyChangeRefused as exc:
+            raise click.ClickException(f"{file}: policy #{index} {number!r}: {exc}") from None
+        if new:
             created += 1
         else:
             replaced += 1

@@ -16,7 +16,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from service.domain.calendar import is_time_zone
 
@@ -342,9 +342,23 @@ def _derive(values: dict[str, typing.Any]) -> None:
         )
 
 
+SECRET_QUERY_KEYS = {"password", "pass", "pwd", "passwd", "secret", "token", "sslpassword"}
+
+
 def mask_url(url: str) -> str:
+    """`url` with the password in its authority and in secret-looking query keys as ****.
+
+    PostgreSQL (libpq) and Redis URLs can carry the password either way:
+    `postgresql://u:s3cret@h/db` or `postgresql://h/db?user=u&password=s3cret`.
+    """
     parts = urlsplit(url)
+    changed = False
     if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":****@"))
+        changed = True
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    if any(k.lower() in SECRET_QUERY_KEYS for k, _ in pairs):
+        masked = [(k, "****" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs]
+        parts = parts._replace(query=urlencode(masked, safe="*"))
+        changed = True
+    return urlunsplit(parts) if changed else url  # urlunsplit would rewrite sqlite:////abs

@@ -6,9 +6,12 @@
     instance/demo/intake-key     the demo's intake API key, reused on the next run
     instance/demo/env            the demo's REDIS_URL and SMTP_* for a shell that wants them
     instance/demo/demo.lock      held while a demo runs on this folder
+    instance/audit-checkpoints/  signed audit checkpoints of this database (AUDIT_CHECKPOINT_DIR)
 
 Nothing is deleted on exit: the next run finds the data again. `--fresh` deletes the
-SQLite file and instance/demo first (and refuses when DATABASE_URL is another database).
+SQLite file, instance/demo and the audit checkpoints of that database first (and refuses
+when DATABASE_URL is another database): checkpoints left from the old database would make
+`claims audit verify` report the new one as tampered with.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ from service.config import Config, mask_url
 class Place:
     instance: Path
     database_url: str
+    checkpoints: Path | None = None  # AUDIT_CHECKPOINT_DIR; default instance/audit-checkpoints
 
     @classmethod
     def from_config(cls, config: Config) -> Place:
-        return cls(Path(config.instance_dir).resolve(), config.database_url)
+        checkpoints = Path(config.audit_checkpoint_dir).resolve()
+        return cls(Path(config.instance_dir).resolve(), config.database_url, checkpoints)
 
     @property
     def folder(self) -> Path:
@@ -81,7 +86,7 @@ class Place:
         return handle
 
     def wipe(self) -> None:
-        """`--fresh`: the SQLite file (and its -wal, -shm) and instance/demo, except the lock."""
+        """`--fresh`: the SQLite file (-wal, -shm), instance/demo but its lock, the checkpoints."""
         database = self.sqlite_file
         if database is None:
             raise ServiceError(
@@ -99,3 +104,6 @@ class Place:
         for child in self.folder.iterdir() if self.folder.exists() else ():
             if child.name != "demo.lock":
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+        checkpoints = self.checkpoints or self.instance / "audit-checkpoints"
+        if checkpoints.is_relative_to(self.instance):  # one elsewhere is not the demo's to delete
+            shutil.rmtree(checkpoints, ignore_errors=True)

@@ -73,11 +73,20 @@ def reason_words(reasons: list[dict[str, Any]], language: str) -> list[str]:
     for reason in reasons:
         carc = str(reason.get("carc") or "")
         message = str(reason.get("message") or "")
+        code = str(reason.get("code") or "").lower()
         if language == FALLBACK:
-            out.append(message or carc_words()[FALLBACK].get(carc, carc))
+            out.append(message or _words(carc_words()[FALLBACK], carc, code) or carc)
         else:
-            out.append(table.get(carc) or message)
+            out.append(_words(table, carc, code) or message)
     return [text for text in out if text]
+
+
+def _words(table: dict[str, str], carc: str, reason: str) -> str | None:
+    """The plain words for `carc`, the ones for "carc/reason" first when there are
+    some (CARC 119 reads differently for a per-claim limit and an annual aggregate)."""
+    if not carc:
+        return None
+    return table.get(f"{carc}/{reason}") or table.get(carc)
 
 
 def adjustment_words(adjustments: list[dict[str, Any]], currency: str, language: str) -> list[str]:
@@ -86,7 +95,8 @@ def adjustment_words(adjustments: list[dict[str, Any]], currency: str, language:
     currency's decimals)."""
     table = carc_words().get(language) or carc_words()[FALLBACK]
     return [
-        f"{a['amount']} {currency}: {table.get(str(a['carc']), a.get('reason', ''))}"
+        f"{a['amount']} {currency}: "
+        f"{_words(table, str(a['carc']), str(a.get('reason') or '')) or a.get('reason', '')}"
         for a in adjustments
     ]
 

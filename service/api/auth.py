@@ -11,16 +11,14 @@ import functools
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from limits import parse as parse_limit
 
+from service.adapters.rate_limit import BatchedRateLimiter
 from service.api.problems import Problem
 from service.domain.identity import ROLES, Identity
 from service.usecases import check_credentials, console_sessions
@@ -120,30 +118,23 @@ def _session_identity(ctx: Any) -> Identity | None:
 
 def _rate_key(identity: Identity | None) -> str:
     if identity is None:
-        return f"ip:{get_remote_address()}"
+        return f"ip:{request.remote_addr or 'unknown'}"
     if identity.kind == "key":
         return f"key:{identity.prefix}"
     return f"user:{identity.name}"
 
 
 def _check_rate_limit() -> None:
-    """One hit on the caller's window in Redis; Redis down = log and let the request through."""
-    state = current_app.extensions.get(LIMITER)
-    if state is None:
+    """One hit on the caller's window (service/adapters/rate_limit.py); Redis down = let through."""
+    limiter: BatchedRateLimiter | None = current_app.extensions.get(LIMITER)
+    if limiter is None:
         return
-    limiter, item = state
-    key = str(g.get("rate_key"))
-    try:
-        if limiter.limiter.hit(item, "claims", key):
-            return
-        stats = limiter.limiter.get_window_stats(item, "claims", key)
-        wait = max(1, int(stats.reset_time - time.time()))
-    except Exception as exc:  # noqa: BLE001 - fail open: intake must work without Redis
-        log.warning("rate limit store unreachable (%s); request let through", type(exc).__name__)
+    wait = limiter.hit(str(g.get("rate_key")))
+    if wait is None:
         return
     raise Problem(
         429,
-        f"Rate limit of {item} exceeded; retry after {wait} s.",
+        f"Rate limit of {limiter.amount} per {limiter.seconds} s exceeded; retry after {wait} s.",
         code="rate_limited",
         headers={"Retry-After": str(wait)},
     )
@@ -229,16 +220,7 @@ def init_auth(app: Flask, config: Any) -> None:
         PERMANENT_SESSION_LIFETIME=int(config.session_hours) * 3600,
     )
     app.session_interface = ConsoleCookie()
-    limiter = Limiter(
-        key_func=lambda: str(g.get("rate_key") or f"ip:{get_remote_address()}"),
-        app=app,
-        storage_uri=config.redis_url,
-        storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-        strategy="fixed-window",
-        auto_check=False,  # `authenticate` hits the per-caller window itself
-        key_prefix="claims",
-    )
-    app.extensions[LIMITER] = (limiter, parse_limit(config.rate_limit))
+    app.extensions[LIMITER] = BatchedRateLimiter(config.redis_url, parse_limit(config.rate_limit))
 
 
 def install_security_scheme(api: Any) -> None:

@@ -24,6 +24,7 @@ from service.usecases.payments import AggregateExceeded
 from service.usecases.submit_claim import (
     ExternalRefConflict,
     IdempotencyMismatch,
+    InvalidClaim,
     RequestInFlight,
     submit_claim,
 )
@@ -80,6 +81,13 @@ def post_claim(data: dict[str, Any]) -> Any:
             code="aggregate_exceeded",
             remaining=fmt(exc.remaining, exc.currency),
             currency=exc.currency,
+        ) from None
+    except InvalidClaim as exc:
+        raise Problem(
+            422,
+            "1 invalid field(s)",
+            code="validation_error",
+            errors=[{"field": exc.field, "message": exc.message}],
         ) from None
     except ExternalRefConflict:
         raise Problem(

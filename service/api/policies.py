@@ -21,13 +21,19 @@ blp = Blueprint("policies", __name__, url_prefix="/v1/policies", description="Po
 @blp.arguments(PolicySchema())
 @blp.response(200, PolicyOutSchema)
 @blp.alt_response(201, schema=PolicyOutSchema, description="Created")
+@blp.alt_response(409, description="The currency would change under existing claims")
 def put_policy(data: dict[str, Any], number: str) -> Any:
     """Create or replace a policy and its coverages."""
     if not 1 <= len(number) <= 64:
         raise Problem(422, "Policy numbers are 1 to 64 characters.", code="validation_error")
     policy = manage_policies.policy_from_data(number, data)
     ctx = current_app.extensions["claims"]
-    created = manage_policies.put_policy(ctx, policy, current_actor(), source_address())
+    try:
+        created = manage_policies.put_policy(ctx, policy, current_actor(), source_address())
+    except manage_policies.CurrencyChangeRefused as exc:
+        raise Problem(
+            409, str(exc), code="currency_change_refused", currency=exc.old, requested=exc.new
+        ) from None
     return manage_policies.policy_document(policy), 201 if created else 200
 
 

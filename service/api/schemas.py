@@ -37,7 +37,10 @@ def _currency(code: Any) -> bool:
 
 def _time_zone(name: Any) -> bool:
     if not is_time_zone(name):
-        raise ValidationError("Must be an IANA time zone name, e.g. America/New_York or UTC.")
+        raise ValidationError(
+            "Must be an IANA time zone name for a place, e.g. America/New_York, or UTC "
+            "(not localtime, posixrules, Factory or a path)."
+        )
     return True
 
 

@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from service.db import statements as sql
 from service.db.session import rowcount
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, DocumentRow
-from service.domain.calendar import add_years
-from service.domain.history import LOOKBACK
+from service.domain.calendar import twelve_months_before
 from service.domain.lifecycle import QUEUED
 from service.domain.model import Claim, Document, History, Policy
 from service.domain.money import in_minor_units, is_currency
@@ -184,6 +183,12 @@ def decisions_since(session: Session, since: datetime) -> list[tuple[datetime, s
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+def policy_has_claims(session: Session, policy_number: str) -> bool:
+    """Whether any claim is stored on the policy (an index seek on its claims)."""
+    query = select(ClaimRow.id).where(ClaimRow.policy_number == policy_number).limit(1)
+    return session.execute(query).first() is not None
+
+
 # --- history (the SQL twin of service.domain.history.summarise_history) --------
 
 
@@ -196,11 +201,10 @@ def history_for(
     fixed at its intake, and its duplicates are looked for among the claims submitted
     before it. What it paid itself is not counted against the aggregate."""
     loss = claim.date_of_loss
-    window_start = loss - LOOKBACK
+    window_start = twelve_months_before(loss)
     year_start = year_end = loss  # no policy: nothing paid (an empty year)
     if policy is not None:
-        year_start = policy.policy_year_start(loss)
-        year_end = add_years(year_start, 1)
+        year_start, year_end = policy.policy_year(loss)
     row = session.execute(
         sql.HISTORY,
         {

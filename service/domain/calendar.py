@@ -5,6 +5,16 @@ or takes the last day of the target month when it is shorter. So 31 January plus
 one month is 28 (or 29) February, and **the anniversary of 29 February in a year
 without one is 28 February**. One year is twelve months.
 
+**Policy years** are defined once, here (`policy_year`): year k of a policy runs from
+the k-th anniversary of its start up to the day before the (k+1)-th, each anniversary
+counted from the start itself (never from the previous anniversary). A policy that
+starts on 29 February therefore has its anniversaries on 28 February in common years
+and on 29 February again in leap years: the policy year starting 2027-02-28 ends on
+2028-02-28 and the next starts on 2028-02-29. The years tile the calendar: every day
+on or after the start is in exactly one policy year, none is skipped. (We chose 28
+February over 1 March so that a policy year never runs past the day its anniversary
+would fall on, the same rule as every other anniversary here.)
+
 A filing limit of "one calendar year from the date of service" (42 CFR 424.44) is
 then `report_delay <= {years: 1}`: a loss of 2023-03-01 may be reported up to and
 including 2024-03-01, though 2024 has a leap day (366 days later).
@@ -17,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from importlib import resources
 from zoneinfo import ZoneInfo, available_timezones
 
 UNITS = ("years", "months", "days")
@@ -35,6 +46,27 @@ def add_months(day: date, months: int) -> date:
 def add_years(day: date, years: int) -> date:
     """`day` plus whole years: 29 February becomes 28 February in a common year."""
     return add_months(day, 12 * years)
+
+
+def policy_year(start: date, on: date) -> tuple[date, date]:
+    """The policy year that holds `on` for a policy that starts on `start`, as
+    [first day, first day of the next year): the latest anniversary of `start` on or
+    before `on`, and the anniversary after it, both counted from `start` (so 29
+    February stays 29 February in leap years). A day before `start` is in the first
+    policy year. The only definition of a policy year: the aggregate, the facts and the
+    reports all use it."""
+    years = max(on.year - start.year, 0)
+    if add_years(start, years) > on:
+        years = max(years - 1, 0)
+    return add_years(start, years), add_years(start, years + 1)
+
+
+def twelve_months_before(day: date) -> date:
+    """The first day of "the last 12 months" up to and including `day`: the same day
+    of the month a year earlier (28 February for 29 February). The window
+    [twelve_months_before(day), day] is the one `claims_last_12_months` counts, in
+    Python (service/domain/history.py) and in SQL (service/db/claims.py) alike."""
+    return add_months(day, -12)
 
 
 @dataclass(frozen=True)
@@ -162,14 +194,37 @@ class Span:
         return cls(int(stored["months"]), int(stored["days"]), int(stored["total_days"]))
 
 
+# Names the system's zoneinfo folder or the IANA data carry that are no place's
+# calendar: the system's own zone (whatever the host is set to), the POSIX rules
+# template, IANA's "Factory" placeholder (no offset, abbreviation -00), and the
+# posix/ and right/ copies (right/ counts leap seconds: its clocks are off by 27 s).
+NOT_CALENDARS = frozenset({"localtime", "posixrules", "Factory"})
+_NOT_CALENDAR_PREFIXES = ("posix/", "right/")
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*$")
+
+
 @lru_cache(maxsize=1)
 def time_zones() -> frozenset[str]:
-    """Every IANA time zone name known here (the tzdata package ships them)."""
-    return frozenset(available_timezones())
+    """Every IANA time zone name a policy may use: the zones the tzdata package lists
+    (Area/Location names such as Europe/Tallinn, their backward-compatible links such
+    as US/Eastern, UTC and the Etc/ fixed offsets), less NOT_CALENDARS. Not the
+    host's zoneinfo folder, which adds localtime, posixrules and more."""
+    try:
+        listed = resources.files("tzdata").joinpath("zones").read_text("utf-8").split()
+    except (ModuleNotFoundError, FileNotFoundError):  # no tzdata package: the host's list
+        listed = sorted(available_timezones())
+    return frozenset(
+        name
+        for name in listed
+        if name not in NOT_CALENDARS
+        and not name.startswith(_NOT_CALENDAR_PREFIXES)
+        and _ZONE_NAME.match(name)
+    )
 
 
 def is_time_zone(name: object) -> bool:
-    """An IANA name such as Europe/Tallinn or UTC (not a path, not an abbreviation)."""
+    """An IANA zone name usable for calendars, such as Europe/Tallinn or UTC: not a
+    path, an abbreviation, localtime, posixrules or Factory (see time_zones)."""
     return isinstance(name, str) and name in time_zones()
 
 

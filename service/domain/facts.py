@@ -229,18 +229,24 @@ def build_facts(
     coverage = policy.coverage_for(claim.claim_type)
     if coverage is None:
         return facts
-    facts["coverage"] = {
-        "found": True,
-        "limit_per_claim": coverage.limit_per_claim,
-        "annual_aggregate": coverage.annual_aggregate,
-        "deductible": coverage.deductible,
-    }
-    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year))
+    facts["coverage"] = {"found": True}
     facts["within_waiting_period"] = (
         policy.effective_from
         <= claim.date_of_loss
         < coverage.waiting_period.after(policy.effective_from)
     )
+    if claim.currency != policy.currency:
+        # No arithmetic across currencies: the cover's figures are in the policy's
+        # currency, the claim's amount in another. They stay unknown, so no rule
+        # compares them and nothing payable is worked out (the claim is escalated,
+        # CURRENCY_MISMATCH, service/domain/decision.py).
+        return facts
+    facts["coverage"].update(
+        limit_per_claim=coverage.limit_per_claim,
+        annual_aggregate=coverage.annual_aggregate,
+        deductible=coverage.deductible,
+    )
+    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year))
     return facts
 
 
@@ -259,9 +265,10 @@ def _amounts(amount: Decimal, coverage: Coverage, used: Decimal) -> dict[str, An
 
 
 def breakdown_from_facts(facts: Mapping[str, Any]) -> Breakdown | None:
-    """The payable amount and its adjustment lines, from the facts (None: no coverage)."""
+    """The payable amount and its adjustment lines, from the facts (None: no coverage,
+    or no amounts worked out because the claim is in another currency than the policy)."""
     coverage = facts.get("coverage") or {}
-    if not coverage.get("found"):
+    if not coverage.get("found") or "aggregate_remaining" not in facts:
         return None
     return breakdown(
         Decimal(str(facts["claim"]["amount"])),

@@ -13,14 +13,11 @@ included, except the claim itself (the aggregate is money actually committed).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
 
-from service.domain.calendar import add_years
+from service.domain.calendar import twelve_months_before
 from service.domain.lifecycle import PAYING
 from service.domain.model import Claim, History, Policy, PriorClaim
 from service.domain.money import ZERO
-
-LOOKBACK = timedelta(days=365)
 
 
 def summarise_history(
@@ -28,13 +25,14 @@ def summarise_history(
     policy: Policy | None,
     earlier: Iterable[PriorClaim],
 ) -> History:
-    """Claims in the 12 months up to the date of loss; paid this policy year (nothing
+    """Claims in the 12 calendar months up to the date of loss (from the same day a
+    year earlier, calendar.twelve_months_before); paid this policy year (nothing
     without a policy: there is no policy year); the first exact duplicate (same type,
     date and amount, and a shared document reference or the same line items), else
     the first suspected one (same type, date and amount)."""
-    window_start = claim.date_of_loss - LOOKBACK
-    year_start = policy.policy_year_start(claim.date_of_loss) if policy else claim.date_of_loss
-    year_end = add_years(year_start, 1) if policy else year_start  # no policy: an empty year
+    window_start = twelve_months_before(claim.date_of_loss)
+    loss = claim.date_of_loss
+    year_start, year_end = policy.policy_year(loss) if policy else (loss, loss)  # no policy: empty
     refs = frozenset(d.ref for d in claim.documents)
     count = 0
     paid = ZERO

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from service.domain.calendar import Duration, add_years
+from service.domain.calendar import Duration, policy_year
 
 CLAIM_TYPES = (
     "device_damage",
@@ -60,17 +60,12 @@ class Policy:
     def coverage_for(self, claim_type: str) -> Coverage | None:
         return next((c for c in self.coverages if c.claim_type == claim_type), None)
 
-    def policy_year_start(self, on: date) -> date:
-        """Start of the policy year that contains `on`: the latest anniversary of
-        effective_from on or before it (a 29 February start's anniversary is 28
-        February in common years, see service/domain/calendar.py); effective_from
-        itself for a day before the policy started."""
-        start = self.effective_from
-        years = on.year - start.year
-        candidate = add_years(start, years)
-        if candidate > on:
-            candidate = add_years(start, years - 1)
-        return max(candidate, start)
+    def policy_year(self, on: date) -> tuple[date, date]:
+        """[start, next start) of the policy year that contains `on`
+        (service.domain.calendar.policy_year: anniversaries of effective_from, a 29
+        February start's anniversary is 28 February in common years); the first
+        policy year for a day before the policy started."""
+        return policy_year(self.effective_from, on)
 
 
 @dataclass(frozen=True)

@@ -301,8 +301,8 @@ def _review_letter(
 def payable_limit(facts: dict[str, Any]) -> Decimal | None:
     """The most a supervisor may approve: the payable amount under the coverage,
     min(amount - deductible, limit_per_claim, aggregate_remaining)."""
-    if not facts.get("coverage", {}).get("found"):
-        return None
+    if not facts.get("coverage", {}).get("found") or "payable_amount" not in facts:
+        return None  # no coverage, or a claim in another currency: nothing worked out
     return max(Decimal(str(facts["payable_amount"])), Decimal("0.00"))
 
 
@@ -333,20 +333,20 @@ def _decision(
     version = claim.ruleset_version or ""
     currency = claim.currency
     if choice.outcome == "approve":
+        policy_currency = (facts.get("policy") or {}).get("currency")
+        if policy_currency is not None and policy_currency != currency:
+            raise DecisionRefused(
+                422,
+                "currency_mismatch",
+                f"The claim is in {currency} but the policy pays in {policy_currency}: "
+                "reject it or ask for the claim in the policy's currency.",
+            )
         base = breakdown_from_facts(facts)
         if base is None:
             raise DecisionRefused(
                 422,
                 "no_coverage",
                 "The policy on file does not cover this claim type; load it or reject.",
-            )
-        policy_currency = facts["policy"]["currency"]
-        if policy_currency != currency:
-            raise DecisionRefused(
-                422,
-                "currency_mismatch",
-                f"The claim is in {currency} but the policy pays in {policy_currency}: "
-                "reject it or ask for the claim in the policy's currency.",
             )
         amount = _amount(choice.amount, currency)
         if amount > base.payable:

@@ -48,7 +48,8 @@ def delay_seconds(failures: int, config: Config) -> float:
     """The wait after `failures` failures of one username (before the lock)."""
     if failures < FREE_FAILURES:
         return 0.0
-    step = config.login_delay_seconds * 2.0 ** (failures - FREE_FAILURES)
+    # more doublings than a float holds change nothing under the cap (2.0 ** 1024 overflows)
+    step = config.login_delay_seconds * 2.0 ** min(failures - FREE_FAILURES, 1000)
     return min(step, MAX_DELAY_SECONDS)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from service.db import audit, policies
+from service.db import audit, claims, policies
 from service.domain.calendar import Duration
 from service.domain.model import Coverage, Policy
 from service.domain.money import fmt
@@ -64,9 +64,31 @@ def policy_document(policy: Policy) -> dict[str, Any]:
     }
 
 
+class CurrencyChangeRefused(Exception):
+    """The policy has claims and the new version pays in another currency (409): its
+    claims, payments and aggregate are in the old one, so the change is refused."""
+
+    def __init__(self, number: str, old: str, new: str) -> None:
+        self.number, self.old, self.new = number, old, new
+        super().__init__(
+            f"Policy {number} has claims in {old}; its currency cannot change to {new}. "
+            "Load a new policy number for cover in another currency."
+        )
+
+
 def put_policy(ctx: Context, policy: Policy, actor: str = "api", source: str | None = None) -> bool:
+    """Create or replace `policy`; True when created. CurrencyChangeRefused (nothing
+    changed) when it exists, has claims, and `policy` pays in another currency. The
+    per-policy lock is held while checking, so no claim slips in between."""
     now = ctx.clock.now()
     with ctx.unit_of_work() as session:
+        existing = policies.get_policy(session, policy.number, lock=True)
+        if (
+            existing is not None
+            and existing.currency != policy.currency
+            and claims.policy_has_claims(session, policy.number)
+        ):
+            raise CurrencyChangeRefused(policy.number, existing.currency, policy.currency)
         created = policies.save_policy(session, policy, now)
         audit.append_audit(
             session,
@@ -145,4 +167,10 @@ def _policies_from_csv(rows: Iterable[dict[str, str]]) -> list[dict[str, Any]]:
     return list(by_number.values())
 
 
-__all__ = ["policy_from_data", "policy_document", "put_policy", "read_policy_file"]
+__all__ = [
+    "CurrencyChangeRefused",
+    "policy_from_data",
+    "policy_document",
+    "put_policy",
+    "read_policy_file",
+]

@@ -61,9 +61,7 @@ def recent_messages(ctx: Context, filters: MessageFilters, limit: int) -> dict[s
             status=filters.status,
             event=filters.event,
             created_from=_midnight(filters.day_from),
-            created_before=_midnight(filters.day_to + timedelta(days=1))
-            if filters.day_to
-            else None,
+            created_before=_midnight(_next_day(filters.day_to)),
             before_id=filters.before_id,
             limit=limit + 1,
         )
@@ -124,6 +122,11 @@ def message_document(
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat(timespec="seconds") if value else None
+
+
+def _next_day(day: date | None) -> date | None:
+    """The day after; None (no end) after the last day a date can be (?to=9999-12-31)."""
+    return day + timedelta(days=1) if day and day < date.max else None
 
 
 def _midnight(day: date | None) -> datetime | None:

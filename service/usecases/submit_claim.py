@@ -11,15 +11,17 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from service.config import Config
 from service.db import claims, idempotency
 from service.db.errors import Conflict
 from service.db.tables import ClaimRow
+from service.domain.facts import report_date, zone_of
 from service.domain.lifecycle import ClaimStatus
-from service.domain.model import Claim, Document, LineItem, line_items_key
+from service.domain.model import Claim, Document, LineItem, Policy, line_items_key
 from service.metrics import observe_decision
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
@@ -42,6 +44,15 @@ class RequestInFlight(Exception):
 
 class ExternalRefConflict(Exception):
     """external_ref was used before for a different claim (409)."""
+
+
+class InvalidClaim(Exception):
+    """A field is wrong in a way only the policy shows (422 naming `field`): the date
+    of loss after the report date in the policy's time zone. Nothing is stored."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+        super().__init__(f"{field}: {message}")
 
 
 @dataclass(frozen=True)
@@ -121,10 +132,12 @@ def _store_and_decide(
             line_items_key=line_items_key(lines),
         )
         engine = ctx.engine
+        policy = lock_policy(session, claim.policy_number)
+        claim = replace(claim, reported_on=_report_date(claim, policy, ctx.config))
         settled = settle(
             session,
             claim,
-            lock_policy(session, claim.policy_number),
+            policy,
             required_documents=engine.ruleset.required_documents,
             default_zone=ctx.config.default_time_zone,
             decide=lambda facts: adjudicate(engine, facts),
@@ -154,6 +167,20 @@ def _store_and_decide(
             idempotency.finish_idempotency_key(session, client_id, idempotency_key, document)
         session.commit()
     return Submitted(document, replayed=False), outbox_ids
+
+
+def _report_date(claim: Claim, policy: Policy | None, config: Config) -> date:
+    """The report date in the policy's zone (fixed here, once); InvalidClaim when the
+    loss is later than it (reported before it happened, or a loss still to come)."""
+    zone = zone_of(policy, config.default_time_zone)
+    reported_on = report_date(claim.reported_at, policy, config.default_time_zone)
+    if reported_on < claim.date_of_loss:
+        raise InvalidClaim(
+            "date_of_loss",
+            f"Cannot be after the day the claim was reported ({reported_on.isoformat()} "
+            f"in {zone}).",
+        )
+    return reported_on
 
 
 def _new_claim(

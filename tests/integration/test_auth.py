@@ -275,3 +275,20 @@ def test_logins_are_audited(app, client):
         e["action"] for e in client.get("/v1/audit?actor=sue", headers=admin).get_json()["items"]
     ]
     assert actions == ["login.failed", "login.succeeded"]
+
+
+def test_rate_limit_windows_are_shared_by_processes_through_redis():
+    """Two API processes (two limiters) on the real Redis count one window together."""
+    import uuid
+
+    from limits import parse
+
+    from service.adapters.rate_limit import BatchedRateLimiter
+    from tests.conftest import REDIS_URL
+
+    key = f"test-{uuid.uuid4().hex}"
+    small = [BatchedRateLimiter(REDIS_URL, parse("4/hour")) for _ in range(2)]
+    assert [small[i % 2].hit(key) for i in range(6)].count(None) == 4
+    big = [BatchedRateLimiter(REDIS_URL, parse("200/hour")) for _ in range(2)]
+    allowed = [big[i % 2].hit(key + "b") for i in range(300)].count(None)
+    assert 200 <= allowed <= 200 + 2 * 9

@@ -119,7 +119,8 @@ def test_fresh_deletes_only_the_instance_folders_sqlite_file_and_demo_folder(tmp
     instance = tmp_path / "instance"
     place = Place(instance, f"sqlite:///{instance / 'claims.db'}")
     handle = place.lock()
-    for name in ("claims.db", "claims.db-wal", "claims.db-shm", "demo/mail/new/1", "keep.txt"):
+    names = ("claims.db", "claims.db-wal", "claims.db-shm", "demo/mail/new/1", "keep.txt")
+    for name in (*names, "audit-checkpoints/checkpoint-000001.json"):
         (instance / name).parent.mkdir(parents=True, exist_ok=True)
         (instance / name).write_text("x")
     place.wipe()

@@ -74,7 +74,7 @@ def test_deductible_comes_off_before_the_limit_and_the_lines_balance(app, client
     assert "We will pay 800.00 USD." in email.text
     assert "You claimed 1000.00 USD. Taken off:" in email.text
     assert "- 50.00 USD: Part of the amount is your deductible" in email.text
-    assert "- 150.00 USD: The most the policy pays" in email.text
+    assert "- 150.00 USD: Above the most the policy pays for one claim of this kind." in email.text
 
 
 def test_loss_700_deductible_500_limit_100_pays_100(client):

@@ -17,6 +17,8 @@ from service.domain.calendar import (
     add_years,
     is_time_zone,
     local_date,
+    policy_year,
+    twelve_months_before,
 )
 from service.domain.model import Policy
 
@@ -56,19 +58,48 @@ def test_policy_years_are_right_for_every_start_day(on: date) -> None:
     one starts where it ends (no day in two years, none in no year)."""
     for start in STARTS:
         policy = Policy("P", "H", "active", start, add_years(start, 12), "USD")
-        year_start = policy.policy_year_start(on)
+        year_start = policy.policy_year(on)[0]
         if on < start:
             assert year_start == start
             continue
         years = next(k for k in range(13) if add_years(start, k) == year_start)
         year_end = add_years(start, years + 1)
         assert year_start <= on < year_end
-        assert policy.policy_year_start(year_end) == year_end
-        assert policy.policy_year_start(year_end - timedelta(days=1)) == year_start
+        assert policy.policy_year(year_end)[0] == year_end
+        assert policy.policy_year(year_end - timedelta(days=1)) == (year_start, year_end)
         if start.month == 2 and start.day == 29:  # the stated rule: 28 Feb in common years
             assert year_start.day == 29 or (year_start.month, year_start.day) == (2, 28)
         else:
             assert (year_start.month, year_start.day) == (start.month, start.day)
+
+
+def test_policy_years_tile_the_calendar_for_every_start_day() -> None:
+    """For each of the 1,461 start days of 2023-2026 (29 February 2024 among them) and
+    every day of the next twelve years: the day is in its policy year, and the next
+    day is either in the same year or starts the next one exactly where this one ends
+    (no gap day, no day in two years). A 29 February start: the year from 2027-02-28
+    ends on 2028-02-28 and the next starts 2028-02-29 (the old end, 2027-02-28 plus
+    one year, left 2028-02-28 in no year)."""
+    for start in STARTS:
+        for k in range(12):
+            first, following = add_years(start, k), add_years(start, k + 1)
+            last = following - timedelta(days=1)
+            assert first < following
+            assert policy_year(start, first) == (first, following)
+            assert policy_year(start, last) == (first, following)
+            middle = first + (following - first) / 2
+            assert policy_year(start, middle) == (first, following)
+    leap = date(2024, 2, 29)
+    assert policy_year(leap, date(2028, 2, 28)) == (date(2027, 2, 28), date(2028, 2, 29))
+    assert policy_year(leap, date(2028, 2, 29)) == (date(2028, 2, 29), date(2029, 2, 28))
+    assert policy_year(leap, date(2025, 2, 27)) == (leap, date(2025, 2, 28))
+
+
+def test_the_last_12_months_start_on_the_same_day_a_year_earlier() -> None:
+    assert twelve_months_before(date(2024, 3, 1)) == date(2023, 3, 1)  # 366 days back
+    assert twelve_months_before(date(2025, 3, 1)) == date(2024, 3, 1)
+    assert twelve_months_before(date(2024, 2, 29)) == date(2023, 2, 28)
+    assert twelve_months_before(date(2026, 6, 15)) == date(2025, 6, 15)
 
 
 @settings(max_examples=300, deadline=None)
@@ -124,3 +155,12 @@ def test_default_time_zone_setting_is_checked_at_start_up():
     assert load({}).default_time_zone == "UTC"
     with pytest.raises(ConfigError, match="DEFAULT_TIME_ZONE='Mars/Olympus'"):
         load({"DEFAULT_TIME_ZONE": "Mars/Olympus"})
+
+
+def test_only_zones_for_a_place_or_utc_are_time_zones() -> None:
+    """The host's zoneinfo folder also holds localtime, posixrules and posix/ and right/
+    copies, and IANA ships the Factory placeholder: none is a calendar to date claims in."""
+    for name in ("localtime", "Factory", "posixrules", "posix/Europe/Tallinn", "right/UTC"):
+        assert not is_time_zone(name), name
+    for name in ("Europe/Tallinn", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5"):
+        assert is_time_zone(name), name

@@ -10,6 +10,7 @@ durable_rules engine agrees with the project's pure-Python evaluator.
 from __future__ import annotations
 
 import functools
+import os
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,7 +29,12 @@ from service.rules.engine import RulesEngine, adjudicate, load_ruleset
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# `make test-fast` sets PROPERTY_EXAMPLES low for a quick loop; `make test` runs 150.
+SETTINGS = settings(
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @functools.cache

@@ -59,6 +59,7 @@ def check_cli(folder: Path, env: dict[str, str] | None = None) -> list[str]:
     return lines
 
 
+@pytest.mark.slow
 def test_alias_bomb_is_refused_at_its_first_anchor(tmp_path: Path) -> None:
     text = alias_bomb(levels=10)
     assert len(text) < 1_000  # the 600-byte file, ten levels deep
@@ -69,17 +70,20 @@ def test_alias_bomb_is_refused_at_its_first_anchor(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_20000_nested_brackets_name_the_depth_limit(tmp_path: Path) -> None:
     (line,) = check_cli(write_folder(tmp_path, deep_brackets(20_000)))
     assert line.startswith(f"{tmp_path}/hostile.yaml:1:")
     assert "nested too deep; the limit is 32 (setting RULES_MAX_DEPTH)" in line
 
 
+@pytest.mark.slow
 def test_400_nested_all_and_not_name_the_depth_limit(tmp_path: Path) -> None:
     (line,) = check_cli(write_folder(tmp_path, deep_all_not(400)))
     assert "nested too deep; the limit is 32 (setting RULES_MAX_DEPTH)" in line
 
 
+@pytest.mark.slow
 def test_100000_rules_are_refused_by_the_rules_cap(tmp_path: Path) -> None:
     write_folder(tmp_path, many_rules(100_000))
     raised = {"RULES_MAX_FILE_BYTES": str(64 << 20), "RULES_MAX_TOTAL_BYTES": str(64 << 20)}
@@ -92,6 +96,7 @@ def test_100000_rules_are_refused_by_the_rules_cap(tmp_path: Path) -> None:
     assert "the limit is 524,288 (setting RULES_MAX_FILE_BYTES)" in size
 
 
+@pytest.mark.slow
 def test_a_rule_expanding_to_millions_of_alternatives_is_refused_before_it_is_built(
     tmp_path: Path,
 ) -> None:
