@@ -18,6 +18,7 @@ from marshmallow import (
 
 from service.api.text_fields import FreeText, RequestSchema
 from service.domain.calendar import Duration, is_time_zone
+from service.domain.lifecycle import ClaimStatus
 from service.domain.model import (
     CLAIM_TYPES,
     LANGUAGES,
@@ -396,6 +397,9 @@ class DecisionOutSchema(Schema):
     ruleset_version = fields.String(allow_none=True)
     trace = fields.List(fields.Dict())
     decided_by = fields.String()
+    decided_by_kind = fields.String(
+        allow_none=True, metadata={"description": "rule | person | system (a timed sweep)"}
+    )
     decided_at = fields.String()
     note = fields.String(allow_none=True)
 
@@ -425,8 +429,27 @@ class ClaimOutSchema(Schema):
     updated_at = fields.String()
 
 
+class AnswerOutSchema(Schema):
+    outcome = fields.String(allow_none=True, metadata={"description": "uphold | overturn"})
+    note = fields.String(allow_none=True)
+    answered_by = fields.String(allow_none=True)
+    answered_at = fields.String()
+    decision_id = fields.Integer(allow_none=True)
+
+
+class AppealDetailSchema(Schema):
+    id = fields.Integer()
+    reason = fields.String()
+    filed_at = fields.String()
+    filed_by = fields.String()
+    due_at = fields.String()
+    status = fields.String(metadata={"description": "open | upheld | overturned"})
+    answer = fields.Nested(AnswerOutSchema, allow_none=True)
+
+
 class ClaimDetailSchema(ClaimOutSchema):
     decisions = fields.List(fields.Nested(DecisionOutSchema))
+    appeals = fields.List(fields.Nested(AppealDetailSchema))
     facts = fields.Dict(allow_none=True)
     history = fields.List(fields.Dict())
     version = fields.Integer()
@@ -452,7 +475,7 @@ class ClaimPageSchema(Schema):
 
 
 class ClaimQueryArgs(StrictSchema):
-    status = fields.String(validate=validate.OneOf((*OUTCOMES, "received", "closed")))
+    status = fields.String(validate=validate.OneOf(tuple(ClaimStatus)))
     policy_number = fields.String(validate=validate.Length(max=64))
     claim_type = fields.String(validate=validate.OneOf(CLAIM_TYPES))
     since = fields.AwareDateTime(validate=sane_year)

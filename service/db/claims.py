@@ -310,9 +310,9 @@ def raise_flag(
     return True
 
 
-def flags_to_clear(session: Session, flag: str, while_status: str) -> list[Any]:
+def flags_to_clear(session: Session, flag: str, while_status: tuple[str, ...]) -> list[Any]:
     """Open flags of claims no longer in `while_status`: (id, claim_id, decision_id, due_at)."""
-    still = select(ClaimRow.id).where(ClaimRow.status == while_status)
+    still = select(ClaimRow.id).where(ClaimRow.status.in_(while_status))
     return list(
         session.execute(
             select(

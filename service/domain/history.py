@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from service.domain.calendar import twelve_months_before
+from service.domain.lifecycle import PAYING
 from service.domain.model import Claim, History, Policy, PriorClaim
 from service.domain.money import ZERO
 
@@ -43,7 +44,7 @@ def summarise_history(
             count += 1
         if (
             prior.claim_type == claim.claim_type
-            and prior.outcome == "approved"
+            and prior.outcome in PAYING  # approved, and still paying under appeal or after
             and prior.payable_amount is not None
             and year_start <= prior.date_of_loss < year_end
         ):

@@ -108,6 +108,8 @@ class DecisionRow(Base):
     lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
     ruleset_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_by: Mapped[str] = mapped_column(String(120))  # "rules" or a person
+    # rule | person | system (a timed sweep): what the touchless rate counts (0012)
+    decided_by_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     claim: Mapped[ClaimRow] = relationship(back_populates="decisions")

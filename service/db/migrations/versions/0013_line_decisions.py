@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_line_decisions"
-down_revision = "0011_audit_subjects"
+down_revision = "0012_lifecycle"
 branch_labels = None
 depends_on = None
 
