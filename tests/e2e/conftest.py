@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -99,3 +100,19 @@ def api_headers(env: dict[str, str], role: str = "admin") -> dict[str, str]:
         return {}
     key = claims_cli(env, "apikeys", "create", "--role", role, "--name", f"e2e-{role}")
     return {"Authorization": f"Bearer {key.strip().splitlines()[-1]}"}
+
+
+@pytest.fixture(scope="session")
+def browser_context() -> Iterator[Any]:
+    """One Chromium for the whole run (each test opens its own context: no shared cookies).
+    Playwright's sync API allows one instance per thread, so every browser test uses this."""
+    from tests.e2e.browser import ARGS, CHROMIUM, SHOTS, need_browser
+
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield browser
+        browser.close()

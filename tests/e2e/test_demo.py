@@ -34,7 +34,6 @@ from devtools.demo.ending import MARK
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 LANGUAGES = ("en", "zh", "es", "et", "vi")
 
@@ -273,23 +272,13 @@ def letters_by_language(folder: Path) -> dict[str, tuple[str, int, object]]:
     return found
 
 
-def test_the_demos_letters_are_on_the_claim_pages_in_five_languages(demo):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
+def test_the_demos_letters_are_on_the_claim_pages_in_five_languages(demo, browser_context):
     letters = letters_by_language(demo.folder)
     assert set(letters) == set(LANGUAGES)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+    context = browser_context.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{demo.base}/console/login")
         page.get_by_label("Username").fill("supervisor")
@@ -315,7 +304,8 @@ def test_the_demos_letters_are_on_the_claim_pages_in_five_languages(demo):
             shown = message.locator("pre.letter-text").inner_text()
             assert shown.strip() == body.replace("\r\n", "\n")
             page.screenshot(path=str(SHOTS / f"demo-letter-{language}.png"), full_page=True)
-        browser.close()
+    finally:
+        context.close()
 
 
 def test_the_data_is_there_next_time_and_fresh_starts_from_nothing(demo):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.e2e.browser import ARGS, CHROMIUM, SHOTS, Watch, need_browser
+from tests.e2e.browser import Watch
 
 
 @pytest.fixture
@@ -28,19 +28,6 @@ def server(app: Any) -> Iterator[str]:
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
     thread.join(5)
-
-
-@pytest.fixture(scope="session")
-def browser_context() -> Iterator[Any]:
-    """One Chromium for the whole run (each test gets its own context: no shared cookies)."""
-    need_browser()
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
