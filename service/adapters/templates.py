@@ -66,8 +66,9 @@ def carc_words() -> dict[str, dict[str, str]]:
 
 
 def reason_words(reasons: list[dict[str, Any]], language: str) -> list[str]:
-    """Each reason in words: the CARC plain-words line in the claimant's language,
-    else the rule's own message."""
+    """Each reason in words: the CARC plain-words line in the claimant's language (a
+    reason without a CARC, such as a supervisor's approval, by its code), else the
+    rule's own message."""
     table = carc_words().get(language) or {}
     out = []
     for reason in reasons:
@@ -77,7 +78,9 @@ def reason_words(reasons: list[dict[str, Any]], language: str) -> list[str]:
         if language == FALLBACK:
             out.append(message or _words(carc_words()[FALLBACK], carc, code) or carc)
         else:
-            out.append(_words(table, carc, code) or message)
+            out.append(
+                _words(table, carc, code) or (table.get(code) if not carc else None) or message
+            )
     return [text for text in out if text]
 
 

@@ -19,6 +19,7 @@ from service.db import statements as sql
 from service.db.session import rowcount
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, DocumentRow
 from service.domain.calendar import twelve_months_before
+from service.domain.lifecycle import PAYING, ClaimStatus
 from service.domain.model import Claim, Document, History, LineItem, Policy
 from service.domain.money import in_minor_units, is_currency
 
@@ -224,7 +225,8 @@ def _patient_share_this_year(
     session: Session, claim: Claim, policy: Policy | None, year_start: Any, year_end: Any
 ) -> tuple[Decimal, Decimal]:
     """The deductible (PR 1) and every PR cut counted this policy year on the other
-    decided claims of this type (an approval, or a rejection within the deductible).
+    decided claims of this type (an approval, also under appeal or after its answer, or a
+    rejection within the deductible).
     Read only for a coverage that counts either per policy year: one indexed range read
     on the policy's claims, under the policy lock the caller holds, so two claims on one
     policy never both take the yearly deductible."""
@@ -245,7 +247,8 @@ def _patient_share_this_year(
             ClaimRow.claim_type == claim.claim_type,
             ClaimRow.date_of_loss >= year_start,
             ClaimRow.date_of_loss < year_end,
-            ClaimRow.status.in_(("approved", "rejected")),  # both may carry PR cuts
+            # a decided claim's PR cuts stand while it is appealed and after the answer
+            ClaimRow.status.in_((*PAYING, ClaimStatus.REJECTED)),
             ClaimRow.id != (claim.id or ""),
         )
     ).one()

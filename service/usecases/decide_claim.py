@@ -356,7 +356,7 @@ def _decision(
         amount = _amount(choice.amount, currency)
         if amount > base.payable:
             remaining = Decimal(str(facts["aggregate_remaining"]))
-            if amount > remaining:
+            if amount > remaining and remaining <= base.payable:  # the aggregate binds
                 raise _aggregate_refused(AggregateExceeded(amount, remaining, currency))
             raise DecisionRefused(
                 422,

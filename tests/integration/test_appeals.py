@@ -171,6 +171,10 @@ def test_overturn_approves_more_and_bills_the_difference_once(app, client, clock
         client, claim_id, sup, {"outcome": "overturn", "payable_amount": "260.00", "note": "x"}
     )
     assert above.status_code == 422 and above.json["code"] == "amount_above_limit"
+    far = post_decision(  # above the aggregate too: the refusal names the cap that binds
+        client, claim_id, sup, {"outcome": "overturn", "payable_amount": "99999.00", "note": "x"}
+    )
+    assert (far.json["code"], far.json["limit"]) == ("amount_above_limit", "250.00")
     assert client.get(f"/v1/claims/{claim_id}", headers=sup).json["status"] == "appealed"
 
     answer = post_decision(

@@ -89,6 +89,20 @@ def test_yearly_deductible_is_met_once_across_claims(db_url, tmp_path, clock) ->
     assert _submit(app, "10.00", 4)["decision"]["payable_amount"] == "10.00"
 
 
+def test_an_appealed_claim_keeps_its_yearly_deductible_met(db_url, tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
+    """Review finding: an appeal took the claim's deductible out of the year's count, so
+    the next claim paid the yearly deductible again."""
+    app = _app(db_url, tmp_path, clock)
+    first = _submit(app, "300.00", 1)  # takes the whole 250.00, pays 50.00
+    assert _deductible(first["decision"]) == Decimal("250.00")
+    appealed = app.test_client().post(
+        f"/v1/claims/{first['id']}/appeal", json={"reason": "The deductible was met."}
+    )
+    assert appealed.status_code == 201, appealed.get_json()
+    later = _submit(app, "80.00", 2)["decision"]
+    assert later["payable_amount"] == "80.00" and later["adjustments"] == []
+
+
 def test_per_claim_deductible_is_unchanged(db_url, tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
     app = _app(db_url, tmp_path, clock)
     body = {**YEARLY, "coverages": [{**YEARLY["coverages"][0], "deductible_period": "claim"}]}

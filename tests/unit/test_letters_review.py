@@ -78,3 +78,12 @@ def test_every_language_has_the_same_plain_words():
     tables = carc_words()
     keys = set(tables["en"])
     assert {lang: set(t) for lang, t in tables.items()} == {lang: keys for lang in LANGUAGES}
+
+
+@pytest.mark.parametrize("language", ["zh", "es", "et", "vi"])
+def test_a_supervisors_approval_reads_in_the_claimants_language(language):
+    """Review finding: a reason without a CARC (a supervisor's approval) stayed English."""
+    reason = {"code": "supervisor_approved", "message": "Approved by a supervisor", "carc": None}
+    words = reason_words([reason], language)
+    assert words == [carc_words()[language]["supervisor_approved"]]
+    assert "Approved by a supervisor" not in words
