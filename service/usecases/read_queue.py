@@ -11,12 +11,12 @@ from typing import Any
 from service.db import queue
 from service.db.queue import Position, QueueQuery
 from service.db.tables import AppealRow, ClaimRow
+from service.domain.lifecycle import QUEUED
 from service.domain.money import fmt
 from service.usecases.context import Context
 from service.usecases.read_claims import BadCursor
 
 SORTS = queue.SORTS  # due, -due, amount, -amount, age, -age
-QUEUE_STATUSES = ("escalated", "appealed")  # waiting for a person
 PAGE_SIZES = (25, 50, 100, 200)  # what the console offers
 DUE_SOON = 0.8  # share of the SLA time gone that marks a row "due soon"
 EXCERPT_WORDS = 12
@@ -52,7 +52,7 @@ def escalation_queue(
         raise BadQueueCursor(f"sort must be one of {', '.join(SORTS)}")
     now = ctx.clock.now()
     query = QueueQuery(
-        statuses=QUEUE_STATUSES,
+        statuses=tuple(QUEUED),
         now=now,
         claim_type=claim_type,
         assignee=assignee if assignee not in (None, "none") else None,
