@@ -129,3 +129,71 @@ def test_claims_without_a_deadline_come_last_and_page_across_the_boundary(app, c
         expected = sorted(dated, key=lambda r: (r["sla_due_at"], r["id"]), reverse=sort == "-due")
         assert ids[:8] == [r["id"] for r in expected], sort
         assert ids[8:] == sorted(no_deadline, reverse=sort == "-due"), sort
+
+
+FORGED = [
+    ["amount", "1e999999", "x"],
+    ["amount", "1e-999999", "x"],
+    ["amount", "NaN", "x"],
+    ["amount", 5, "x"],
+    ["due", None, "a\u0000b"],
+    ["due", None, "x" * 65],
+    ["due", "9999-12-31T23:59:59-14:00", "x"],
+    ["due", "0001-01-01T00:00:00+14:00", "x"],
+    ["due", "2026-06-15T09:00:00", "x"],
+]
+
+
+def forge(value) -> str:
+    import base64
+    import json
+
+    raw = json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def test_forged_cursors_are_a_400_in_the_api_and_the_console(app, client, clock, sup):
+    bulk_escalated(app.extensions["claims"], 3, clock.now())
+    for value in FORGED:
+        sort = value[0]
+        api = client.get(f"/v1/escalations?sort={sort}&cursor={forge(value)}", headers=sup)
+        assert api.status_code == 400 and api.json["code"] == "bad_cursor", value
+        assert api.headers["Content-Type"].startswith("application/problem+json")
+        page = client.get(f"/console/queue?sort={sort}&cursor={forge(value)}", headers=sup)
+        assert page.status_code == 400, value
+        assert 'role="alert"' in page.get_data(as_text=True)
+    sane = forge(["amount", "100.5", "00000000-0000-0000-0000-000000000001"])
+    assert client.get(f"/v1/escalations?sort=amount&cursor={sane}", headers=sup).status_code == 200
+
+
+def test_any_cursor_is_a_page_or_a_400(app, client, clock, sup):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    bulk_escalated(app.extensions["claims"], 2, clock.now())
+    values = st.one_of(
+        st.none(),
+        st.text(max_size=40),
+        st.integers(),
+        st.floats(allow_nan=True),
+        st.decimals(allow_nan=True).map(str),
+        st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+        st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}[+-][0-9]{2}:[0-9]{2}", fullmatch=True),
+    )
+    sorts = st.sampled_from(["due", "-due", "amount", "-amount", "age", "-age"])
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(sorts, values, st.one_of(st.text(max_size=80), st.integers(), st.none()))
+    def check(sort, shown, claim_id):
+        cursor = forge([sort, shown, claim_id])
+        api = client.get(f"/v1/escalations?sort={sort}&cursor={cursor}", headers=sup)
+        allowed = (200, 400, 422) if len(cursor) > 400 else (200, 400)  # 422: the arg's length
+        assert api.status_code in allowed, (shown, claim_id, api.status_code)
+        page = client.get(f"/console/queue?sort={sort}&cursor={cursor}", headers=sup)
+        assert page.status_code in (200, 400), (shown, claim_id, page.status_code)
+
+    check()
