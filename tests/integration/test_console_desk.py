@@ -508,3 +508,63 @@ def test_currency_mismatch_says_so_beside_the_amount(app, client, sup):
     sue = browser(app)
     html = sue.get(f"/console/claims/{document['id']}").get_data(as_text=True)
     assert "at most nothing: the claim is in EUR but the policy pays in USD" in html
+
+
+def test_security_headers_also_on_unmatched_and_refused_console_responses(app, client, sup):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    refused = sue.post(  # a 422 page
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "x", "note": "n"},
+    )
+    responses = {
+        "404 no route": client.get("/console/no-such-page", headers=sup),
+        "405": client.post("/console/queue", headers=sup),
+        "422": refused,
+        "page": client.get("/console/queue", headers=sup),
+    }
+    assert responses["404 no route"].status_code == 404
+    assert responses["405"].status_code == 405 and refused.status_code == 422
+    for name, response in responses.items():
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), name
+        assert headers.get("X-Frame-Options") == "DENY", name
+        assert headers.get("X-Content-Type-Options") == "nosniff", name
+        assert headers.get("Referrer-Policy") == "same-origin", name
+        assert headers.get("Cache-Control") == "no-store", name
+    static = client.get("/console/static/console.js")
+    assert static.headers.get("X-Content-Type-Options") == "nosniff"
+    assert static.headers.get("Cache-Control") != "no-store"
+    api = client.get("/v1/claims/nope", headers=sup)
+    assert api.headers.get("X-Content-Type-Options") == "nosniff"
+    assert "frame-ancestors 'none'" in api.headers.get("Content-Security-Policy", "")
+
+
+def test_operations_lists_claims_by_reference_and_oldest_by_reported_time(app, client, clock, sup):
+    from sqlalchemy import update
+
+    from service.db.tables import ClaimRow
+
+    ctx = app.extensions["claims"]
+    made = bulk_escalated(ctx, 3, clock.now())
+    # Q-00002 was reported first, though it reached us (created_at) last
+    with ctx.unit_of_work() as session:
+        session.execute(
+            update(ClaimRow)
+            .where(ClaimRow.id == made[2]["id"])
+            .values(reported_at=clock.now() - timedelta(days=30))
+        )
+        session.execute(
+            update(ClaimRow)
+            .where(ClaimRow.id == made[0]["id"])
+            .values(created_at=clock.now() - timedelta(days=60))
+        )
+        session.commit()
+    html = client.get("/console/operations", headers=sup).get_data(as_text=True)
+    oldest = html[html.index('id="h-oldest"') :].split("</table>")[0]
+    refs = re.findall(r">(Q-\d{5})</a>", oldest)
+    assert refs[0] == "Q-00002", refs
+    assert "30 d" in oldest
+    clocks = html[html.index('id="h-clocks"') :].split("</section>")[0]
+    assert f'href="/console/claims/{made[2]["id"]}">Q-00002</a>' in clocks  # not a UUID prefix
