@@ -175,7 +175,17 @@ def queue_item(row: ClaimRow, appeal: AppealRow | None, now: datetime) -> dict[s
 
 
 def queue_reason_codes(ctx: Context) -> list[str]:
-    """The reason codes the queue can be filtered by: "appeal" and every code the
-    active ruleset can give, sorted."""
-    codes = {rule.code for rule in ctx.engine.ruleset.rules}
+    """The reason codes the console's filter offers: "appeal", then every code of the
+    current decision of a claim waiting in the queue, sorted."""
+    with ctx.unit_of_work(read_only=True) as session:
+        codes = queue.waiting_reason_codes(session, tuple(QUEUED))
     return ["appeal", *sorted(codes - {"appeal"})]
+
+
+def known_queue_reason(ctx: Context, reason: str, waiting: list[str] | None = None) -> bool:
+    """Whether `reason` may filter the queue (console and API alike): "appeal", a code
+    of a waiting claim, or a code the active ruleset can give (a filter on it may find
+    nothing today). Anything else is refused (a 400), not answered with an empty page."""
+    if reason in (waiting if waiting is not None else queue_reason_codes(ctx)):
+        return True
+    return reason in {rule.code for rule in ctx.engine.ruleset.rules}

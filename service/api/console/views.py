@@ -49,6 +49,7 @@ from service.usecases.read_queue import (
     PAGE_SIZES,
     BadQueueCursor,
     escalation_queue,
+    known_queue_reason,
     queue_reason_codes,
 )
 
@@ -181,7 +182,11 @@ def queue() -> Any:
     args = request.args
     ctx = _ctx()
     codes = queue_reason_codes(ctx)
-    reason = _choice(args, "reason", codes, "reason code")
+    reason = args.get("reason") or None
+    if reason is not None and not known_queue_reason(ctx, reason, codes):
+        raise Problem(400, "Unknown reason code: choose one from the list.", code="bad_filter")
+    if reason is not None and reason not in codes:  # a code of the rules, none waiting now
+        codes = [*codes, reason]
     claim_type = _choice(args, "claim_type", CLAIM_TYPES, "claim type")
     sort = _choice(args, "sort", tuple(SORT_LABELS), "sort") or "due"
     sizes = [n for n in PAGE_SIZES if n <= ctx.config.page_size_max] or [PAGE_SIZES[0]]
@@ -208,13 +213,13 @@ def queue() -> Any:
             "This page link is out of date: start again from the first page.",
             code="bad_cursor",
         ) from None
-    kept = {k: v for k, v in args.items() if k != "cursor" and v}
+    kept = {k: v for k, v in args.items() if k != "cursor" and v.strip()}
     return render_template(
         "console/queue.html",
         page=page,
         args=args,
         kept=kept,
-        filtered=any(args.get(k) for k in QUEUE_FILTERS),
+        filtered=any((args.get(k) or "").strip() for k in QUEUE_FILTERS),
         first_page=not args.get("cursor"),
         claim_types=CLAIM_TYPES,
         codes=codes,
