@@ -182,7 +182,8 @@ def test_stale_form_keeps_the_values_and_says_what_changed(app, client):
     changed = page[
         page.index("What changed") : page.index("</section>", page.index("What changed"))
     ]
-    assert "sam" in changed and "claim.assigned" in changed
+    assert "sam" in changed and "assigned (assignee: sam)" in changed
+    assert "claim.assigned" not in changed and "{" not in changed and "[" not in changed
     assert 'value="120.00"' in page and ">Phoned</textarea>" in page
     again = sue.post(  # the page carries the claim's new version: checked, sent again
         f"/console/claims/{claim_id}/decide",
@@ -568,3 +569,52 @@ def test_operations_lists_claims_by_reference_and_oldest_by_reported_time(app, c
     assert "30 d" in oldest
     clocks = html[html.index('id="h-clocks"') :].split("</section>")[0]
     assert f'href="/console/claims/{made[2]["id"]}">Q-00002</a>' in clocks  # not a UUID prefix
+
+
+def test_claim_page_shows_the_line_items_as_a_table(app, client):
+    from tests.integration.test_line_items import MEDICAL
+
+    assert client.put("/v1/policies/P-LINES", json=MEDICAL).status_code in (200, 201)
+    items = [
+        {"code": "99213", "amount": "120.00", "description": "Office visit"},
+        {"code": "15780", "amount": "200.00", "description": "Dermabrasion"},
+    ]
+    body = claim("P-LINES", "medical_reimbursement", "320.00", line_items=items)
+    body["currency"] = "USD"
+    claim_id = client.post("/v1/claims", json=body).get_json()["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    table = html[html.index('id="h-lines"') :].split("</table>")[0]
+    first = table[table.index('data-line="1"') :].split("</tr>")[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", first, re.S)
+    assert cells[1:8] == [
+        "<code>99213</code>",
+        "Office visit",
+        "120.00 USD",
+        "90.00 USD",
+        "90.00 USD",
+        "0.00 USD",
+        "partly paid",
+    ]
+    second = table[table.index('data-line="2"') :].split("</tr>")[0]
+    assert "Dermabrasion" in second and "denied" in second and "CARC 204" in second
+
+
+def test_what_changed_is_in_plain_words(app, client, sup):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    sam = key(app, "supervisor", "sam")
+    body = {"outcome": "approve", "amount": "100.00", "note": "ok"}
+    assert decide_api(client, claim_id, sam, body).status_code == 200
+    version = client.get(f"/v1/claims/{claim_id}", headers=sup).json
+    stale = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "120.00", "note": "Phoned"},
+    )
+    page = stale.get_data(as_text=True)
+    changed = page[page.index("What changed") :].split("</section>")[0]
+    assert "status: approved, payable amount: 100.00 USD" in changed
+    assert "reason codes: supervisor_approved" in changed
+    assert "['" not in changed and "{'" not in changed
+    assert version["decision"]["ruleset_version"] not in changed  # no raw digests

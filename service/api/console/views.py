@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -27,7 +28,14 @@ from service.api.auth import (
     requires,
     start_session,
 )
-from service.api.console.present import TZ_COOKIE, fact_rows, local_time, zone_or_none, zones
+from service.api.console.present import (
+    TZ_COOKIE,
+    change_words,
+    fact_rows,
+    local_time,
+    zone_or_none,
+    zones,
+)
 from service.api.decisions import DecisionSchema
 from service.api.problems import Problem
 from service.domain.money import fmt
@@ -330,7 +338,8 @@ def _at_most(approvable: Approvable | None, currency: str) -> str:
             f"nothing: the claim is in {currency} but the policy pays in "
             f"{approvable.policy_currency}"
         )
-    return f"{fmt(approvable.limit or 0, currency)} {currency}"
+    most = approvable.limit if approvable.limit is not None else Decimal("0")
+    return f"{fmt(most, currency)} {currency}"
 
 
 @bp.route("/claims/<claim_id>/access")
@@ -362,6 +371,11 @@ def timezone() -> Any:
         secure=request.is_secure or bool(_ctx().config.session_cookie_secure),
     )
     return response
+
+
+@bp.app_template_filter("change_words")
+def _change_words(event: dict[str, Any], currency: str) -> str:
+    return change_words(event, currency)
 
 
 @bp.app_template_filter("local")
