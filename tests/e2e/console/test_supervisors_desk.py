@@ -224,8 +224,8 @@ def test_answer_an_appeal_uphold_or_overturn(app, client, server, page, watch):
     login(page, server, "sue")
     page.goto(f"{server}/console/claims/{claim_id}")
     assert page.get_by_role("heading", name="Answer the appeal").is_visible()
-    assert page.get_by_label(re.compile("^Approve")).count() == 0
-    page.get_by_label(re.compile("^Overturn")).check()
+    assert page.get_by_label("Approve", exact=True).count() == 0
+    page.get_by_label(re.compile("Overturn: approve")).check()
     amount = page.get_by_label("New amount to pay")
     assert amount.is_visible() and amount.input_value() == ""
     hint = page.locator("#amount-hint").inner_text()
@@ -235,7 +235,7 @@ def test_answer_an_appeal_uphold_or_overturn(app, client, server, page, watch):
     page.get_by_role("button", name="Record decision").click()
     assert "already approved" in page.locator("#amount-error").inner_text()
     assert page.evaluate("document.activeElement.id") == "error-summary"  # focus on the errors
-    assert page.get_by_label(re.compile("^Overturn")).is_checked()
+    assert page.get_by_label(re.compile("Overturn: approve")).is_checked()
     assert page.get_by_label("New amount to pay").input_value() == "150.00"
     no_serious_violations(page, "the refused appeal answer")
     page.get_by_label("New amount to pay").fill("250.00")
