@@ -21,7 +21,13 @@ blp = Blueprint("escalations", __name__, url_prefix="/v1/escalations", descripti
 
 
 class QueueArgs(RequestSchema):
-    reason = fields.String(validate=validate.Length(max=64))
+    reason = fields.String(
+        validate=validate.Length(max=64),
+        metadata={
+            "description": "appeal, a code of a waiting claim or of the active rules "
+            "(anything else: 400 bad_filter)"
+        },
+    )
     claim_type = fields.String(validate=validate.OneOf(CLAIM_TYPES))
     assignee = fields.String(
         validate=validate.Length(max=120), metadata={"description": "a name, me or none"}
