@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from service.db.tables import AppealRow, ClaimRow, DecisionRow
+from service.usecases.record_decision import decider_kind
 
 NAMES = ("Ana Lima", "Bo Chen", "Cai Okafor", "Dora Novak", "Eli Haddad")
 
@@ -131,6 +132,7 @@ def decided_claims(
                         facts={},
                         adjustments=[],
                         decided_by=decided_by,
+                        decided_by_kind=decider_kind(decided_by),
                         decided_at=first + timedelta(hours=i),
                     )
                 )

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app, g, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.api.auth import requires
 from service.api.caller import current_actor, source_address, visible_client_id
@@ -46,6 +46,18 @@ class DecisionSchema(StrictSchema):
         validate=validate.Length(max=20),
         metadata={"description": "request_info only: document types"},
     )
+
+    @validates_schema
+    def _approval_pays_something(self, data: dict[str, Any], **_: Any) -> None:
+        """approve and overturn pay more than 0 (422 on the amount field given)."""
+        if data.get("outcome") not in ("approve", "overturn"):
+            return
+        for name in ("amount", "payable_amount"):
+            value = data.get(name)
+            if value is not None and Decimal(value) <= 0:
+                raise ValidationError(
+                    "An approval pays more than 0. Choose Reject to pay nothing.", name
+                )
 
 
 class DecidedSchema(ClaimOutSchema):

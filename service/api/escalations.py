@@ -15,13 +15,19 @@ from service.api.text_fields import RequestSchema
 from service.domain.model import CLAIM_TYPES
 from service.usecases.assign_claim import assign_claim
 from service.usecases.decide_claim import DecisionRefused
-from service.usecases.read_queue import SORTS, BadQueueCursor, escalation_queue
+from service.usecases.read_queue import SORTS, BadQueueCursor, escalation_queue, known_queue_reason
 
 blp = Blueprint("escalations", __name__, url_prefix="/v1/escalations", description="Supervisors")
 
 
 class QueueArgs(RequestSchema):
-    reason = fields.String(validate=validate.Length(max=64))
+    reason = fields.String(
+        validate=validate.Length(max=64),
+        metadata={
+            "description": "appeal, a code of a waiting claim or of the active rules "
+            "(anything else: 400 bad_filter)"
+        },
+    )
     claim_type = fields.String(validate=validate.OneOf(CLAIM_TYPES))
     assignee = fields.String(
         validate=validate.Length(max=120), metadata={"description": "a name, me or none"}
@@ -101,6 +107,12 @@ def refused(exc: DecisionRefused) -> Problem:
 def list_escalations(args: dict[str, Any]) -> Any:
     """Claims waiting for a supervisor, a page at a time (`next_cursor`); filter by reason
     (a code or `appeal`), type, assignee, overdue; search with `q`; sort by due, amount, age."""
+    if args.get("reason") and not known_queue_reason(_ctx(), args["reason"]):
+        raise Problem(
+            400,
+            "Unknown reason code: use appeal, a code of a waiting claim or of the active rules.",
+            code="bad_filter",
+        )
     if args.get("assignee") == "me":
         args["assignee"] = current_actor()
     args["limit"] = min(args["limit"], _ctx().config.page_size_max)

@@ -25,12 +25,12 @@ def deadline_counts(
 
 
 def oldest_open(session: Session, statuses: tuple[str, ...], limit: int) -> list[ClaimRow]:
-    """The claims in `statuses` received longest ago."""
+    """The claims in `statuses` reported longest ago (the claimant's time, not ours)."""
     return list(
         session.scalars(
             select(ClaimRow)
             .where(ClaimRow.status.in_(statuses))
-            .order_by(ClaimRow.created_at, ClaimRow.id)
+            .order_by(ClaimRow.reported_at, ClaimRow.id)
             .limit(limit)
         )
     )

@@ -155,3 +155,18 @@ def open_appeals(session: Session, claim_ids: list[str]) -> dict[str, AppealRow]
         .order_by(AppealRow.id)
     )
     return {row.claim_id: row for row in rows}
+
+
+def waiting_reason_codes(session: Session, statuses: tuple[str, ...]) -> set[str]:
+    """The distinct reason codes of the current (newest) decision of every claim in
+    `statuses`: what the queue's reason filter can find."""
+    newest = (
+        select(func.max(DecisionRow.id))
+        .join(ClaimRow, ClaimRow.id == DecisionRow.claim_id)
+        .where(ClaimRow.status.in_(statuses))
+        .group_by(DecisionRow.claim_id)
+    )
+    codes: set[str] = set()
+    for reasons in session.scalars(select(DecisionRow.reasons).where(DecisionRow.id.in_(newest))):
+        codes.update(str(r["code"]) for r in reasons or () if isinstance(r, dict) and r.get("code"))
+    return codes

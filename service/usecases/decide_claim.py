@@ -21,21 +21,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from service.db import appeals, audit, claims, outbox
+from service.db import appeals, audit, claims, outbox, policies
 from service.db.outbox import Message
 from service.db.session import Session
 from service.db.tables import ClaimRow
 from service.domain.decision import Decision, Reason
 from service.domain.facts import breakdown_from_facts
 from service.domain.lifecycle import ClaimEvent, ClaimStatus, decision_event, transition
-from service.domain.lines import denied_lines, reduced_lines
+from service.domain.lines import LineDecision, denied_lines, reduced_lines
 from service.domain.model import Policy
 from service.domain.money import MoneyError, fmt, in_minor_units
-from service.domain.payable import denial, reduced
+from service.domain.payable import Breakdown, denial, reduced
 from service.rules.engine import line_decisions
 from service.rules.loader import CARC
 from service.usecases.context import Context
-from service.usecases.payments import AggregateExceeded, lock_policy, settle
+from service.usecases.payments import AggregateExceeded, current_facts, lock_policy, settle
 from service.usecases.read_models import claim_document
 from service.usecases.record_decision import record_decision
 
@@ -300,12 +300,69 @@ def _review_letter(
     )
 
 
-def payable_limit(facts: dict[str, Any]) -> Decimal | None:
-    """The most a supervisor may approve: the payable amount under the coverage,
-    min(amount - deductible, limit_per_claim, aggregate_remaining)."""
-    if not facts.get("coverage", {}).get("found") or "payable_amount" not in facts:
-        return None  # no coverage, or a claim in another currency: nothing worked out
-    return max(Decimal(str(facts["payable_amount"])), Decimal("0.00"))
+@dataclass(frozen=True)
+class Approvable:
+    """What a supervisor may approve of a claim now. `limit`: the most (None when
+    nothing can be approved, `why` then says why: "no_coverage" or "currency_mismatch",
+    with `policy_currency`); `approved`: what the claim already pays (an overturn must
+    go above it)."""
+
+    limit: Decimal | None
+    approved: Decimal
+    why: str | None = None
+    policy_currency: str | None = None
+
+
+def approvable_now(ctx: Context, claim_id: str) -> Approvable | None:
+    """The "at most" of the decide form: the same figure decide_claim checks an approval
+    against (per-claim limit after the deductible, or the line items' sum, and the
+    annual aggregate as it remains now), read without the policy lock. None: no claim."""
+    with ctx.unit_of_work(read_only=True) as session:
+        row = claims.claim_row(session, claim_id)
+        if row is None:
+            return None
+        policy = policies.get_policy(session, row.policy_number)
+        _, _, facts = current_facts(
+            session,
+            claims.to_claim(row),
+            policy,
+            required_documents=ctx.engine.ruleset.required_documents,
+            default_zone=ctx.config.default_time_zone,
+            stored=row,
+        )
+        approved = row.payable_amount or Decimal("0.00")
+        currency = row.currency
+    try:
+        base, _ = _approvable(ctx, facts, currency)
+    except DecisionRefused as exc:
+        return Approvable(None, approved, exc.code, exc.extra.get("policy_currency"))
+    return Approvable(max(base.payable, Decimal("0.00")), approved)
+
+
+def _approvable(
+    ctx: Context, facts: dict[str, Any], currency: str
+) -> tuple[Breakdown, tuple[LineDecision, ...]]:
+    """The breakdown an approval is bounded by (its `payable`) and the line items'
+    decisions (() without line items); DecisionRefused when the
+    claim's currency is not the policy's, or the policy does not cover the claim."""
+    policy_currency = (facts.get("policy") or {}).get("currency")
+    if policy_currency is not None and policy_currency != currency:
+        raise DecisionRefused(
+            422,
+            "currency_mismatch",
+            f"The claim is in {currency} but the policy pays in {policy_currency}: "
+            "reject it or ask for the claim in the policy's currency.",
+            policy_currency=policy_currency,
+        )
+    base = breakdown_from_facts(facts)
+    if base is None:
+        raise DecisionRefused(
+            422,
+            "no_coverage",
+            "The policy on file does not cover this claim type; load it or reject.",
+        )
+    lines, by_lines = line_decisions(ctx.engine, facts)
+    return (by_lines if by_lines is not None else base), lines
 
 
 def _aggregate_refused(exc: AggregateExceeded) -> DecisionRefused:
@@ -319,8 +376,10 @@ def _aggregate_refused(exc: AggregateExceeded) -> DecisionRefused:
 
 
 def _amount(amount: Decimal | None, currency: str) -> Decimal:
-    if amount is None or amount < 0:
-        raise DecisionRefused(422, "bad_amount", "Approve needs an amount of 0 or more.")
+    if amount is None or amount <= 0:
+        raise DecisionRefused(
+            422, "bad_amount", "An approval pays more than 0. Choose Reject to pay nothing."
+        )
     try:
         return in_minor_units(amount, currency)
     except MoneyError as exc:
@@ -335,24 +394,7 @@ def _decision(
     version = claim.ruleset_version or ""
     currency = claim.currency
     if choice.outcome == "approve":
-        policy_currency = (facts.get("policy") or {}).get("currency")
-        if policy_currency is not None and policy_currency != currency:
-            raise DecisionRefused(
-                422,
-                "currency_mismatch",
-                f"The claim is in {currency} but the policy pays in {policy_currency}: "
-                "reject it or ask for the claim in the policy's currency.",
-            )
-        base = breakdown_from_facts(facts)
-        if base is None:
-            raise DecisionRefused(
-                422,
-                "no_coverage",
-                "The policy on file does not cover this claim type; load it or reject.",
-            )
-        lines, by_lines = line_decisions(ctx.engine, facts)
-        if by_lines is not None:  # line items: the lines' sum is what the cover allows
-            base = by_lines
+        base, lines = _approvable(ctx, facts, currency)  # line items: the lines' sum
         amount = _amount(choice.amount, currency)
         if amount > base.payable:
             remaining = Decimal(str(facts["aggregate_remaining"]))

@@ -78,13 +78,36 @@ def settle(
     `stored`: the claim's row when it is decided again (its report date and 12-month
     count stay as fixed at intake); None at intake."""
     zone = stored.time_zone if stored is not None else zone_of(policy, default_zone)
-    if claim.reported_on is None:
-        claim = replace(claim, reported_on=report_date(claim.reported_at, policy, default_zone))
-    history = claims.history_for(session, claim, policy, stored=stored)
-    facts = build_facts(claim, policy, history, required_documents)
+    claim, history, facts = current_facts(
+        session,
+        claim,
+        policy,
+        required_documents=required_documents,
+        default_zone=default_zone,
+        stored=stored,
+    )
     decision = decide(facts)
     check_payment(decision, facts, claim)
     return Settled(claim, policy, history, facts, decision, zone)
+
+
+def current_facts(
+    session: Session,
+    claim: Claim,
+    policy: Policy | None,
+    *,
+    required_documents: Mapping[str, tuple[str, ...]],
+    default_zone: str,
+    stored: ClaimRow | None = None,
+) -> tuple[Claim, History, dict[str, Any]]:
+    """The facts `claim` would be decided on now (the remaining aggregate as the tallies
+    stand): what `settle` decides on under the lock, and what a read (the console's
+    "at most") shows without it. Answers the claim with its report date, its history
+    and the facts."""
+    if claim.reported_on is None:
+        claim = replace(claim, reported_on=report_date(claim.reported_at, policy, default_zone))
+    history = claims.history_for(session, claim, policy, stored=stored)
+    return claim, history, build_facts(claim, policy, history, required_documents)
 
 
 def check_payment(decision: Decision, facts: Mapping[str, Any], claim: Claim) -> None:

@@ -7,12 +7,11 @@
 - decisions per day by outcome (UTC days);
 - the touchless (auto-adjudication) rate per day and line of business.
 
-**Touchless**, the same definition as the API's metric: a claim counts once, on the UTC
-day of its first approval or rejection; it is touchless when that decision was made by
-the rules (`decided_by` "rules") and no earlier decision of the claim pended it
-(pending_info or escalated). A day's rate far above the desk's usual one is a warning:
-`RATE_WARN_ABOVE` (0.15) or more over the rate of the other days of the window, for that
-line of business, on a day with at least `RATE_WARN_MIN` (5) claims decided.
+**Touchless**: the one definition of service/usecases/read_touchless.py (the API's
+metric), per UTC day and line of business. A day's rate far above the desk's usual one
+is a warning: `RATE_WARN_ABOVE` (0.15) or more over the rate of the other days of the
+window, for that line of business, on a day with at least `RATE_WARN_MIN` (5) claims
+decided.
 """
 
 from __future__ import annotations
@@ -25,15 +24,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from service.db import claims, operations, outbox
+from service.domain.lifecycle import QUEUED
 from service.domain.money import fmt
 from service.usecases.context import Context
-from service.usecases.read_queue import QUEUE_STATUSES
+from service.usecases.read_touchless import TouchlessDay, touchless_rate
 from service.usecases.run_statutory_clocks import near_or_past
 
 OPEN_STATUSES = ("received", "pending_info", "escalated", "appealed")
 OUTCOMES = ("approved", "rejected", "escalated", "pending_info", "closed")
-FINAL = ("approved", "rejected")
-PENDED = ("pending_info", "escalated")
 RATE_WARN_ABOVE = Decimal("0.15")
 RATE_WARN_MIN = 5
 OUTBOX_LAG_WARN_SECONDS = 15 * 60
@@ -41,7 +39,9 @@ PLACES = Decimal("0.0001")
 
 
 @dataclass(frozen=True)
-class TouchlessDay:
+class TouchlessFigure:
+    """A TouchlessDay (read_touchless) beside the desk's usual rate."""
+
     day: date
     claim_type: str
     decided: int
@@ -51,41 +51,33 @@ class TouchlessDay:
     warn: bool  # far above the usual rate
 
 
-def touchless_days(trails: list[tuple[Any, ...]], start: date, end: date) -> list[TouchlessDay]:
-    """Touchless per (UTC day, claim type) in [start, end] from decision trails
-    (claim_id, claim_type, outcome, decided_by, decided_at) in claim then decision order."""
-    counts: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
-    pended: set[str] = set()
-    counted: set[str] = set()
-    for claim_id, claim_type, outcome, decided_by, decided_at in trails:
-        if claim_id in counted:
-            continue
-        if outcome in FINAL:
-            counted.add(claim_id)
-            day = decided_at.astimezone(UTC).date()
-            if start <= day <= end:
-                tally = counts[(day, claim_type)]
-                tally[0] += 1
-                tally[1] += int(decided_by == "rules" and claim_id not in pended)
-        elif outcome in PENDED:
-            pended.add(claim_id)
+def touchless_figures(days: list[TouchlessDay]) -> list[TouchlessFigure]:
+    """Each day's touchless rate with the usual rate of its line of business (the other
+    days of `days`) and whether it is far above it."""
     per_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for (_, claim_type), (n, t) in counts.items():
-        per_type[claim_type][0] += n
-        per_type[claim_type][1] += t
-    days = []
-    for (day, claim_type), (n, t) in sorted(counts.items()):
-        rate = (Decimal(t) / Decimal(n)).quantize(PLACES, ROUND_HALF_EVEN)
-        other_n = per_type[claim_type][0] - n
-        other_t = per_type[claim_type][1] - t
+    for row in days:
+        per_type[row.claim_type][0] += row.decided
+        per_type[row.claim_type][1] += row.touchless
+    figures = []
+    for row in days:
+        other_n = per_type[row.claim_type][0] - row.decided
+        other_t = per_type[row.claim_type][1] - row.touchless
         usual = (
             (Decimal(other_t) / Decimal(other_n)).quantize(PLACES, ROUND_HALF_EVEN)
             if other_n
             else None
         )
-        warn = usual is not None and n >= RATE_WARN_MIN and rate - usual >= RATE_WARN_ABOVE
-        days.append(TouchlessDay(day, claim_type, n, t, rate, usual, warn))
-    return days
+        warn = (
+            usual is not None
+            and row.decided >= RATE_WARN_MIN
+            and row.rate - usual >= RATE_WARN_ABOVE
+        )
+        figures.append(
+            TouchlessFigure(
+                row.day, row.claim_type, row.decided, row.touchless, row.rate, usual, warn
+            )
+        )
+    return figures
 
 
 def operations_page(ctx: Context, *, zone: ZoneInfo, days: int = 14) -> dict[str, Any]:
@@ -97,7 +89,7 @@ def operations_page(ctx: Context, *, zone: ZoneInfo, days: int = 14) -> dict[str
     start = end - timedelta(days=days - 1)
     since = datetime.combine(start, time(), UTC)
     with ctx.unit_of_work(read_only=True) as session:
-        overdue, due_today = operations.deadline_counts(session, QUEUE_STATUSES, now, day_end)
+        overdue, due_today = operations.deadline_counts(session, QUEUED, now, day_end)
         oldest = [
             {
                 "id": row.id,
@@ -106,8 +98,8 @@ def operations_page(ctx: Context, *, zone: ZoneInfo, days: int = 14) -> dict[str
                 "claim_type": row.claim_type,
                 "amount": fmt(row.amount, row.currency),
                 "currency": row.currency,
-                "received_at": row.created_at.isoformat(),
-                "age_days": (now - row.created_at).days,
+                "reported_at": row.reported_at.isoformat(),
+                "age_days": (now - row.reported_at).days,
             }
             for row in operations.oldest_open(session, OPEN_STATUSES, 10)
         ]
@@ -124,7 +116,7 @@ def operations_page(ctx: Context, *, zone: ZoneInfo, days: int = 14) -> dict[str
     seen = {o for counter in per_day.values() for o in counter}
     outcomes = [o for o in OUTCOMES if o in seen] + sorted(seen - set(OUTCOMES))
     lag = int((now - oldest_pending).total_seconds()) if oldest_pending else 0
-    touchless = touchless_days(trails, start, end)
+    touchless = touchless_figures(touchless_rate(ctx, start=start, end=end))
     return {
         "by_status": dict(sorted(by_status.items())),
         "overdue": overdue,

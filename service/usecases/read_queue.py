@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from service.db import queue
 from service.db.queue import Position, QueueQuery
 from service.db.tables import AppealRow, ClaimRow
+from service.domain.lifecycle import QUEUED
 from service.domain.money import fmt
 from service.usecases.context import Context
 from service.usecases.read_claims import BadCursor
 
 SORTS = queue.SORTS  # due, -due, amount, -amount, age, -age
-QUEUE_STATUSES = ("escalated", "appealed")  # waiting for a person
 PAGE_SIZES = (25, 50, 100, 200)  # what the console offers
 DUE_SOON = 0.8  # share of the SLA time gone that marks a row "due soon"
 EXCERPT_WORDS = 12
@@ -52,7 +52,7 @@ def escalation_queue(
         raise BadQueueCursor(f"sort must be one of {', '.join(SORTS)}")
     now = ctx.clock.now()
     query = QueueQuery(
-        statuses=QUEUE_STATUSES,
+        statuses=tuple(QUEUED),
         now=now,
         claim_type=claim_type,
         assignee=assignee if assignee not in (None, "none") else None,
@@ -81,26 +81,51 @@ def _encode(sort: str, value: datetime | Decimal | None, claim_id: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+CURSOR_MAX = 400  # characters of a cursor (base64 of a short JSON list)
+ID_MAX = 64  # characters of a claim id in a cursor (ours are 36)
+VALUE_MAX = 48  # characters of the sort value in a cursor
+AMOUNT_MAX_DIGITS = 20  # an amount in a cursor: at most this many digits before the point
+AMOUNT_MAX_PLACES = 6  # ...and after it
+
+
 def _decode(cursor: str, sort: str) -> Position:
+    """The position a cursor of `_encode` names, checked so that nothing a caller forges
+    reaches the database: the sort it was made for, a claim id of printable ASCII, an
+    amount that is a finite decimal of sane size, a time with an offset that converts to
+    UTC. BadQueueCursor (a 400) for anything else."""
     try:
-        if len(cursor) > 400:
+        if len(cursor) > CURSOR_MAX:
             raise ValueError("too long")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         made_for, shown, claim_id = json.loads(raw)
         if made_for != sort or not isinstance(claim_id, str):
             raise ValueError("another sort")
-        value: datetime | Decimal | None = None
-        if shown is not None:
-            value = (
-                Decimal(shown) if sort.lstrip("-") == "amount" else datetime.fromisoformat(shown)
-            )
-            if isinstance(value, Decimal) and not value.is_finite():
-                raise ValueError("not a number")
-            if isinstance(value, datetime) and value.tzinfo is None:
-                raise ValueError("naive time")
-        return value, claim_id
+        if not 0 < len(claim_id) <= ID_MAX or not (claim_id.isascii() and claim_id.isprintable()):
+            raise ValueError("not a claim id")
+        if shown is None:
+            return None, claim_id
+        if not isinstance(shown, str) or len(shown) > VALUE_MAX or not shown.isascii():
+            raise ValueError("not a sort value")
+        if sort.lstrip("-") == "amount":
+            return _cursor_amount(shown), claim_id
+        when = datetime.fromisoformat(shown)
+        if when.tzinfo is None:
+            raise ValueError("naive time")
+        return when.astimezone(UTC), claim_id  # OverflowError past year 1 or 9999
     except (ValueError, TypeError, ArithmeticError) as exc:
         raise BadQueueCursor("cursor is not one this service issued for this sort") from exc
+
+
+def _cursor_amount(shown: str) -> Decimal:
+    amount = Decimal(shown)
+    if not amount.is_finite():
+        raise ValueError("not a number")
+    exponent = amount.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent < -AMOUNT_MAX_PLACES:
+        raise ValueError("too many decimal places")
+    if amount and amount.adjusted() >= AMOUNT_MAX_DIGITS:
+        raise ValueError("too large")
+    return amount
 
 
 def excerpt(text: str, words: int = EXCERPT_WORDS) -> str:
@@ -150,7 +175,17 @@ def queue_item(row: ClaimRow, appeal: AppealRow | None, now: datetime) -> dict[s
 
 
 def queue_reason_codes(ctx: Context) -> list[str]:
-    """The reason codes the queue can be filtered by: "appeal" and every code the
-    active ruleset can give, sorted."""
-    codes = {rule.code for rule in ctx.engine.ruleset.rules}
+    """The reason codes the console's filter offers: "appeal", then every code of the
+    current decision of a claim waiting in the queue, sorted."""
+    with ctx.unit_of_work(read_only=True) as session:
+        codes = queue.waiting_reason_codes(session, tuple(QUEUED))
     return ["appeal", *sorted(codes - {"appeal"})]
+
+
+def known_queue_reason(ctx: Context, reason: str, waiting: list[str] | None = None) -> bool:
+    """Whether `reason` may filter the queue (console and API alike): "appeal", a code
+    of a waiting claim, or a code the active ruleset can give (a filter on it may find
+    nothing today). Anything else is refused (a 400), not answered with an empty page."""
+    if reason in (waiting if waiting is not None else queue_reason_codes(ctx)):
+        return True
+    return reason in {rule.code for rule in ctx.engine.ruleset.rules}

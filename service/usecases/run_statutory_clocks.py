@@ -40,16 +40,17 @@ def clocks_of(
 
 
 def near_or_past(session: Session, config: Config, now: datetime) -> list[dict[str, Any]]:
-    """Every open claim's clock at or past the warning point, most urgent first (digest)."""
+    """Every open claim's clock at or past the warning point, most urgent first (digest),
+    each with the claim's `external_ref` (what people call the claim)."""
     acked = outbox.acknowledged_claim_ids(session)
     states = [
-        s
+        (s, c.external_ref)
         for c in claims.claims_with_status(session, *OPEN)
         for s in clocks_of(c, c.id in acked, now, config)
         if s.stage != "ok"
     ]
-    states.sort(key=lambda s: (s.due_at, s.claim_id, s.clock))
-    return [s.as_dict() for s in states]
+    states.sort(key=lambda pair: (pair[0].due_at, pair[0].claim_id, pair[0].clock))
+    return [dict(s.as_dict(), external_ref=ref) for s, ref in states]
 
 
 def run_statutory_clocks(ctx: Context) -> dict[str, int]:

@@ -182,7 +182,8 @@ def test_stale_form_keeps_the_values_and_says_what_changed(app, client):
     changed = page[
         page.index("What changed") : page.index("</section>", page.index("What changed"))
     ]
-    assert "sam" in changed and "claim.assigned" in changed
+    assert "sam" in changed and "assigned (assignee: sam)" in changed
+    assert "claim.assigned" not in changed and "{" not in changed and "[" not in changed
     assert 'value="120.00"' in page and ">Phoned</textarea>" in page
     again = sue.post(  # the page carries the claim's new version: checked, sent again
         f"/console/claims/{claim_id}/decide",
@@ -353,3 +354,267 @@ def test_security_headers_on_every_console_response(app, client, sup):
         assert headers.get("X-Frame-Options") == "DENY", path
         assert headers.get("X-Content-Type-Options") == "nosniff", path
         assert headers.get("Referrer-Policy") == "same-origin", path
+
+
+# --- issue 17 review: appeals in the console, stale forms, limits, amounts --------------
+
+
+def decide_api(client, claim_id, headers, body):
+    tag = client.get(f"/v1/claims/{claim_id}", headers=headers).headers["ETag"]
+    return client.post(
+        f"/v1/claims/{claim_id}/decision", json=body, headers=headers | {"If-Match": tag}
+    )
+
+
+def appealed(client, sup, paid="200.00"):
+    """An escalated claim of 300 (up to 250.00 payable), approved at `paid`, appealed."""
+    claim_id = escalated(client)["id"]
+    done = decide_api(client, claim_id, sup, {"outcome": "approve", "amount": paid, "note": "ok"})
+    assert done.status_code == 200, done.json
+    appeal = client.post(f"/v1/claims/{claim_id}/appeal", json={"reason": "The case too"})
+    assert appeal.status_code == 201, appeal.json
+    return claim_id
+
+
+def test_an_appealed_claim_is_answered_with_uphold_or_overturn(app, client, sup):
+    claim_id = appealed(client, sup)
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    assert "Answer the appeal" in html
+    radios = re.findall(r'name="outcome" value="([a-z_]+)" data-outcome-choice', html)
+    assert radios == ["uphold", "overturn"]
+    chosen = sue.get(f"/console/claims/{claim_id}?outcome=overturn").get_data(as_text=True)
+    amount = re.search(r'<input id="amount"[^>]*>', chosen).group(0)
+    assert 'value=""' in amount
+    assert re.search(r"at most 250.00 USD; above the 200.00 USD already approved<", chosen)
+
+    lower = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "overturn", "amount": "150.00", "note": "More"},
+    )
+    page = lower.get_data(as_text=True)
+    assert lower.status_code == 422
+    error = re.search(r'<p class="field-error" id="amount-error">([^<]+)</p>', page).group(1)
+    assert "already approved" in error and 'value="150.00"' in page
+    no_note = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "uphold", "note": " "},
+    )
+    assert no_note.status_code == 422 and 'id="note-error"' in no_note.get_data(as_text=True)
+    done = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "overturn", "amount": "250.00", "note": "Case too"},
+        follow_redirects=True,
+    )
+    assert "appeal overturned, 250.00 USD to pay" in done.get_data(as_text=True)
+    shown = client.get(f"/v1/claims/{claim_id}", headers=sup).json
+    assert (shown["status"], shown["payable_amount"]) == ("overturned", "250.00")
+
+
+def test_uphold_in_the_console_keeps_the_payment(app, client, sup):
+    claim_id = appealed(client, sup)
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}?outcome=uphold").get_data(as_text=True)
+    done = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "uphold", "note": "Receipt says 200"},
+        follow_redirects=True,
+    )
+    assert "appeal upheld, the decision stands (200.00 USD to pay)" in done.get_data(as_text=True)
+    shown = client.get(f"/v1/claims/{claim_id}", headers=sup).json
+    assert (shown["status"], shown["payable_amount"]) == ("upheld", "200.00")
+
+
+def test_a_stale_form_with_a_field_error_still_says_what_changed(app, client):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    bob = key(app, "supervisor", "bob")
+    assert client.post(f"/v1/escalations/{claim_id}/assign", headers=bob).status_code == 200
+    typo = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "12o", "note": "Phoned"},
+    )
+    page = typo.get_data(as_text=True)
+    assert typo.status_code == 412, page[:300]  # the version first: bob's change is shown
+    assert "What changed since you opened the form" in page and "bob" in page
+    assert 'value="12o"' in page and ">Phoned</textarea>" in page
+
+
+def test_a_field_error_keeps_the_version_the_form_was_opened_with(app, client):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    opened = form_of(html)
+    typo = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**opened, "outcome": "approve", "amount": "12o", "note": "Phoned"},
+    )
+    page = typo.get_data(as_text=True)
+    assert typo.status_code == 422
+    assert form_of(page)["version"] == opened["version"] and form_of(page)["seen"] == opened["seen"]
+    assert 'id="error-summary" tabindex="-1" autofocus' in page  # focus goes to the errors
+    again = sue.get(f"/console/claims/{claim_id}/decide")  # a reload of the refused page
+    assert again.status_code == 302 and again.headers["Location"].endswith(
+        f"/console/claims/{claim_id}"
+    )
+
+
+def test_approve_of_nothing_is_refused_in_the_console_and_the_api(app, client, sup):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    for amount in ("0", "0.00"):
+        zero = sue.post(
+            f"/console/claims/{claim_id}/decide",
+            data={**form_of(html), "outcome": "approve", "amount": amount, "note": "x"},
+        )
+        page = zero.get_data(as_text=True)
+        assert zero.status_code == 422
+        error = re.search(r'<p class="field-error" id="amount-error">([^<]+)</p>', page).group(1)
+        assert "Choose Reject to pay nothing" in error
+    api = decide_api(client, claim_id, sup, {"outcome": "approve", "amount": "0.00", "note": "x"})
+    assert api.status_code == 422 and "amount" in json.dumps(api.json)
+    assert client.get(f"/v1/claims/{claim_id}", headers=sup).json["status"] == "escalated"
+
+
+def test_at_most_is_what_the_coverage_pays_now(app, client, sup):
+    claim_id = escalated(client)["id"]  # 300 claimed: 250.00 after the deductible
+    sue = browser(app)
+    assert "at most 250.00 USD<" in sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    paid = [("800.00", "750.00", "02"), ("799.00", "749.00", "03"), ("451.00", "401.00", "04")]
+    for amount, pay, day in paid:  # 1900.00 of the 2000.00 annual aggregate
+        body = claim(amount=amount, date_of_loss=f"2026-04-{day}")
+        other = client.post("/v1/claims", json=body).get_json()
+        assert other["status"] == "escalated", other
+        done = decide_api(
+            client, other["id"], sup, {"outcome": "approve", "amount": pay, "note": "k"}
+        )
+        assert done.status_code == 200, done.json
+    html = sue.get(f"/console/claims/{claim_id}?outcome=approve").get_data(as_text=True)
+    assert "at most 100.00 USD<" in html  # the aggregate as it remains now
+    above = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "100.01", "note": "x"},
+    )
+    assert above.status_code == 422  # the use case checks the same figure
+
+
+def test_currency_mismatch_says_so_beside_the_amount(app, client, sup):
+    put_policies(client, ["P-DEV"])
+    body = claim(date_of_loss="2026-04-01", currency="EUR")
+    document = client.post("/v1/claims", json=body).get_json()
+    if document.get("status") != "escalated":
+        pytest.skip("a claim in another currency is not escalated by these rules")
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{document['id']}").get_data(as_text=True)
+    assert "at most nothing: the claim is in EUR but the policy pays in USD" in html
+
+
+def test_security_headers_also_on_unmatched_and_refused_console_responses(app, client, sup):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    refused = sue.post(  # a 422 page
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "x", "note": "n"},
+    )
+    responses = {
+        "404 no route": client.get("/console/no-such-page", headers=sup),
+        "405": client.post("/console/queue", headers=sup),
+        "422": refused,
+        "page": client.get("/console/queue", headers=sup),
+    }
+    assert responses["404 no route"].status_code == 404
+    assert responses["405"].status_code == 405 and refused.status_code == 422
+    for name, response in responses.items():
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers.get("Content-Security-Policy", ""), name
+        assert headers.get("X-Frame-Options") == "DENY", name
+        assert headers.get("X-Content-Type-Options") == "nosniff", name
+        assert headers.get("Referrer-Policy") == "same-origin", name
+        assert headers.get("Cache-Control") == "no-store", name
+    static = client.get("/console/static/console.js")
+    assert static.headers.get("X-Content-Type-Options") == "nosniff"
+    assert static.headers.get("Cache-Control") != "no-store"
+    api = client.get("/v1/claims/nope", headers=sup)
+    assert api.headers.get("X-Content-Type-Options") == "nosniff"
+    assert "frame-ancestors 'none'" in api.headers.get("Content-Security-Policy", "")
+
+
+def test_operations_lists_claims_by_reference_and_oldest_by_reported_time(app, client, clock, sup):
+    from sqlalchemy import update
+
+    from service.db.tables import ClaimRow
+
+    ctx = app.extensions["claims"]
+    made = bulk_escalated(ctx, 3, clock.now())
+    # Q-00002 was reported first, though it reached us (created_at) last
+    with ctx.unit_of_work() as session:
+        session.execute(
+            update(ClaimRow)
+            .where(ClaimRow.id == made[2]["id"])
+            .values(reported_at=clock.now() - timedelta(days=30))
+        )
+        session.execute(
+            update(ClaimRow)
+            .where(ClaimRow.id == made[0]["id"])
+            .values(created_at=clock.now() - timedelta(days=60))
+        )
+        session.commit()
+    html = client.get("/console/operations", headers=sup).get_data(as_text=True)
+    oldest = html[html.index('id="h-oldest"') :].split("</table>")[0]
+    refs = re.findall(r">(Q-\d{5})</a>", oldest)
+    assert refs[0] == "Q-00002", refs
+    assert "30 d" in oldest
+    clocks = html[html.index('id="h-clocks"') :].split("</section>")[0]
+    assert f'href="/console/claims/{made[2]["id"]}">Q-00002</a>' in clocks  # not a UUID prefix
+
+
+def test_claim_page_shows_the_line_items_as_a_table(app, client):
+    from tests.integration.test_line_items import MEDICAL
+
+    assert client.put("/v1/policies/P-LINES", json=MEDICAL).status_code in (200, 201)
+    items = [
+        {"code": "99213", "amount": "120.00", "description": "Office visit"},
+        {"code": "15780", "amount": "200.00", "description": "Dermabrasion"},
+    ]
+    body = claim("P-LINES", "medical_reimbursement", "320.00", line_items=items)
+    body["currency"] = "USD"
+    claim_id = client.post("/v1/claims", json=body).get_json()["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    table = html[html.index('id="h-lines"') :].split("</table>")[0]
+    first = table[table.index('data-line="1"') :].split("</tr>")[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", first, re.S)
+    assert cells[1:8] == [
+        "<code>99213</code>",
+        "Office visit",
+        "120.00 USD",
+        "90.00 USD",
+        "90.00 USD",
+        "0.00 USD",
+        "partly paid",
+    ]
+    second = table[table.index('data-line="2"') :].split("</tr>")[0]
+    assert "Dermabrasion" in second and "denied" in second and "CARC 204" in second
+
+
+def test_what_changed_is_in_plain_words(app, client, sup):
+    claim_id = escalated(client)["id"]
+    sue = browser(app)
+    html = sue.get(f"/console/claims/{claim_id}").get_data(as_text=True)
+    sam = key(app, "supervisor", "sam")
+    body = {"outcome": "approve", "amount": "100.00", "note": "ok"}
+    assert decide_api(client, claim_id, sam, body).status_code == 200
+    version = client.get(f"/v1/claims/{claim_id}", headers=sup).json
+    stale = sue.post(
+        f"/console/claims/{claim_id}/decide",
+        data={**form_of(html), "outcome": "approve", "amount": "120.00", "note": "Phoned"},
+    )
+    page = stale.get_data(as_text=True)
+    changed = page[page.index("What changed") :].split("</section>")[0]
+    assert "status: approved, payable amount: 100.00 USD" in changed
+    assert "reason codes: supervisor_approved" in changed
+    assert "['" not in changed and "{'" not in changed
+    assert version["decision"]["ruleset_version"] not in changed  # no raw digests

@@ -185,7 +185,9 @@ def test_concurrent_decisions_only_one_commits(app, client, clock, sup, sup2):
     ("body", "status", "code"),
     [
         ({"outcome": "approve", "amount": "250.01", "note": "n"}, 422, "amount_above_limit"),
-        ({"outcome": "approve", "amount": -1, "note": "n"}, 422, "bad_amount"),
+        ({"outcome": "approve", "amount": -1, "note": "n"}, 422, "validation_error"),
+        ({"outcome": "approve", "amount": 0, "note": "n"}, 422, "validation_error"),
+        ({"outcome": "approve", "amount": "0.00", "note": "n"}, 422, "validation_error"),
         ({"outcome": "approve", "amount": "-1", "note": "n"}, 422, "validation_error"),
         ({"outcome": "approve", "note": "n"}, 422, "bad_amount"),
         (

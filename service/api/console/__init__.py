@@ -6,7 +6,9 @@ from flask import Flask
 
 
 def install_console(app: Flask) -> None:
-    from service.api.console import headers, messages  # noqa: F401 - their routes and hooks join bp
+    from service.api.console import messages  # noqa: F401 - its routes join bp
+    from service.api.console.headers import install_headers
     from service.api.console.views import bp
 
     app.register_blueprint(bp)
+    install_headers(app)  # app-wide: also on responses no console route matched

@@ -108,3 +108,42 @@ def fact_rows(facts: dict[str, Any] | None, claim_currency: str) -> list[dict[st
             shown = str(value)
         rows.append({"name": name, "meaning": fact.description if fact else "", "value": shown})
     return rows
+
+
+# Audit details that are for machines (hash chains, ids, rule set digests), not readers.
+_HIDDEN = ("ruleset_version", "decision_id", "appeal_id", "request_id", "hash", "prev_hash")
+_ACTIONS = {
+    "claim.assigned": "assigned",
+    "claim.unassigned": "unassigned",
+    "claim.decided": "decided",
+    "claim.documents_added": "documents added",
+    "claim.appealed": "appealed",
+    "claim.appeal_upheld": "appeal upheld",
+    "claim.appeal_overturned": "appeal overturned",
+}
+
+
+def change_words(event: dict[str, Any], currency: str) -> str:
+    """One history event in plain words: 'assigned (assignee: bob)', 'decided (status:
+    approved, payable amount: 200.00 USD, reason codes: LATE_REPORTING)'; hashes, ids
+    and rule set digests left out, lists as words, money with its currency."""
+    action = str(event.get("action") or "")
+    words = _ACTIONS.get(action) or action.removeprefix("claim.").replace("_", " ").replace(
+        ".", " "
+    )
+    details = []
+    for key, value in (event.get("after") or {}).items():
+        if key in _HIDDEN or key.endswith(("_id", "_hash")) or isinstance(value, dict):
+            continue
+        if value is None or value == "" or value == []:
+            shown = "none"
+        elif isinstance(value, bool):
+            shown = "yes" if value else "no"
+        elif isinstance(value, list):
+            shown = ", ".join(str(v) for v in value)
+        elif "amount" in key:
+            shown = f"{value} {currency}"
+        else:
+            shown = str(value)
+        details.append(f"{key.replace('_', ' ')}: {shown}")
+    return f"{words} ({', '.join(details)})" if details else words

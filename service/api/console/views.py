@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
@@ -27,7 +28,14 @@ from service.api.auth import (
     requires,
     start_session,
 )
-from service.api.console.present import TZ_COOKIE, fact_rows, local_time, zone_or_none, zones
+from service.api.console.present import (
+    TZ_COOKIE,
+    change_words,
+    fact_rows,
+    local_time,
+    zone_or_none,
+    zones,
+)
 from service.api.decisions import DecisionSchema
 from service.api.problems import Problem
 from service.domain.money import fmt
@@ -35,11 +43,12 @@ from service.usecases import check_credentials, manage_policies, read_claims
 from service.usecases.assign_claim import assign_claim
 from service.usecases.backtest import latest_backtest
 from service.usecases.decide_claim import (
+    Approvable,
     DecisionRefused,
     SupervisorDecision,
+    approvable_now,
     decide_claim,
     known_reason_codes,
-    payable_limit,
 )
 from service.usecases.read_claim_file import access_log, changes_since, claim_file_extras
 from service.usecases.read_messages import claim_messages
@@ -48,6 +57,7 @@ from service.usecases.read_queue import (
     PAGE_SIZES,
     BadQueueCursor,
     escalation_queue,
+    known_queue_reason,
     queue_reason_codes,
 )
 
@@ -180,7 +190,11 @@ def queue() -> Any:
     args = request.args
     ctx = _ctx()
     codes = queue_reason_codes(ctx)
-    reason = _choice(args, "reason", codes, "reason code")
+    reason = args.get("reason") or None
+    if reason is not None and not known_queue_reason(ctx, reason, codes):
+        raise Problem(400, "Unknown reason code: choose one from the list.", code="bad_filter")
+    if reason is not None and reason not in codes:  # a code of the rules, none waiting now
+        codes = [*codes, reason]
     claim_type = _choice(args, "claim_type", CLAIM_TYPES, "claim type")
     sort = _choice(args, "sort", tuple(SORT_LABELS), "sort") or "due"
     sizes = [n for n in PAGE_SIZES if n <= ctx.config.page_size_max] or [PAGE_SIZES[0]]
@@ -207,13 +221,13 @@ def queue() -> Any:
             "This page link is out of date: start again from the first page.",
             code="bad_cursor",
         ) from None
-    kept = {k: v for k, v in args.items() if k != "cursor" and v}
+    kept = {k: v for k, v in args.items() if k != "cursor" and v.strip()}
     return render_template(
         "console/queue.html",
         page=page,
         args=args,
         kept=kept,
-        filtered=any(args.get(k) for k in QUEUE_FILTERS),
+        filtered=any((args.get(k) or "").strip() for k in QUEUE_FILTERS),
         first_page=not args.get("cursor"),
         claim_types=CLAIM_TYPES,
         codes=codes,
@@ -236,7 +250,8 @@ def _choice(args: Any, name: str, allowed: Any, label: str) -> str | None:
 @requires(*STAFF, audit_view=True)
 def claim(claim_id: str) -> Any:
     outcome = request.args.get("outcome")
-    return _claim_page(claim_id, form={"outcome": outcome} if outcome in OUTCOMES else None)
+    known = outcome in OUTCOMES or outcome in APPEAL_OUTCOMES
+    return _claim_page(claim_id, form={"outcome": outcome} if known else None)
 
 
 OUTCOMES = {
@@ -244,12 +259,19 @@ OUTCOMES = {
     "reject": "Reject",
     "request_info": "Request documents",
 }
+# An appealed claim is answered, not decided again (service/usecases/decide_claim.py).
+APPEAL_OUTCOMES = {
+    "uphold": "Uphold: the decision and its payment stand",
+    "overturn": "Overturn: approve a higher amount",
+}
 CHECK_FIELDS = "Not recorded: check the fields marked below."
 # Which field of the decide form a refusal of decide_claim is about.
 REFUSAL_FIELDS = {
     "note_required": "note",
     "bad_amount": "amount",
     "amount_above_limit": "amount",
+    "amount_below_approved": "amount",
+    "appeal_answer": "outcome",
     "aggregate_exceeded": "amount",
     "no_coverage": "amount",
     "currency_mismatch": "amount",
@@ -267,18 +289,22 @@ def _claim_page(
     form: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     changes: list[dict[str, Any]] | None = None,
+    opened: tuple[str, str] | None = None,
 ) -> Any:
     """The claim file; `form`/`errors`: the decide form as the supervisor left it, with
-    an error per field; `changes`: what happened to the claim since the form was shown."""
+    an error per field; `changes`: what happened to the claim since the form was shown;
+    `opened`: the (version, seen) the form was opened with, kept in the form shown
+    again after a field error (so a change made meanwhile is still caught)."""
     ctx = _ctx()
     document = read_claims.get_claim(ctx, claim_id, None)
     if document is None:
         raise Problem(404, "No claim with this id.", code="not_found")
     policy = manage_policies.get_policy(ctx, document["policy_number"])
-    facts = document.get("facts") or {}
-    limit = payable_limit(facts) if facts else None
     extras = claim_file_extras(ctx, document)
     currency = document["currency"]
+    approvable = approvable_now(ctx, claim_id)
+    seen = str(max([h["id"] for h in document["history"]] + [0]))
+    version, seen = opened or (str(document["version"]), seen)
     return render_template(
         "console/claim.html",
         claim=document,
@@ -288,16 +314,32 @@ def _claim_page(
             for d in reversed(document["decisions"])
         ],
         policy=manage_policies.policy_document(policy) if policy else None,
-        limit=fmt(limit, currency) if limit is not None else None,
+        limit=_at_most(approvable, currency),
+        approved=fmt(approvable.approved, currency) if approvable else None,
         codes=known_reason_codes(ctx),
         messages=claim_messages(ctx, claim_id),  # the Messages section
         error=error,
         form=form or {},
         errors=errors or {},
         changes=changes,
-        outcomes=OUTCOMES,
-        seen=max([h["id"] for h in document["history"]] + [0]),
+        outcomes=APPEAL_OUTCOMES if document["status"] == "appealed" else OUTCOMES,
+        version=version,
+        seen=seen,
     ), status
+
+
+def _at_most(approvable: Approvable | None, currency: str) -> str:
+    """What the form says beside the amount: the most the coverage pays now, or why
+    nothing can be approved."""
+    if approvable is None or approvable.why == "no_coverage":
+        return "nothing: the policy on file does not cover this claim type"
+    if approvable.why == "currency_mismatch":
+        return (
+            f"nothing: the claim is in {currency} but the policy pays in "
+            f"{approvable.policy_currency}"
+        )
+    most = approvable.limit if approvable.limit is not None else Decimal("0")
+    return f"{fmt(most, currency)} {currency}"
 
 
 @bp.route("/claims/<claim_id>/access")
@@ -329,6 +371,11 @@ def timezone() -> Any:
         secure=request.is_secure or bool(_ctx().config.session_cookie_secure),
     )
     return response
+
+
+@bp.app_template_filter("change_words")
+def _change_words(event: dict[str, Any], currency: str) -> str:
+    return change_words(event, currency)
 
 
 @bp.app_template_filter("local")
@@ -364,11 +411,15 @@ def assign(claim_id: str) -> Any:
     return redirect(url_for("console.claim", claim_id=claim_id))
 
 
-@bp.route("/claims/<claim_id>/decide", methods=["POST"])
+@bp.route("/claims/<claim_id>/decide", methods=["GET", "POST"])
 @requires(*SUPERVISORS)
 def decide(claim_id: str) -> Any:
-    """The decide form: checked by the API's own schema (DecisionSchema), then decided.
-    A refusal shows the form again with every value as typed and the error by its field."""
+    """The decide form: the version first (a stale form shows what changed), then the
+    API's own schema (DecisionSchema), then the use case. A refusal shows the form
+    again with every value as typed, the error by its field, and the version the form
+    was opened with. GET (a reload after a refusal) goes to the claim page."""
+    if request.method == "GET":
+        return redirect(url_for("console.claim", claim_id=claim_id))
     raw = request.form
     outcome = raw.get("outcome", "")
     form: dict[str, Any] = {
@@ -378,8 +429,20 @@ def decide(claim_id: str) -> Any:
         "reason_codes": raw.getlist("reason_codes"),
         "documents": raw.get("documents", ""),
     }
+    version = raw.get("version", "")
+    seen = raw.get("seen", "")
+    if not (version + seen).isascii():  # str.isdigit() takes "٣"
+        raise Problem(400, "This form is damaged: reload the claim.", code="bad_form")
+    if not version.isdigit() or len(version) > 9 or not seen.isdigit() or len(seen) > 18:
+        raise Problem(400, "This form is damaged: reload the claim.", code="bad_form")
+    current = read_claims.get_claim(_ctx(), claim_id, None)
+    if current is None:
+        raise Problem(404, "No claim with this id.", code="not_found")
+    if current["version"] != int(version):
+        return _stale(claim_id, current, form, int(seen))
+    opened = (version, seen)
     body: dict[str, Any] = {"outcome": outcome, "note": form["note"]}
-    if outcome == "approve":
+    if outcome in ("approve", "overturn"):
         body["amount"] = form["amount"] or None
     elif outcome == "reject":
         body["reason_codes"] = form["reason_codes"]
@@ -389,20 +452,10 @@ def decide(claim_id: str) -> Any:
         checked = DecisionSchema().load(body)
     except ValidationError as exc:
         errors = {name: _first_message(m) for name, m in exc.normalized_messages().items()}
-        return _claim_page(
-            claim_id, "Check the fields marked below.", 422, form=form, errors=errors
-        )
-    if outcome == "approve" and checked.get("amount") is None:
+        return _claim_page(claim_id, CHECK_FIELDS, 422, form=form, errors=errors, opened=opened)
+    if outcome in ("approve", "overturn") and checked.get("amount") is None:
         errors = {"amount": "Type the amount to pay."}
-        return _claim_page(
-            claim_id, "Check the fields marked below.", 422, form=form, errors=errors
-        )
-    version = raw.get("version", "")
-    seen = raw.get("seen", "")
-    if not (version + seen).isascii():  # str.isdigit() takes "٣"
-        raise Problem(400, "This form is damaged: reload the claim.", code="bad_form")
-    if not version.isdigit() or len(version) > 9 or not seen.isdigit() or len(seen) > 18:
-        raise Problem(400, "This form is damaged: reload the claim.", code="bad_form")
+        return _claim_page(claim_id, CHECK_FIELDS, 422, form=form, errors=errors, opened=opened)
     choice = SupervisorDecision(
         outcome=outcome,
         note=checked["note"],
@@ -423,24 +476,41 @@ def decide(claim_id: str) -> Any:
     except DecisionRefused as exc:
         if exc.code == "stale_version":
             current = read_claims.get_claim(_ctx(), claim_id, None)
-            changes = changes_since(current, int(seen)) if current else []
-            message = (
-                "The claim changed while you had this form open (see below). Your entries are "
-                "kept: check them against the changes and submit again."
-            )
-            return _claim_page(claim_id, message, 412, form=form, changes=changes)
+            if current is None:
+                raise Problem(404, "No claim with this id.", code="not_found") from None
+            return _stale(claim_id, current, form, int(seen))
         field = REFUSAL_FIELDS.get(exc.code)
         errors = {field: exc.detail} if field else {}
         top = CHECK_FIELDS if field else exc.detail
-        return _claim_page(claim_id, top, exc.status, form=form, errors=errors)
+        return _claim_page(claim_id, top, exc.status, form=form, errors=errors, opened=opened)
+    flash(_confirmation(done))
+    return redirect(url_for("console.queue"))
+
+
+def _stale(claim_id: str, current: dict[str, Any], form: dict[str, Any], seen: int) -> Any:
+    """The form again, values kept, with what happened since it was opened; it now
+    carries the claim's new version: the supervisor has seen the changes."""
+    message = (
+        "The claim changed while you had this form open (see below). Your entries are "
+        "kept: check them against the changes and submit again."
+    )
+    changes = changes_since(current, seen)
+    return _claim_page(claim_id, message, 412, form=form, changes=changes)
+
+
+def _confirmation(done: dict[str, Any]) -> str:
+    """'Claim R-1 (Ana Lima): approved, 200.00 EUR to pay.' - reference and claimant."""
     name = (done.get("claimant") or {}).get("name") or "the claimant"
+    amount = done.get("payable_amount")
+    paid = f"{amount} {done['currency']} to pay" if amount else "nothing to pay"
     what = {
-        "approved": f"approved, {done['payable_amount']} {done['currency']} to pay",
+        "approved": f"approved, {paid}",
         "rejected": "rejected",
         "pending_info": "documents requested",
+        "upheld": f"appeal upheld, the decision stands ({paid})",
+        "overturned": f"appeal overturned, {paid}",
     }.get(done["status"], done["status"])
-    flash(f"Claim {done['external_ref']} ({name}): {what}.")
-    return redirect(url_for("console.queue"))
+    return f"Claim {done['external_ref']} ({name}): {what}."
 
 
 def _first_message(messages: Any) -> str:

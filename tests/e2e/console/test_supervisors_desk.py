@@ -203,3 +203,44 @@ def test_claim_file_operations_chart_and_axe_on_every_page(
     assert "2026-06-15 18:00 JST" in tab.locator("#h-received + dl").inner_text()
     assert tab.get_by_label("Times in").input_value() == "Asia/Tokyo"
     tokyo.close()
+
+
+def test_answer_an_appeal_uphold_or_overturn(app, client, server, page, watch):
+    from tests.auth_helpers import key
+
+    document = escalated_claim(client)
+    claim_id, ref = document["id"], document["external_ref"]
+    sup = key(app, "supervisor", "sam")
+    tag = client.get(f"/v1/claims/{claim_id}", headers=sup).headers["ETag"]
+    decided = client.post(
+        f"/v1/claims/{claim_id}/decision",
+        json={"outcome": "approve", "amount": "200.00", "note": "ok"},
+        headers=sup | {"If-Match": tag},
+    )
+    assert decided.status_code == 200
+    reason = {"reason": "The case was broken too; see the photo."}
+    assert client.post(f"/v1/claims/{claim_id}/appeal", json=reason).status_code == 201
+    user(app, "sue", "supervisor")
+    login(page, server, "sue")
+    page.goto(f"{server}/console/claims/{claim_id}")
+    assert page.get_by_role("heading", name="Answer the appeal").is_visible()
+    assert page.get_by_label("Approve", exact=True).count() == 0
+    page.get_by_label(re.compile("Overturn: approve")).check()
+    amount = page.get_by_label("New amount to pay")
+    assert amount.is_visible() and amount.input_value() == ""
+    hint = page.locator("#amount-hint").inner_text()
+    assert "at most 250.00" in hint and "above the 200.00" in hint
+    amount.fill("150.00")
+    page.get_by_label("Note (required)").fill("The photo shows the case")
+    page.get_by_role("button", name="Record decision").click()
+    assert "already approved" in page.locator("#amount-error").inner_text()
+    assert page.evaluate("document.activeElement.id") == "error-summary"  # focus on the errors
+    assert page.get_by_label(re.compile("Overturn: approve")).is_checked()
+    assert page.get_by_label("New amount to pay").input_value() == "150.00"
+    no_serious_violations(page, "the refused appeal answer")
+    page.get_by_label("New amount to pay").fill("250.00")
+    page.get_by_role("button", name="Record decision").click()
+    page.wait_for_url(re.compile(r"/console/queue"))
+    flash = page.locator(".flash").inner_text()
+    assert f"Claim {ref} (Sam Claimant): appeal overturned, 250.00" in flash
+    watch.check()
