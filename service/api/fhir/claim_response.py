@@ -24,6 +24,8 @@ from typing import Any
 
 from fhir.resources.R4B.claimresponse import ClaimResponse
 
+from service.api.fhir.claim_in import identifier_of
+
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 CLAIM_TYPE = "http://terminology.hl7.org/CodeSystem/claim-type"
 PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
@@ -36,18 +38,37 @@ MISSING_DOCUMENTS_ID = "missing-documents"
 CATEGORIES = ("submitted", "eligible", "deductible", "benefit")
 DEDUCTIBLE = ("PR", "1")
 
-Words = Callable[[list[dict[str, Any]], str], list[str]]
+Words = Callable[[list[dict[str, Any]], str], list[tuple[str, str]]]  # (text, language)
+DECIDING_ACTION = {"approved": "approve", "rejected": "reject"}
 
 
 def outcome_of(document: dict[str, Any]) -> str:
     decision = document.get("decision") or {}
     outcome = decision.get("outcome")
-    if outcome == "approved":
+    if outcome in ("approved", "rejected"):
+        # a decision taken is `complete` (a denial too: benefit 0, the CARC in the
+        # adjudication's reason); `partial` when some lines are paid and others denied.
+        # `error` is for input refused, which gets an OperationOutcome, never a decision.
         lines = decision.get("lines") or []
-        return "partial" if any(line.get("outcome") == "denied" for line in lines) else "complete"
-    if outcome == "rejected":
-        return "error"
+        denied = [line.get("outcome") == "denied" for line in lines]
+        return "partial" if any(denied) and not all(denied) else "complete"
     return "queued"
+
+
+def decisive_reasons(decision: dict[str, Any]) -> list[dict[str, Any]]:
+    """The reasons of the rules that took the decision (a rejection's reject rules, not
+    the escalation that a stronger rejection overrode); all of them when none says."""
+    reasons = [r for r in decision.get("reasons") or [] if isinstance(r, dict)]
+    action = DECIDING_ACTION.get(str(decision.get("outcome")))
+    own = [r for r in reasons if r.get("action") == action]
+    return own or reasons
+
+
+def _denied(decision: dict[str, Any], figures: dict[str, Decimal]) -> bool:
+    """Nothing is paid: a rejection, or an approval of 0 (the deductible took it all)."""
+    return decision.get("outcome") == "rejected" or (
+        decision.get("outcome") == "approved" and figures["benefit"] == 0
+    )
 
 
 def claim_figures(document: dict[str, Any]) -> dict[str, Decimal]:
@@ -66,8 +87,6 @@ def claim_figures(document: dict[str, Any]) -> dict[str, Decimal]:
     )
     payable = decision.get("payable_amount")
     benefit = Decimal(str(payable)) if payable is not None else Decimal(0)
-    if decision.get("outcome") == "rejected":
-        benefit, deductible = Decimal(0), Decimal(0)
     return {
         "submitted": claimed,
         "eligible": benefit + deductible,
@@ -87,20 +106,21 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
     figures = claim_figures(document)
     notes: list[dict[str, Any]] = []
 
-    def note(text: str) -> int:
+    def note(text: str, written_in: str) -> int:
         number = len(notes) + 1
         notes.append(
             {
                 "number": number,
                 "type": "display",
                 "text": text,
-                "language": {"coding": [{"system": BCP47, "code": language}]},
+                "language": {"coding": [{"system": BCP47, "code": written_in}]},
             }
         )
         return number
 
-    for text in words(list(decision.get("reasons") or []), language):
-        note(text)
+    reasons = decisive_reasons(decision)
+    for text, written_in in words(reasons, language):
+        note(text, written_in)
     resource: dict[str, Any] = {
         "resourceType": "ClaimResponse",
         "id": document["id"],
@@ -111,7 +131,7 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
         "patient": {"display": claimant.get("name") or "claimant"},
         "created": decision.get("decided_at") or document["created_at"],
         "insurer": {"display": INSURER},
-        "request": {"type": "Claim", "identifier": {"value": document["external_ref"]}},
+        "request": {"type": "Claim", "identifier": identifier_of(str(document["external_ref"]))},
         "outcome": outcome,
         "disposition": _disposition(decision, figures, currency),
     }
@@ -123,7 +143,7 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
         entry: dict[str, Any] = {"itemSequence": sequence}
         if line is not None and decided:
             entry["adjudication"] = _line_adjudication(line, currency)
-            numbers = [note(text) for text in words(list(line.get("reasons") or []), language)]
+            numbers = [note(*said) for said in words(list(line.get("reasons") or []), language)]
             if numbers:
                 entry["noteNumber"] = numbers
         else:
@@ -136,10 +156,15 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
     shown = CATEGORIES if decided else ("submitted",)
     if decided and not lines:
         resource["adjudication"] = [_adjudication(c, figures[c], currency) for c in shown]
+        carcs = [str(r["carc"]) for r in reasons if r.get("carc")]
+        if carcs and _denied(decision, figures):
+            resource["adjudication"][-1]["reason"] = {
+                "coding": [{"system": CARC, "code": carcs[0]}]
+            }
     resource["total"] = [
         {"category": _category(c), "amount": _money(figures[c], currency)} for c in shown
     ]
-    if decision.get("outcome") == "approved":
+    if decision.get("outcome") == "approved" and figures["benefit"] > 0:
         resource["payment"] = {
             "type": {"coding": [{"system": PAYMENT_TYPE, "code": "complete"}]},
             "amount": _money(figures["benefit"], currency),
@@ -157,10 +182,6 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
             }
         ]
         resource["communicationRequest"] = [{"reference": f"#{MISSING_DOCUMENTS_ID}"}]
-    if decision.get("outcome") == "rejected":
-        resource["error"] = [_error(r) for r in decision.get("reasons") or []] or [
-            _error({"carc": "96", "message": "Rejected."})
-        ]
     return resource
 
 
@@ -180,12 +201,11 @@ def _type(claim_type: str) -> dict[str, Any]:
 
 def _disposition(decision: dict[str, Any], figures: dict[str, Decimal], currency: str) -> str:
     outcome = decision.get("outcome")
+    if outcome in ("approved", "rejected") and _denied(decision, figures):
+        said = "; ".join(str(r.get("message") or r.get("code")) for r in decisive_reasons(decision))
+        return f"Denied: nothing payable ({said})." if said else "Denied: nothing payable."
     if outcome == "approved":
         return f"Approved: {figures['benefit']} {currency} payable."
-    if outcome == "rejected":
-        return "Rejected: " + "; ".join(
-            str(r.get("message") or r.get("code")) for r in decision.get("reasons") or []
-        )
     if outcome == "pending_info":
         return "Pending: documents requested."
     if outcome == "escalated":
@@ -217,10 +237,3 @@ def _category(code: str) -> dict[str, Any]:
 
 def _money(amount: Decimal, currency: str) -> dict[str, Any]:
     return {"value": amount, "currency": currency}
-
-
-def _error(reason: dict[str, Any]) -> dict[str, Any]:
-    code: dict[str, Any] = {"text": str(reason.get("message") or reason.get("code") or "")}
-    if reason.get("carc"):
-        code["coding"] = [{"system": CARC, "code": str(reason["carc"])}]
-    return {"code": code}
