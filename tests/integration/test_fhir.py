@@ -597,3 +597,20 @@ def test_request_checks_in_order_route_auth_then_body(app, client, context, poli
     assert duplicate.status_code == 422
     assert parsed(duplicate)["issue"][0]["code"] == "structure"
     assert stored_claims(context) == 0
+
+
+def test_the_claim_response_answers_the_claims_own_type_and_subtype(client, context, policy):
+    claim = fhir_claim("CLM-INST")
+    institutional = {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}
+        ]
+    }
+    sub_type = {"coding": [{"system": "http://example.org/subtype", "code": "emergency"}]}
+    claim["type"], claim["subType"] = institutional, sub_type
+    created = parsed(post(client, claim))
+    again = parsed(client.get(f"/fhir/ClaimResponse/{created['id']}"))
+    for body in (created, again):
+        ClaimResponse.model_validate(body)
+        assert body["type"] == institutional
+        assert body["subType"] == sub_type

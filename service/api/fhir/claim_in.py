@@ -233,6 +233,12 @@ def _external_ref(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> str |
     return None
 
 
+def claim_codings(body: dict[str, Any]) -> dict[str, Any]:
+    """The Claim's own `type` and `subType` as sent (validated), kept with the claim so
+    its ClaimResponse answers the same ones."""
+    return {k: body[k] for k in ("type", "subType") if isinstance(body.get(k), dict)}
+
+
 def external_ref(system: Any, value: Any) -> str:
     """The claim's external_ref for a Claim identifier: `<system>|<value>` (FHIR's own
     token notation), or the value alone when the identifier has no system; the same

@@ -5,8 +5,10 @@ the `words` function handed in. The result is a dict with money as Decimal, chec
 against the R4B models of `fhir.resources` by `validated`. docs/interop.md gives the
 mapping field by field.
 
-Outcome: approved -> complete (partial when per-line results deny a line), rejected ->
-error, pending_info and escalated (and a claim not yet decided) -> queued.
+Outcome: approved and rejected -> complete (a denial: benefit 0 and the CARC in the
+adjudication's reason; partial when per-line results deny some lines, not all);
+pending_info and escalated (and a claim not yet decided) -> queued. `error` is left to
+refused input, which is answered with an OperationOutcome.
 Money: `total` always carries the claim-level figures from the decision's adjustment
 lines: submitted = claimed, deductible = the PR 1 lines, benefit = payable,
 eligible = benefit + deductible (claimed minus every cut that is not the deductible).
@@ -126,7 +128,7 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
         "id": document["id"],
         "identifier": [{"system": SERVICE_CLAIM_ID, "value": document["id"]}],
         "status": "active",
-        "type": _type(str(document["claim_type"])),
+        **_types(document),
         "use": "claim",
         "patient": {"display": claimant.get("name") or "claimant"},
         "created": decision.get("decided_at") or document["created_at"],
@@ -190,6 +192,14 @@ def validated(resource: dict[str, Any]) -> dict[str, Any]:
     (pydantic.ValidationError if the mapping ever built an invalid one)."""
     ClaimResponse.model_validate(resource)
     return resource
+
+
+def _types(document: dict[str, Any]) -> dict[str, Any]:
+    """The Claim's own type and subType when it came in as FHIR, else the service's."""
+    sent = document.get("fhir") or {}
+    if isinstance(sent.get("type"), dict):
+        return {k: sent[k] for k in ("type", "subType") if isinstance(sent.get(k), dict)}
+    return {"type": _type(str(document["claim_type"]))}
 
 
 def _type(claim_type: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from service.api.fhir.claim_in import (
     FieldPaths,
     Issue,
     claim_body,
+    claim_codings,
     validate_claim,
 )
 from service.api.fhir.claim_response import claim_response, validated
@@ -50,6 +51,7 @@ def post_claim() -> Response:
         data, paths = claim_body(validate_claim(body), _ctx().clock.now())
         data = _checked(data, paths)
         _within_cover(data, paths)
+        data["fhir"] = claim_codings(body)
     except FhirRefused as exc:
         raise _refusal(exc.status, exc.issues) from None
     result = submit_checked(data)
