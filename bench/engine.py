@@ -16,6 +16,10 @@ the same claims' facts (build_facts output) and returns which rules fired:
   interp.   service.rules.compiler.evaluate_python, the project's reference interpreter
 
 Every engine's answer is checked against the others before timing.
+
+Then the cost of per-line adjudication (issue 16): adjudicate() of a medical claim with
+20 line items (the line rules run once per line, the claim rules once) against the
+same claim with 1 line item, the reference.
 """
 
 # ruff: noqa: E402 - the path fix below must run before the other imports
@@ -103,6 +107,67 @@ def measure(
     return results
 
 
+LINE_CODES = ("99213", "85025", "80053", "71046", "93000", "15780", "NOPE-1", "97110")
+
+
+def line_claim_facts(lines: int) -> dict:
+    """build_facts of a medical claim with `lines` line items (known, uncovered, unknown
+    and over-maximum codes mixed), on a policy with a deductible."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    from service.domain.facts import build_facts
+    from service.domain.model import Claim, Coverage, Document, History, LineItem, Policy
+
+    items = tuple(LineItem(LINE_CODES[i % len(LINE_CODES)], Decimal("75.00")) for i in range(lines))
+    policy = Policy(
+        "P-BENCH",
+        "B. Holder",
+        "active",
+        date(2026, 1, 1),
+        date(2026, 12, 31),
+        "USD",
+        (Coverage("medical_reimbursement", Decimal("5000"), Decimal("100000"), Decimal("100")),),
+    )
+    claim = Claim(
+        "P-BENCH",
+        "medical_reimbursement",
+        date(2026, 6, 1),
+        datetime(2026, 6, 3, 12, tzinfo=UTC),
+        sum((i.amount for i in items), Decimal("0")),
+        "USD",
+        (Document("invoice", "a"), Document("medical_report", "b")),
+        line_items_count=lines,
+        id="bench",
+        line_items=items,
+    )
+    required = {"medical_reimbursement": ("invoice", "medical_report")}
+    return build_facts(claim, policy, History(), required)
+
+
+def measure_lines(repeats: int, claims: int) -> list[list]:
+    from service.rules.engine import RulesEngine, adjudicate, load_ruleset
+
+    engine = RulesEngine(load_ruleset(RULES_DIR))
+    rows = []
+    reference = None
+    for lines in (1, 20):
+        facts = line_claim_facts(lines)
+        decision = adjudicate(engine, facts)
+        assert len(decision.lines) == lines or decision.outcome != "approved"
+
+        def loop(facts: dict = facts) -> int:
+            for _ in range(claims):
+                adjudicate(engine, facts)  # refills the line facts each time: same work
+            return claims
+
+        per_claim = median_rate(loop, repeats)[0] * 1e6
+        reference = reference or per_claim
+        rows.append([lines, per_claim, per_claim / lines, ratio(per_claim, reference)])
+    engine.close()
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--claims", type=int, default=2000)
@@ -112,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--wall", action="store_true", help="time with wall clock, not CPU time")
+    parser.add_argument(
+        "--lines-only", action="store_true", help="only the per-line adjudication figures"
+    )
     args = parser.parse_args(argv)
     if args.wall:
         use_wall_clock()
@@ -127,6 +195,14 @@ def main(argv: list[str] | None = None) -> int:
             rulesets=f"shipped rules/ and synthetic {', '.join(map(str, sizes))} rules",
         ),
     )
+    line_rows = measure_lines(args.repeats, max(100, args.claims // 4))
+    print_table(
+        ["line items", "adjudicate µs/claim", "µs per line", "vs 1 line"],
+        line_rows,
+        "per-line adjudication: the shipped rules, one medical claim (reference: 1 line)",
+    )
+    if args.lines_only:
+        return 0
     rows = [measure("default (rules/)", RULES_DIR, facts, args.repeats, zen_ruleset, True)]
     with tempfile.TemporaryDirectory() as tmp:
         for size in sizes:

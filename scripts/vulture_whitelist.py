@@ -81,3 +81,6 @@ end_reason  # column: why a console session ended (service/db/tables/accounts.py
 _.end_reason  # written when a session is found idle or expired (console_sessions.py)
 _.personal_token  # flask.g, reset at teardown (service/logs.py)
 decided  # unused variable (service/usecases/read_operations.py:47): the operations page shows it
+lines_from_json  # stored decision lines back to LineDecision: the FHIR ClaimResponse and remittance read it (service/domain/lines.py)
+filed_at  # marshmallow field of an appeal in GET /v1/claims/<id> (service/api/schemas.py)
+filed_by  # marshmallow field of an appeal in GET /v1/claims/<id> (service/api/schemas.py)

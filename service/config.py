@@ -66,6 +66,9 @@ class Config:
         "100", "Most fact comparisons in one rule (each `in` value counts; at most 500)"
     )
     rules_max_rules: int = setting("1000", "Most rules in a ruleset, all files together")
+    rules_max_fee_rows: int = setting(
+        "100000", "Most rows of all fee schedules (rules/fee_schedules/*.csv) together"
+    )
     rules_compile_seconds: float = setting(
         "10", "Time a candidate ruleset may take to check and compile (child process; at most 25)"
     )

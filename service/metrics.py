@@ -125,15 +125,19 @@ def redis_queue_depths(redis_url: str, queues: Iterable[str]) -> dict[str, int]:
 
 
 class ScrapeTimeCollector:
-    """Yields queue_depth{queue} and outbox_lag_seconds; each source may fail alone."""
+    """Yields queue_depth{queue}, outbox_lag_seconds and the day's touchless figures
+    (claims_decided_today, claims_touchless_today, touchless_rate_today, per
+    claim_type); each source may fail alone."""
 
     def __init__(
         self,
         queue_depths: Callable[[], Mapping[str, int]] | None = None,
         outbox_lag: Callable[[], float | None] | None = None,
+        touchless: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
     ) -> None:
         self.queue_depths = queue_depths
         self.outbox_lag = outbox_lag
+        self.touchless = touchless
 
     def collect(self) -> Iterable[Any]:
         from prometheus_client.core import GaugeMetricFamily
@@ -157,6 +161,40 @@ class ScrapeTimeCollector:
                     "Age of the oldest undelivered outbox message (0 when none)",
                     value=float(lag or 0.0),
                 )
+        if self.touchless is not None:
+            yield from self._touchless(self.touchless)
+
+    @staticmethod
+    def _touchless(source: Callable[[], Mapping[str, tuple[int, int]]]) -> Iterable[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            figures = source()
+        except Exception as exc:  # noqa: BLE001 - fail soft
+            log.warning("touchless figures unavailable: %s", type(exc).__name__)
+            return
+        decided = GaugeMetricFamily(
+            "claims_decided_today",
+            "Claims first approved or rejected today (UTC), by claim type",
+            labels=["claim_type"],
+        )
+        touchless = GaugeMetricFamily(
+            "claims_touchless_today",
+            "Of those, decided by the rules and never pended, by claim type",
+            labels=["claim_type"],
+        )
+        rate = GaugeMetricFamily(
+            "touchless_rate_today",
+            "Auto-adjudication (touchless) rate today (UTC): touchless / decided",
+            labels=["claim_type"],
+        )
+        for claim_type, (n, t) in sorted(figures.items()):
+            decided.add_metric([claim_type], n)
+            touchless.add_metric([claim_type], t)
+            rate.add_metric([claim_type], t / n if n else 0.0)
+        yield decided
+        yield touchless
+        yield rate
 
 
 def render(collector: ScrapeTimeCollector | None = None) -> tuple[bytes, str]:
@@ -191,19 +229,21 @@ def install_metrics(
     app: Any,
     queue_depths: Callable[[], Mapping[str, int]] | None = None,
     outbox_lag: Callable[[], float | None] | None = None,
+    touchless: Callable[[], Mapping[str, tuple[int, int]]] | None = None,
 ) -> None:
     """Add GET /metrics and count every request by route.
 
     `queue_depths` defaults to LLEN of the configured QUEUES in REDIS_URL
     (taken from app.config, or the environment). `outbox_lag` returns the age
     in seconds of the oldest pending outbox row; the app passes a function
-    backed by the data layer (no database access happens here).
+    backed by the data layer (no database access happens here); `touchless` the day's
+    (decided, touchless) claims per claim type (service/usecases/read_touchless.py).
     """
     from flask import Response, request
 
     if queue_depths is None:
         queue_depths = _default_queue_depths(app)
-    collector = ScrapeTimeCollector(queue_depths, outbox_lag)
+    collector = ScrapeTimeCollector(queue_depths, outbox_lag, touchless)
 
     def metrics_view() -> Any:
         body, content_type = render(collector)

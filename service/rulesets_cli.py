@@ -57,6 +57,11 @@ def backtest(candidate_dir: Path, since: Any, until: Any, fmt: str, out: Path | 
         length=total, label=f"replaying {total:,} claims", file=sys.stderr
     ) as bar:
         report = bt.replay(engine, analysis.stored_rows(ctx.unit_of_work, first, last), bar.update)
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(candidate_dir.glob("*.yaml"))}
+    stored = bt.store_finished(
+        ctx, files, candidate.version, first, last, report, requested_by="cli"
+    )
+    click.echo(f"backtest {stored} stored (GET /v1/rulesets/backtests)", err=True)
     text = {"table": _table, "csv": _csv, "json": _json}[fmt](report.to_json())
     if out is not None:
         out.write_text(text, encoding="utf-8")

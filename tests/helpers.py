@@ -116,6 +116,26 @@ def claim(
     return body
 
 
+def rules_without(folder: Any, *rule_ids: str) -> Any:
+    """A copy of the shipped rule files (and fee schedules) in `folder` without the
+    named rules (many claims on one policy in a day would all meet FREQUENT_CLAIMS)."""
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[1] / "rules"
+    folder = Path(folder)
+    folder.mkdir()
+    for path in root.glob("*.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        if doc.get("rules"):
+            doc["rules"] = [r for r in doc["rules"] if r["id"] not in rule_ids]
+        (folder / path.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+    shutil.copytree(root / "fee_schedules", folder / "fee_schedules")
+    return folder
+
+
 def put_policies(client: Any, numbers: list[str] | None = None) -> None:
     for number in numbers or list(POLICIES):
         response = client.put(f"/v1/policies/{number}", json=POLICIES[number])

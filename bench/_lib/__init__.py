@@ -224,10 +224,12 @@ def write_synthetic_ruleset(folder: Path, rules: list[tuple[str, str, int]]) -> 
 
 def python_predicates(rules: Sequence[Any]) -> Callable[[Mapping[str, Any]], list[str]]:
     """The rule model compiled to Python closures over the flattened facts (the floor)."""
+    from service.domain.calendar import Duration
     from service.domain.facts import flatten
 
+    names = {"Decimal": Decimal, "Duration": Duration}  # what repr() of rule values names
     compiled = [
-        (rule.id, eval(f"lambda f: {_py(rule)}", {"Decimal": Decimal}))  # noqa: S307
+        (rule.id, eval(f"lambda f: {_py(rule)}", names))  # noqa: S307
         for rule in rules
     ]
 

@@ -121,6 +121,46 @@ def adjustment_words(adjustments: list[dict[str, Any]], currency: str, language:
     ]
 
 
+def line_words(
+    lines: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    currency: str,
+    language: str,
+) -> list[dict[str, Any]]:
+    """Each line item's decision for a letter: {sequence, label, submitted, paid, why}.
+
+    `lines` are a decision's stored lines (service/domain/lines.py to_json), `items` the
+    claim's line items as received (their descriptions label the lines). `why` says what
+    was not paid and why, one entry per cut: "30.00 USD: <the CARC in the claimant's
+    words>" (in English a line rule's own message, which names the service)."""
+    table = carc_words().get(language) or carc_words()[FALLBACK]
+    out = []
+    for line in lines:
+        index = int(line.get("sequence", 0)) - 1
+        item = items[index] if 0 <= index < len(items) else {}
+        description = str(item.get("description") or "").strip()
+        code = str(line.get("code", ""))
+        messages = {
+            str(r.get("carc")): str(r.get("message") or "") for r in line.get("reasons") or []
+        }
+        why = []
+        for cut in line.get("adjustments") or []:
+            carc = str(cut.get("carc", ""))
+            words = messages.get(carc) if language == FALLBACK else None
+            text = (words or table.get(carc, carc)).rstrip(".。")
+            why.append(f"{cut.get('amount')} {currency}: {text}")
+        out.append(
+            {
+                "sequence": line.get("sequence"),
+                "label": f"{code} {description}".strip() if description != code else code,
+                "submitted": line.get("submitted"),
+                "paid": line.get("paid"),
+                "why": why,
+            }
+        )
+    return out
+
+
 def render(
     event: str, language: str | None, context: dict[str, Any], root: Path = TEMPLATES
 ) -> Rendered:

@@ -14,6 +14,7 @@ from service.api.problems import http_exception_problem, install_problem_handler
 from service.config import Config, load
 from service.usecases.check_health import outbox_lag_seconds
 from service.usecases.context import Context, build_context
+from service.usecases.read_touchless import touchless_today
 
 
 class ClaimsApi(Api):
@@ -58,7 +59,11 @@ def create_app(config: Config | None = None, context: Context | None = None) -> 
 
     install_request_logging(app)
     ctx = app.extensions["claims"]
-    install_metrics(app, outbox_lag=lambda: outbox_lag_seconds(ctx))
+    install_metrics(
+        app,
+        outbox_lag=lambda: outbox_lag_seconds(ctx),
+        touchless=lambda: touchless_today(ctx),
+    )
 
     from service.api import (
         apikeys,

@@ -25,10 +25,15 @@ ETAG = re.compile(r'^\s*(?:W/)?"?([0-9]+)"?\s*$')  # ASCII digits (int() takes a
 
 class DecisionSchema(StrictSchema):
     outcome = fields.String(
-        required=True, validate=validate.OneOf(("approve", "reject", "request_info"))
+        required=True,
+        validate=validate.OneOf(("approve", "reject", "request_info", "uphold", "overturn")),
+        metadata={"description": "uphold | overturn answer the open appeal of an appealed claim"},
     )
     note = FreeText(required=True, validate=validate.Length(min=1, max=5000))
     amount = Money(minimum=None, load_default=None, metadata={"description": "approve only"})
+    payable_amount = Money(
+        minimum=None, load_default=None, metadata={"description": "overturn: the new amount"}
+    )
     reason_codes = fields.List(
         fields.String(validate=validate.Length(min=1, max=64)),
         load_default=list,
@@ -86,12 +91,16 @@ def expected_version() -> int:
 @blp.alt_response(412, description="The claim changed since it was read")
 @blp.alt_response(428, description="If-Match missing")
 def post_decision(data: dict[str, Any], claim_id: str) -> Any:
-    """Decide an escalated claim: approve (up to the coverage), reject, or request_info."""
+    """Decide an escalated claim: approve (up to the coverage), reject, or request_info;
+    answer an appealed one: uphold (the decision stands) or overturn (a higher approval)."""
     version = expected_version()
+    if data.get("amount") is not None and data.get("payable_amount") is not None:
+        raise Problem(422, "Send amount or payable_amount, not both.", code="bad_amount")
+    amount = data["amount"] if data.get("amount") is not None else data.get("payable_amount")
     choice = SupervisorDecision(
         outcome=data["outcome"],
         note=data["note"],
-        amount=Decimal(data["amount"]) if data.get("amount") is not None else None,
+        amount=Decimal(amount) if amount is not None else None,
         reason_codes=tuple(data.get("reason_codes") or ()),
         documents=tuple(data.get("documents") or ()),
     )

@@ -9,6 +9,7 @@ from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
 from service.db.errors import UNAVAILABLE, is_timeout
+from service.domain.lifecycle import IllegalTransition
 from service.rules.engine import EngineFailure
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,16 @@ def install_problem_handlers(app: Flask) -> None:
 
     for unavailable in UNAVAILABLE:
         app.register_error_handler(unavailable, _database_down)
+
+    @app.errorhandler(IllegalTransition)
+    def _illegal_transition(error: IllegalTransition) -> Response:
+        return problem_response(
+            409,
+            str(error),
+            code="illegal_transition",
+            current_status=error.current,
+            allowed_events=list(error.allowed),
+        )
 
     @app.errorhandler(EngineFailure)
     def _engine_down(error: EngineFailure) -> Response:

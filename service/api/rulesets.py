@@ -101,6 +101,23 @@ class BacktestOutSchema(Schema):
     report = fields.Dict(allow_none=True)
 
 
+class BacktestSummarySchema(Schema):
+    id = fields.String()
+    status = fields.String()
+    source = fields.String(metadata={"description": "api | cli"})
+    requested_by = fields.String(allow_none=True)
+    candidate_version = fields.String()
+    created_at = fields.String()
+    total = fields.Integer(allow_none=True)
+    changed = fields.Integer(allow_none=True)
+    outcome_changes = fields.Integer(allow_none=True)
+    reason_changes = fields.Integer(allow_none=True)
+
+
+class BacktestListSchema(Schema):
+    items = fields.List(fields.Nested(BacktestSummarySchema))
+
+
 class ShadowReportSchema(Schema):
     enabled = fields.Boolean()
     shadow = fields.Dict(allow_none=True)
@@ -186,6 +203,14 @@ def start_backtest(data: dict[str, Any]) -> Any:
             headers={"Retry-After": "10"},
         ) from None
     return result, 202, {"Location": f"/v1/rulesets/backtest/{result['id']}"}
+
+
+@blp.route("/backtests", methods=["GET"])
+@requires("analyst", "admin")
+@blp.response(200, BacktestListSchema)
+def list_backtests() -> Any:
+    """The newest 50 backtests, from the API and the CLI (`source`), newest first."""
+    return {"items": backtest.list_backtests(_ctx())}
 
 
 @blp.route("/backtest/<backtest_id>", methods=["GET"])

@@ -18,10 +18,12 @@ from marshmallow import (
 
 from service.api.text_fields import FreeText, RequestSchema
 from service.domain.calendar import Duration, is_time_zone
+from service.domain.lifecycle import ClaimStatus
 from service.domain.model import (
     CLAIM_TYPES,
     LANGUAGES,
     OUTCOMES,
+    PERIODS,
     POLICY_STATUSES,
     TERMINATED_STATUSES,
 )
@@ -228,6 +230,17 @@ class CoverageSchema(StrictSchema):
     limit_per_claim = Money(required=True)
     annual_aggregate = Money(required=True)
     deductible = Money(required=True)
+    deductible_period = fields.String(
+        load_default="claim",
+        validate=validate.OneOf(PERIODS),
+        metadata={"description": "claim (default) or policy_year: met once a policy year"},
+    )
+    out_of_pocket_maximum = Money(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "most the insured pays (deductible) per out_of_pocket_period"},
+    )
+    out_of_pocket_period = fields.String(load_default="claim", validate=validate.OneOf(PERIODS))
     waiting_period = DurationField(
         load_default=None,
         metadata={"description": 'calendar waiting period: {"months": 1}, {"days": 30}, "P1Y"'},
@@ -297,12 +310,18 @@ class PolicySchema(StrictSchema):
         for i, coverage in enumerate(data.get("coverages", [])):
             for name in ("limit_per_claim", "annual_aggregate", "deductible"):
                 in_currency(coverage[name], currency, f"coverages.{i}.{name}")
+            if coverage.get("out_of_pocket_maximum") is not None:
+                name = "out_of_pocket_maximum"
+                in_currency(coverage[name], currency, f"coverages.{i}.{name}")
 
     @post_load
     def _minor_units(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         for coverage in data.get("coverages", []):
             for name in ("limit_per_claim", "annual_aggregate", "deductible"):
                 coverage[name] = in_minor_units(coverage[name], data["currency"])
+            if coverage.get("out_of_pocket_maximum") is not None:
+                oop = coverage["out_of_pocket_maximum"]
+                coverage["out_of_pocket_maximum"] = in_minor_units(oop, data["currency"])
         return data
 
 
@@ -333,6 +352,33 @@ class AdjustmentOutSchema(Schema):
     reason = fields.String()
 
 
+class LineAdjustmentOutSchema(Schema):
+    group = fields.String(metadata={"enum": ["PR", "CO", "OA"]})
+    carc = fields.String()
+    amount = fields.String()
+
+
+class LineReasonOutSchema(Schema):
+    code = fields.String()
+    carc = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class LineDecisionOutSchema(Schema):
+    sequence = fields.Integer(metadata={"description": "the line item's position, from 1"})
+    code = fields.String()
+    submitted = fields.String()
+    allowed = fields.String(metadata={"description": "after the fee schedule's maximum"})
+    deductible = fields.String(metadata={"description": "share of the deductible (PR 1)"})
+    paid = fields.String()
+    outcome = fields.String(metadata={"enum": ["paid", "partly_paid", "denied"]})
+    adjustments = fields.List(
+        fields.Nested(LineAdjustmentOutSchema),
+        metadata={"description": "submitted - sum(adjustments) = paid"},
+    )
+    reasons = fields.List(fields.Nested(LineReasonOutSchema))
+
+
 class DecisionOutSchema(Schema):
     id = fields.Integer()
     outcome = fields.String(metadata={"enum": list(OUTCOMES)})
@@ -341,12 +387,19 @@ class DecisionOutSchema(Schema):
         fields.Nested(AdjustmentOutSchema),
         metadata={"description": "amount - sum(adjustments) = payable_amount (X12 835 CAS)"},
     )
+    lines = fields.List(
+        fields.Nested(LineDecisionOutSchema),
+        metadata={"description": "each line item's decision (empty without line items)"},
+    )
     facts = fields.Dict(allow_none=True, metadata={"description": "the facts it was made on"})
     reasons = fields.List(fields.Nested(ReasonOutSchema))
     missing_documents = fields.List(fields.String())
     ruleset_version = fields.String(allow_none=True)
     trace = fields.List(fields.Dict())
     decided_by = fields.String()
+    decided_by_kind = fields.String(
+        allow_none=True, metadata={"description": "rule | person | system (a timed sweep)"}
+    )
     decided_at = fields.String()
     note = fields.String(allow_none=True)
 
@@ -376,8 +429,27 @@ class ClaimOutSchema(Schema):
     updated_at = fields.String()
 
 
+class AnswerOutSchema(Schema):
+    outcome = fields.String(allow_none=True, metadata={"description": "uphold | overturn"})
+    note = fields.String(allow_none=True)
+    answered_by = fields.String(allow_none=True)
+    answered_at = fields.String()
+    decision_id = fields.Integer(allow_none=True)
+
+
+class AppealDetailSchema(Schema):
+    id = fields.Integer()
+    reason = fields.String()
+    filed_at = fields.String()
+    filed_by = fields.String()
+    due_at = fields.String()
+    status = fields.String(metadata={"description": "open | upheld | overturned"})
+    answer = fields.Nested(AnswerOutSchema, allow_none=True)
+
+
 class ClaimDetailSchema(ClaimOutSchema):
     decisions = fields.List(fields.Nested(DecisionOutSchema))
+    appeals = fields.List(fields.Nested(AppealDetailSchema))
     facts = fields.Dict(allow_none=True)
     history = fields.List(fields.Dict())
     version = fields.Integer()
@@ -403,7 +475,7 @@ class ClaimPageSchema(Schema):
 
 
 class ClaimQueryArgs(StrictSchema):
-    status = fields.String(validate=validate.OneOf((*OUTCOMES, "received", "closed")))
+    status = fields.String(validate=validate.OneOf(tuple(ClaimStatus)))
     policy_number = fields.String(validate=validate.Length(max=64))
     claim_type = fields.String(validate=validate.OneOf(CLAIM_TYPES))
     since = fields.AwareDateTime(validate=sane_year)

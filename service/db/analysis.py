@@ -39,9 +39,10 @@ def _replayable(since: date | None, until: date | None) -> Select[Any]:
         DecisionRow.payable_amount,
         DecisionRow.reasons,
         DecisionRow.facts,
-    ).where(DecisionRow.decided_by == "rules", ~newer)
+        ClaimRow.external_ref,
+    ).join(ClaimRow, ClaimRow.id == DecisionRow.claim_id)
+    query = query.where(DecisionRow.decided_by == "rules", ~newer)
     if since is not None or until is not None:
-        query = query.join(ClaimRow, ClaimRow.id == DecisionRow.claim_id)
         if since is not None:
             query = query.where(ClaimRow.date_of_loss >= since)
         if until is not None:
@@ -100,6 +101,15 @@ def stored_rows(
 
 
 # --- backtests and their chunks ---------------------------------------------------
+
+
+def recent_backtests(session: Session, limit: int = 50) -> list[BacktestRow]:
+    """The newest backtests first (from the API and the CLI alike)."""
+    return list(
+        session.scalars(
+            select(BacktestRow).order_by(BacktestRow.created_at.desc(), BacktestRow.id).limit(limit)
+        )
+    )
 
 
 def add_backtest(session: Session, row: BacktestRow, chunks: list[tuple[int, int]]) -> None:

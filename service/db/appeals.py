@@ -19,6 +19,15 @@ def open_appeal(session: Session, claim_id: str) -> AppealRow | None:
     )
 
 
+def appeals_of(session: Session, claim_id: str) -> list[AppealRow]:
+    """Every appeal of a claim, oldest first."""
+    return list(
+        session.scalars(
+            select(AppealRow).where(AppealRow.claim_id == claim_id).order_by(AppealRow.id)
+        )
+    )
+
+
 def appeals_due_for_reminder(session: Session, remind_before: datetime) -> list[AppealRow]:
     """Open appeals whose deadline falls before `remind_before` and that had no reminder."""
     return list(

@@ -19,7 +19,7 @@ from service.db import statements as sql
 from service.db.session import rowcount
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, DocumentRow
 from service.domain.calendar import twelve_months_before
-from service.domain.model import Claim, Document, History, Policy
+from service.domain.model import Claim, Document, History, LineItem, Policy
 from service.domain.money import in_minor_units, is_currency
 
 THOUSANDTH = Decimal("0.001")
@@ -69,6 +69,19 @@ def to_claim(row: ClaimRow) -> Claim:
         documents=tuple(Document(type=d.type, ref=d.ref) for d in row.documents),
         line_items_count=len(row.payload.get("line_items") or []),
         line_items_key=row.line_items_key,
+        line_items=stored_line_items(row.payload, row.currency),
+    )
+
+
+def stored_line_items(payload: dict[str, Any], currency: str) -> tuple[LineItem, ...]:
+    """The line items of a claim as received (its payload), amounts in minor units."""
+    return tuple(
+        LineItem(
+            str(item["code"]),
+            in_currency(Decimal(str(item["amount"])), currency),
+            str(item.get("description") or ""),
+        )
+        for item in payload.get("line_items") or []
     )
 
 
@@ -194,12 +207,53 @@ def history_for(
         count = stored.claims_last_12_months
     if policy is not None and is_currency(policy.currency):
         paid = in_minor_units(paid.quantize(THOUSANDTH), policy.currency)
+    deductible_met, out_of_pocket_met = _patient_share_this_year(
+        session, claim, policy, year_start, year_end
+    )
     return History(
         claims_last_12_months=count,
         paid_this_policy_year=paid,
         duplicate_of=row.duplicate_of,
         similar_to=None if row.duplicate_of else row.similar_to,
+        deductible_met=deductible_met,
+        out_of_pocket_met=out_of_pocket_met,
     )
+
+
+def _patient_share_this_year(
+    session: Session, claim: Claim, policy: Policy | None, year_start: Any, year_end: Any
+) -> tuple[Decimal, Decimal]:
+    """The deductible (PR 1) and every PR cut counted this policy year on the other
+    decided claims of this type (an approval, or a rejection within the deductible).
+    Read only for a coverage that counts either per policy year: one indexed range read
+    on the policy's claims, under the policy lock the caller holds, so two claims on one
+    policy never both take the yearly deductible."""
+    zero = Decimal("0.00")
+    coverage = policy.coverage_for(claim.claim_type) if policy is not None else None
+    if coverage is None or (
+        coverage.deductible_period != "policy_year"
+        and coverage.out_of_pocket_period != "policy_year"
+    ):
+        return zero, zero
+    assert policy is not None
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(ClaimRow.deductible_applied), 0),
+            func.coalesce(func.sum(ClaimRow.patient_responsibility), 0),
+        ).where(
+            ClaimRow.policy_number == claim.policy_number,
+            ClaimRow.claim_type == claim.claim_type,
+            ClaimRow.date_of_loss >= year_start,
+            ClaimRow.date_of_loss < year_end,
+            ClaimRow.status.in_(("approved", "rejected")),  # both may carry PR cuts
+            ClaimRow.id != (claim.id or ""),
+        )
+    ).one()
+    deductible, patient = (Decimal(str(value)) for value in row)
+    if is_currency(policy.currency):
+        deductible = in_minor_units(deductible.quantize(THOUSANDTH), policy.currency)
+        patient = in_minor_units(patient.quantize(THOUSANDTH), policy.currency)
+    return deductible, patient
 
 
 # --- what the sweeps read and write ---------------------------------------------------
@@ -256,9 +310,9 @@ def raise_flag(
     return True
 
 
-def flags_to_clear(session: Session, flag: str, while_status: str) -> list[Any]:
+def flags_to_clear(session: Session, flag: str, while_status: tuple[str, ...]) -> list[Any]:
     """Open flags of claims no longer in `while_status`: (id, claim_id, decision_id, due_at)."""
-    still = select(ClaimRow.id).where(ClaimRow.status == while_status)
+    still = select(ClaimRow.id).where(ClaimRow.status.in_(while_status))
     return list(
         session.execute(
             select(

@@ -52,6 +52,11 @@ def get_policy(session: Session, number: str, *, lock: bool = False) -> Policy |
                 annual_aggregate=amount(r.annual_aggregate),
                 deductible=amount(r.deductible),
                 waiting_period=Duration.parse(r.waiting_period),
+                deductible_period=r.deductible_period or "claim",
+                out_of_pocket_maximum=(
+                    None if r.out_of_pocket_maximum is None else amount(r.out_of_pocket_maximum)
+                ),
+                out_of_pocket_period=r.out_of_pocket_period or "claim",
             )
             for r in rows
             if r.claim_type is not None
@@ -84,6 +89,9 @@ def save_policy(session: Session, policy: Policy, now: datetime) -> bool:
                 annual_aggregate=c.annual_aggregate,
                 deductible=c.deductible,
                 waiting_period=c.waiting_period.iso(),
+                deductible_period=c.deductible_period,
+                out_of_pocket_maximum=c.out_of_pocket_maximum,
+                out_of_pocket_period=c.out_of_pocket_period,
             )
         )
     session.flush()

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.db.tables import ClaimFlagRow, ClaimRow, DecisionRow, OutboxRow, PolicyRow
+from service.domain.lifecycle import PAYING
 
 
 def digest_figures(
@@ -60,19 +61,65 @@ def digest_figures(
 
 
 def approvals(session: Session, start: datetime, end: datetime) -> list[Any]:
-    """(claim, decision) of approved claims whose approval fell in [start, end), by policy,
-    claim type and time of decision."""
+    """(claim, decision, approved_before) of the approvals decided in [start, end) of claims
+    that pay (approved, appealed, upheld or overturned: lifecycle PAYING), by policy, claim
+    type and time of decision. `approved_before`: the amount of the claim's latest approval
+    decided before `start` (None if none), so an approval that replaces an earlier one
+    (an appeal overturned to a higher amount) bills only the difference."""
+    earlier = DecisionRow.__table__.alias("earlier")
+    approved_before = (
+        select(earlier.c.payable_amount)
+        .where(
+            earlier.c.claim_id == ClaimRow.id,
+            earlier.c.outcome == "approved",
+            earlier.c.decided_at < start,
+        )
+        .order_by(earlier.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     return list(
         session.execute(
-            select(ClaimRow, DecisionRow)
+            select(ClaimRow, DecisionRow, approved_before)
             .join(DecisionRow, DecisionRow.claim_id == ClaimRow.id)
             .where(
-                ClaimRow.status == "approved",
+                ClaimRow.status.in_(PAYING),
                 DecisionRow.outcome == "approved",
                 DecisionRow.decided_at >= start,
                 DecisionRow.decided_at < end,
             )
-            .order_by(ClaimRow.policy_number, ClaimRow.claim_type, DecisionRow.decided_at)
+            .order_by(
+                ClaimRow.policy_number, ClaimRow.claim_type, DecisionRow.decided_at, DecisionRow.id
+            )
+        ).all()
+    )
+
+
+def decision_trails(session: Session, start: datetime, end: datetime) -> list[Any]:
+    """(claim_id, claim_type, outcome, decided_by_kind, decided_at) of every decision of
+    the claims with an approval or rejection decided in [start, end), by claim and
+    decision id; earlier decisions included (whether the claim was pended before)."""
+    decided = (
+        select(DecisionRow.claim_id)
+        .where(
+            DecisionRow.outcome.in_(("approved", "rejected")),
+            DecisionRow.decided_at >= start,
+            DecisionRow.decided_at < end,
+        )
+        .distinct()
+    )
+    return list(
+        session.execute(
+            select(
+                DecisionRow.claim_id,
+                ClaimRow.claim_type,
+                DecisionRow.outcome,
+                DecisionRow.decided_by_kind,
+                DecisionRow.decided_at,
+            )
+            .join(ClaimRow, ClaimRow.id == DecisionRow.claim_id)
+            .where(DecisionRow.claim_id.in_(decided))
+            .order_by(DecisionRow.claim_id, DecisionRow.id)
         ).all()
     )
 

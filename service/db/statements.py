@@ -41,6 +41,7 @@ from service.db.tables import (
     PolicyDailyRow,
     PolicyRow,
 )
+from service.domain.lifecycle import PAYING
 
 POLICIES: Table = PolicyRow.__table__  # type: ignore[assignment]
 COVERAGES: Table = CoverageRow.__table__  # type: ignore[assignment]
@@ -71,6 +72,9 @@ POLICY_WITH_COVERAGES = (
         _cov.annual_aggregate,
         _cov.deductible,
         _cov.waiting_period,
+        _cov.deductible_period,
+        _cov.out_of_pocket_maximum,
+        _cov.out_of_pocket_period,
     )
     .select_from(POLICIES.outerjoin(COVERAGES, _cov.policy_id == _p.id))
     .where(_p.number == bindparam("number"))
@@ -152,7 +156,7 @@ HISTORY = select(
     _first(_same_claim).label("similar_to"),
     select(func.count()).where(_self).scalar_subquery().label("self_count"),
     select(_c.payable_amount)
-    .where(_self, _c.status == "approved")
+    .where(_self, _c.status.in_(PAYING))
     .scalar_subquery()
     .label("self_paid"),
 ).where(

@@ -4,7 +4,8 @@ A new claim's history (claims in the 12 months up to its date of loss, amount
 paid this policy year for its type) would otherwise scan every earlier claim on
 the policy: fine for a household, linear for a fleet policy with thousands of
 claims a year. `policy_daily` holds one row per (policy, claim type, date of
-loss): how many claims, and the thousandths paid on the approved ones. A history
+loss): how many claims, and the thousandths paid on the approved ones (approved,
+appealed, upheld or overturned: service/domain/lifecycle.py PAYING). A history
 lookup then reads at most a year of days per claim type, however many claims
 there are.
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.domain.lifecycle import PAYING
+
 PAID = "paid_thousandths"  # the column, and the scale of its integer amounts
 SCALE = 1000
 _KEY = "(policy_number, date_of_loss, claim_type)"  # the primary key: a date range seeks
@@ -33,8 +36,13 @@ _UNITS = {
 }
 
 
+# Statuses whose payable amount is owed (service/domain/lifecycle.py PAYING): an
+# appealed approval keeps its payment until the answer, and an upheld one after it.
+_PAYING = ", ".join(f"'{status.value}'" for status in PAYING)
+
+
 def _paid(row: str, units: str) -> str:
-    return f"CASE WHEN {row}.status = 'approved' THEN {units.format(row=row)} ELSE 0 END"
+    return f"CASE WHEN {row}.status IN ({_PAYING}) THEN {units.format(row=row)} ELSE 0 END"
 
 
 def _add(row: str, units: str, col: str) -> str:

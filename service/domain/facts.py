@@ -15,9 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 from service.domain.calendar import Span, local_date
+from service.domain.fee_schedule import FeeSchedule
+from service.domain.lines import LineDecision, LineInput, decide_lines
 from service.domain.model import (
     CLAIM_TYPES,
     LINES_OF_BUSINESS,
+    PERIODS,
     POLICY_STATUSES,
     Claim,
     Coverage,
@@ -98,6 +101,87 @@ FACTS: dict[str, Fact] = {
         Fact("coverage.limit_per_claim", "money", "Most paid for one claim", "800.00"),
         Fact("coverage.annual_aggregate", "money", "Most paid per policy year", "5000.00"),
         Fact("coverage.deductible", "money", "Part of the loss the holder pays", "50.00"),
+        Fact(
+            "coverage.deductible_period",
+            "enum",
+            "claim: each claim its own deductible; policy_year: met once a policy year",
+            "claim",
+            PERIODS,
+        ),
+        Fact(
+            "coverage.out_of_pocket_maximum",
+            "money",
+            "Most the insured pays (deductible) per out_of_pocket_period (unknown if none)",
+            "1000.00",
+        ),
+        Fact("coverage.out_of_pocket_period", "enum", "claim or policy_year", "claim", PERIODS),
+        Fact(
+            "deductible_met",
+            "money",
+            "Deductible already taken this policy year by other approved claims of this type "
+            "(0 when the deductible counts per claim)",
+            "300.00",
+        ),
+        Fact(
+            "deductible_remaining",
+            "money",
+            "What of the deductible this claim can still take (after deductible_met and the "
+            "out-of-pocket maximum)",
+            "200.00",
+        ),
+        Fact(
+            "out_of_pocket_met",
+            "money",
+            "Patient responsibility (PR cuts) already counted this policy year",
+            "300.00",
+        ),
+        Fact(
+            "out_of_pocket_remaining",
+            "money",
+            "What the insured may still be made to pay before the out-of-pocket maximum "
+            "(unknown without one)",
+            "700.00",
+        ),
+        Fact(
+            "allowed_amount",
+            "money",
+            "Amount claimed less fee-schedule cuts (CO 45) and lines denied by line rules; "
+            "the amount claimed for a claim without line items",
+            "320.00",
+        ),
+        Fact(
+            "lines_denied_count",
+            "integer",
+            "Line items denied by line rules (0 without line items)",
+            0,
+        ),
+        Fact("line.sequence", "integer", "The line's position on the claim, from 1", 1),
+        Fact("line.code", "string", "The line's service or procedure code", "99213"),
+        Fact("line.amount", "money", "Amount submitted for the line", "120.00"),
+        Fact(
+            "line.known",
+            "boolean",
+            "The code is on the fee schedule (rules/fee_schedules/) on the date of loss",
+            True,
+        ),
+        Fact(
+            "line.covered",
+            "boolean",
+            "The fee schedule marks the code covered (unknown if the code is not on it)",
+            True,
+        ),
+        Fact(
+            "line.allowed_maximum",
+            "money",
+            "The fee schedule's maximum allowed for the code (unknown if none is set)",
+            "100.00",
+        ),
+        Fact(
+            "line.over_maximum",
+            "boolean",
+            "The line's amount is above its allowed maximum (cut CO 45)",
+            False,
+        ),
         Fact(
             "report_delay",
             "duration",
@@ -193,6 +277,10 @@ def build_facts(
     reported_on = claim.reported_on or claim.reported_at.astimezone(UTC).date()
     have = {d.type for d in claim.documents}
     missing = [d for d in required_documents.get(claim.claim_type, ()) if d not in have]
+    lines = [
+        {"sequence": i, "code": item.code, "amount": item.amount}
+        for i, item in enumerate(claim.line_items, start=1)
+    ]
     facts: dict[str, Any] = {
         "claim": {
             "claim_type": claim.claim_type,
@@ -213,7 +301,11 @@ def build_facts(
         "claims_last_12_months": history.claims_last_12_months,
         "policy": {"found": policy is not None},
         "coverage": {"found": False},
+        "allowed_amount": claim.amount,
+        "lines_denied_count": 0,
     }
+    if lines:
+        facts["lines"] = lines  # each line's facts; the rules see one at a time as `line`
     if history.duplicate_of is not None:
         facts["duplicate_of"] = history.duplicate_of
     elif history.similar_to is not None:
@@ -259,16 +351,44 @@ def build_facts(
         limit_per_claim=coverage.limit_per_claim,
         annual_aggregate=coverage.annual_aggregate,
         deductible=coverage.deductible,
+        deductible_period=coverage.deductible_period,
+        out_of_pocket_period=coverage.out_of_pocket_period,
     )
-    facts.update(_amounts(claim.amount, coverage, history.paid_this_policy_year, policy.currency))
+    if coverage.out_of_pocket_maximum is not None:
+        facts["coverage"]["out_of_pocket_maximum"] = coverage.out_of_pocket_maximum
+    facts.update(_deductible(coverage, history))
+    facts.update(
+        _amounts(claim.amount, coverage, history.paid_this_policy_year, policy.currency, facts)
+    )
     return facts
 
 
-def _amounts(amount: Decimal, coverage: Coverage, used: Decimal, currency: str) -> dict[str, Any]:
+def _deductible(coverage: Coverage, history: History) -> dict[str, Any]:
+    """What of the deductible this claim can take: the coverage's deductible per claim,
+    or what is left of it this policy year; never more than what is left of the
+    out-of-pocket maximum (per claim, or per policy year)."""
+    yearly = coverage.deductible_period == "policy_year"
+    met = history.deductible_met if yearly else ZERO
+    remaining = max(coverage.deductible - met, ZERO)
+    out: dict[str, Any] = {"deductible_met": met}
+    if coverage.out_of_pocket_maximum is not None:
+        oop_yearly = coverage.out_of_pocket_period == "policy_year"
+        oop_met = history.out_of_pocket_met if oop_yearly else ZERO
+        oop_remaining = max(coverage.out_of_pocket_maximum - oop_met, ZERO)
+        remaining = min(remaining, oop_remaining)
+        out.update(out_of_pocket_met=oop_met, out_of_pocket_remaining=oop_remaining)
+    out["deductible_remaining"] = remaining
+    return out
+
+
+def _amounts(
+    amount: Decimal, coverage: Coverage, used: Decimal, currency: str, facts: Mapping[str, Any]
+) -> dict[str, Any]:
     """The amounts worked out from the cover, each in the currency's minor units (JPY
     900, not 900.00; KWD 0.000): what the facts store and show."""
     remaining = max(coverage.annual_aggregate - used, ZERO)
-    result = breakdown(amount, coverage.deductible, coverage.limit_per_claim, remaining)
+    deductible = Decimal(str(facts["deductible_remaining"]))
+    result = breakdown(amount, deductible, coverage.limit_per_claim, remaining)
     cuts = {line.reason: line.amount for line in result.adjustments}
     step = quantum(currency) if is_currency(currency) else None
 
@@ -293,7 +413,7 @@ def breakdown_from_facts(facts: Mapping[str, Any]) -> Breakdown | None:
         return None
     return breakdown(
         Decimal(str(facts["claim"]["amount"])),
-        Decimal(str(coverage["deductible"])),
+        Decimal(str(facts.get("deductible_remaining", coverage["deductible"]))),
         Decimal(str(coverage["limit_per_claim"])),
         Decimal(str(facts["aggregate_remaining"])),
     )
@@ -330,7 +450,7 @@ def facts_to_json(facts: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(value, date):
             out[key] = value.isoformat()
         elif isinstance(value, (list, tuple)):
-            out[key] = list(value)
+            out[key] = [facts_to_json(v) if isinstance(v, Mapping) else v for v in value]
         else:
             out[key] = value
     return out
@@ -339,6 +459,7 @@ def facts_to_json(facts: Mapping[str, Any]) -> dict[str, Any]:
 def facts_from_json(stored: Mapping[str, Any]) -> dict[str, Any]:
     """The inverse of facts_to_json, guided by the FACTS catalogue's types."""
     stored = dict(stored)
+    lines = stored.pop("lines", None)
     spans = {
         name: Span.from_dict(stored.pop(name))
         for name, fact in FACTS.items()
@@ -358,4 +479,83 @@ def facts_from_json(stored: Mapping[str, Any]) -> dict[str, Any]:
         for part in parents:
             target = target.setdefault(part, {})
         target[leaf] = value
+    if isinstance(lines, list):
+        nested["lines"] = [
+            facts_from_json({"line": line}).get("line", {})
+            for line in lines
+            if isinstance(line, Mapping)
+        ]
     return nested
+
+
+# ---- line items: their facts, and the claim's amounts once the lines are decided ----
+
+
+def fill_line_facts(facts: dict[str, Any], schedule: FeeSchedule) -> None:
+    """Add the fee schedule's facts to each line of `facts["lines"]` (in place): `known`
+    (the code is on the schedule on the date of loss), `covered`, `allowed_maximum`
+    (absent without one) and `over_maximum`. Called with the ruleset that decides, so a
+    backtest or shadow run reads its own candidate's schedule."""
+    loss = facts["claim"]["date_of_loss"]
+    for line in facts.get("lines") or []:
+        for stale in ("known", "covered", "allowed_maximum", "over_maximum"):
+            line.pop(stale, None)
+        entry = schedule.lookup(str(line["code"]), loss)
+        line["known"] = entry is not None
+        line["over_maximum"] = False
+        if entry is None:
+            continue
+        line["covered"] = entry.covered
+        if entry.maximum is not None:
+            line["allowed_maximum"] = entry.maximum
+            line["over_maximum"] = Decimal(str(line["amount"])) > entry.maximum
+
+
+def apply_line_decisions(
+    facts: dict[str, Any], denials: list[list[dict[str, Any]]]
+) -> tuple[LineDecision, ...]:
+    """Decide each line (service/domain/lines.py) given the reasons the line rules
+    denied it for (`denials[i]` for line i; empty: not denied), and update the claim's
+    amount facts in place to follow from the lines: `allowed_amount`,
+    `lines_denied_count`, `deductible_applied`, `over_limit_per_claim`,
+    `over_remaining_aggregate`, `payable_amount` (the sum of the lines' paid amounts)."""
+    lines = facts.get("lines") or []
+    if not lines:
+        return ()
+    inputs = [
+        LineInput(
+            int(line["sequence"]),
+            str(line["code"]),
+            Decimal(str(line["amount"])),
+            None if line.get("allowed_maximum") is None else Decimal(str(line["allowed_maximum"])),
+            tuple(denials[i]) if i < len(denials) else (),
+        )
+        for i, line in enumerate(lines)
+    ]
+    coverage = facts.get("coverage") or {}
+    claimed = sum((item.amount for item in inputs), ZERO)
+    # amounts are known with cover in the policy's currency (none across currencies)
+    priced = bool(coverage.get("found")) and "aggregate_remaining" in facts
+    if priced:
+        deductible = Decimal(str(facts.get("deductible_remaining", coverage["deductible"])))
+        limit = Decimal(str(coverage["limit_per_claim"]))
+        remaining = Decimal(str(facts["aggregate_remaining"]))
+    else:  # nothing is payable without cover: the lines only show the rules' denials
+        deductible, limit, remaining = ZERO, claimed, claimed
+    decided = decide_lines(
+        inputs, deductible=deductible, limit_per_claim=limit, aggregate_remaining=remaining
+    )
+    denied = sum(1 for item in inputs if item.denials)
+    allowed = sum((d.allowed for d in decided), ZERO)
+    facts["allowed_amount"] = allowed
+    facts["lines_denied_count"] = denied
+    if priced:
+        after_deductible = allowed - sum((d.deductible for d in decided), ZERO)
+        paid = sum((d.paid for d in decided), ZERO)
+        facts.update(
+            deductible_applied=sum((d.deductible for d in decided), ZERO),
+            over_limit_per_claim=after_deductible > limit,
+            over_remaining_aggregate=min(after_deductible, limit) > remaining,
+            payable_amount=paid,
+        )
+    return decided

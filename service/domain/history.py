@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from service.domain.calendar import twelve_months_before
+from service.domain.lifecycle import PAYING
 from service.domain.model import Claim, History, Policy, PriorClaim
 from service.domain.money import ZERO
 
@@ -34,7 +35,7 @@ def summarise_history(
     year_start, year_end = policy.policy_year(loss) if policy else (loss, loss)  # no policy: empty
     refs = frozenset(d.ref for d in claim.documents)
     count = 0
-    paid = ZERO
+    paid = deductible = patient = ZERO
     exact = similar = None
     for prior in earlier:
         if prior.id == claim.id:
@@ -43,11 +44,18 @@ def summarise_history(
             count += 1
         if (
             prior.claim_type == claim.claim_type
-            and prior.outcome == "approved"
+            and prior.outcome in PAYING  # approved, and still paying under appeal or after
             and prior.payable_amount is not None
             and year_start <= prior.date_of_loss < year_end
         ):
             paid += prior.payable_amount
+        if (
+            prior.claim_type == claim.claim_type
+            and prior.outcome in ("approved", "rejected")
+            and year_start <= prior.date_of_loss < year_end
+        ):  # what it met of a yearly deductible (a rejection within it counts too)
+            deductible += prior.deductible_applied
+            patient += prior.patient_responsibility
         if (
             prior.claim_type == claim.claim_type
             and prior.date_of_loss == claim.date_of_loss
@@ -65,4 +73,6 @@ def summarise_history(
         paid_this_policy_year=paid,
         duplicate_of=exact,
         similar_to=None if exact else similar,
+        deductible_met=deductible,
+        out_of_pocket_met=patient,
     )

@@ -26,6 +26,7 @@ LINES_OF_BUSINESS = {
 LANGUAGES = ("en", "zh", "es", "et", "vi")
 POLICY_STATUSES = ("active", "lapsed", "cancelled")
 TERMINATED_STATUSES = ("lapsed", "cancelled")  # these carry terminated_on
+PERIODS = ("claim", "policy_year")  # what a deductible or out-of-pocket maximum counts
 OUTCOMES = ("approved", "rejected", "escalated", "pending_info")
 
 
@@ -36,6 +37,11 @@ class Coverage:
     annual_aggregate: Decimal
     deductible: Decimal
     waiting_period: Duration = field(default_factory=lambda: Duration(0, "days"))
+    # "claim": each claim has its own deductible (device, property); "policy_year": met
+    # once a policy year across claims of this type (health)
+    deductible_period: str = "claim"
+    out_of_pocket_maximum: Decimal | None = None  # most the insured pays (PR cuts)
+    out_of_pocket_period: str = "claim"  # claim | policy_year, like deductible_period
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ class Claim:
     id: str | None = None
     reported_on: date | None = None
     line_items_key: str | None = None  # digest of the line items (exact duplicates)
+    line_items: tuple[LineItem, ...] = ()  # in the order received (sequence 1, 2, ...)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,8 @@ class PriorClaim:
     payable_amount: Decimal | None
     document_refs: frozenset[str] = frozenset()
     line_items_key: str | None = None
+    deductible_applied: Decimal = Decimal("0.00")  # PR 1 counted by its approval
+    patient_responsibility: Decimal = Decimal("0.00")  # every PR cut of its approval
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,8 @@ class History:
     paid_this_policy_year: Decimal = Decimal("0.00")
     duplicate_of: str | None = None  # exact: same evidence (a document ref or line items)
     similar_to: str | None = None  # suspected: same policy, type, date and amount only
+    deductible_met: Decimal = Decimal("0.00")  # PR 1 counted this policy year (this type)
+    out_of_pocket_met: Decimal = Decimal("0.00")  # every PR cut counted this policy year
     extra: dict[str, object] = field(default_factory=dict)
 
 

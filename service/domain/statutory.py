@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-OPEN = ("received", "pending_info", "escalated")
+OPEN = ("received", "pending_info", "escalated")  # = lifecycle.OPEN
 LABELS = {"acknowledge": "acknowledge the claim", "decide": "accept or deny the claim"}
 
 

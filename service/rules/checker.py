@@ -22,8 +22,10 @@ from jsonschema import Draft202012Validator
 from service.domain.calendar import Duration
 from service.domain.decision import DEFAULT_PRECEDENCE
 from service.domain.facts import FACTS
+from service.domain.fee_schedule import FeeSchedule
 from service.domain.model import CLAIM_TYPES
 from service.rules import compiler
+from service.rules.fee_schedules import read_fee_schedules
 from service.rules.limits import Limits
 from service.rules.loader import (
     ACTIONS,
@@ -41,6 +43,7 @@ from service.rules.loader import (
     Pos,
     Problem,
     Rule,
+    is_fee_schedule,
     key_pos_of,
     pos_of,
     rule_files,
@@ -74,6 +77,7 @@ class CheckResult:
     required_documents: dict[str, tuple[str, ...]] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    fee_schedule: FeeSchedule = field(default_factory=FeeSchedule)
 
     @property
     def errors(self) -> list[Problem]:
@@ -171,6 +175,7 @@ def check_files(files: Mapping[str, str], limits: Limits | None = None) -> Check
         ctx.err(Pos("files", 1, 1), "no rule files")
     settings_seen: dict[str, Pos] = {}
     total = 0
+    schedules: dict[str, str] = {}
     for rel in sorted(files):
         text = files[rel]
         total += len(text)
@@ -179,9 +184,14 @@ def check_files(files: Mapping[str, str], limits: Limits | None = None) -> Check
             what = "the rule files are too large together"
             ctx.err(Pos(rel, 1, 1), limits.refusal("max_total_bytes", what))
             break
+        if is_fee_schedule(rel):
+            schedules[rel] = text
+            continue
         _check_file(ctx, rel, text, result, settings_seen)
         if ctx.tally.rules > limits.max_rules:
             break  # refused at the first rule too many: the rest is not read
+    result.fee_schedule, fee_problems = read_fee_schedules(schedules, limits.max_fee_rows)
+    result.problems.extend(fee_problems)
     _check_across(ctx, result)
     result.problems.sort(key=lambda p: (p.file, p.line, p.column))
     return result

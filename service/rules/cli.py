@@ -46,9 +46,9 @@ def check(directory: Path | None) -> None:
     result = check_directory(directory, budget)
     if not result.errors:
         from service.rules import sandbox
-        from service.rules.compiler import compile_rules
+        from service.rules.compiler import compile_split
 
-        result.problems.extend(compile_rules(result.rules)[1])
+        result.problems.extend(compile_split(result.rules)[2])
         # the server's time and memory budget (RULES_COMPILE_*): what it would refuse fails here
         result.problems.extend(sandbox.verify(result.files, budget, str(directory)))
     for problem in result.problems:

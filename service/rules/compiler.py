@@ -298,11 +298,44 @@ def _durable_leaf(leaf: ELeaf) -> dict[str, Any]:
     return {_DURABLE_OP[leaf.op]: {leaf.prop: value}}
 
 
-def compile_rules(rules: list[Rule]) -> tuple[Compiled, list[Problem]]:
+LINE_PREFIX = "line."
+
+
+def _facts_of(cond: Condition) -> set[str]:
+    if isinstance(cond, Leaf):
+        return {cond.fact} | ({cond.ref} if cond.ref else set())
+    return set().union(*(_facts_of(item) for item in cond.items))
+
+
+def is_line_rule(rule: Rule) -> bool:
+    """A rule that names a line fact (`line.code`, ...): evaluated once per line item."""
+    return rule.when is not None and any(
+        name.startswith(LINE_PREFIX) for name in _facts_of(rule.when)
+    )
+
+
+def compile_split(rules: list[Rule]) -> tuple[Compiled, Compiled | None, list[Problem]]:
+    """The claim-level rules and the line rules (None: there are none) compiled apart:
+    a line rule never sees a claim without its line, and a claim rule never runs per line."""
+    line_rules = {i for i, rule in enumerate(rules) if is_line_rule(rule)}
+    claim, problems = compile_rules(rules, skip=line_rules)
+    if not line_rules:
+        return claim, None, problems
+    lines, more = compile_rules(rules, skip=set(range(len(rules))) - line_rules)
+    return claim, lines, problems + more
+
+
+def compile_rules(
+    rules: list[Rule], skip: set[int] | frozenset[int] = frozenset()
+) -> tuple[Compiled, list[Problem]]:
+    """Compile the rules (but those whose index is in `skip`) into shards; each durable
+    rule is named after the index of its rule in `rules`."""
     problems: list[Problem] = []
     assigned: list[list[tuple[int, list[Branch]]]] = [[]]
     shard = _Shard()
     for index, rule in enumerate(rules):
+        if index in skip:
+            continue
         branches = rule_branches(rule)
         if shard.add(branches) is None:
             assigned[-1].append((index, branches))
@@ -341,7 +374,7 @@ def compile_rules(rules: list[Rule]) -> tuple[Compiled, list[Problem]]:
 
 
 def limit_problems(rules: list[Rule]) -> list[Problem]:
-    return compile_rules(rules)[1]
+    return compile_split(rules)[2]
 
 
 def engine_fact(facts: Mapping[str, Any], properties: frozenset[str]) -> dict[str, Any]:

@@ -5,17 +5,25 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from service.domain.decision import Decision, Reason, decide
-from service.domain.facts import breakdown_from_facts, flatten
+from service.domain.facts import (
+    apply_line_decisions,
+    breakdown_from_facts,
+    fill_line_facts,
+    flatten,
+)
+from service.domain.fee_schedule import FeeSchedule
+from service.domain.lines import LineDecision, claim_breakdown
 from service.domain.money import fmt
+from service.domain.payable import Breakdown
 from service.rules.checker import check_files, read_folder
-from service.rules.compiler import Compiled, compile_rules, engine_fact, evaluate_python
+from service.rules.compiler import Compiled, compile_split, engine_fact, evaluate_python
 from service.rules.limits import Limits
 from service.rules.loader import Problem, Rule
 
@@ -28,6 +36,7 @@ __all__ = [
     "RulesetError",
     "adjudicate",
     "build_ruleset",
+    "line_decisions",
     "evaluate_python",
     "load_ruleset",
 ]
@@ -54,6 +63,9 @@ class Ruleset:
     files: dict[str, str]
     compiled: Compiled = field(repr=False, compare=False)
     warnings: tuple[Problem, ...] = ()
+    # the rules that name line facts, evaluated once per line item (empty: none)
+    line_compiled: Compiled | None = field(default=None, repr=False, compare=False)
+    fee_schedule: FeeSchedule = field(default_factory=FeeSchedule, repr=False, compare=False)
 
     def rule(self, rule_id: str) -> Rule:
         return next(r for r in self.rules if r.id == rule_id)
@@ -84,7 +96,7 @@ def build_ruleset(files: Mapping[str, str], limits: Limits | None = None) -> Rul
     result = check_files(files, limits)
     if result.errors:
         raise RulesetError(result.errors)
-    compiled, problems = compile_rules(result.rules)
+    compiled, line_compiled, problems = compile_split(result.rules)
     if problems:
         raise RulesetError(problems)
     return Ruleset(
@@ -95,6 +107,8 @@ def build_ruleset(files: Mapping[str, str], limits: Limits | None = None) -> Rul
         files=dict(result.files),
         compiled=compiled,
         warnings=tuple(p for p in result.problems if p.severity != "error"),
+        line_compiled=line_compiled,
+        fee_schedule=result.fee_schedule,
     )
 
 
@@ -104,6 +118,7 @@ class RulesEngine:
     def __init__(self, ruleset: Ruleset) -> None:
         self._ruleset = ruleset
         self._durable: Any = None  # built on first use, in the process that uses it
+        self._durable_lines: Any = None  # the line rules' shards, likewise
 
     @property
     def ruleset(self) -> Ruleset:
@@ -136,21 +151,76 @@ class RulesEngine:
             self._durable = durable_engine.DurableRulesets(self._ruleset.compiled.shards)
         return self._durable
 
+    def _current_lines(self, durable_engine: Any) -> Any:
+        compiled = self._ruleset.line_compiled
+        if compiled is None:
+            return None
+        if self._durable_lines is None or self._durable_lines.pid != os.getpid():
+            self._durable_lines = durable_engine.DurableRulesets(compiled.shards, "lines")
+        return self._durable_lines
+
+    def evaluate_with_lines(
+        self,
+        facts: dict[str, Any],
+        before_lines: Callable[[Ruleset], None],
+        after_lines: Callable[[Ruleset, list[list[Reason]]], None],
+    ) -> tuple[Ruleset, list[Reason], list[list[Reason]]]:
+        """A claim with line items: `before_lines(ruleset)` fills in the line facts
+        (the fee schedule is the ruleset's), the line rules run once per line
+        (`facts["lines"]`, each seen as `line` beside the claim's facts), then
+        `after_lines(ruleset, fired per line)` updates the claim's facts and the claim
+        rules run. All under the engine's one lock and on one ruleset version.
+
+        Returns (ruleset, claim rules fired, line rules fired per line)."""
+        from service.adapters import durable_engine
+
+        with durable_engine.LOCK:
+            ruleset = self._ruleset
+            try:
+                before_lines(ruleset)
+                per_line: list[list[Reason]] = []
+                compiled = ruleset.line_compiled
+                lines = self._current_lines(durable_engine)
+                base: dict[str, Any] = {}
+                if compiled is not None:  # the claim's part of every line's fact, once
+                    claim_part = {k: v for k, v in facts.items() if k != "lines"}
+                    base = engine_fact(claim_part, compiled.properties)
+                for line in facts.get("lines") or []:
+                    if lines is None or compiled is None:
+                        per_line.append([])
+                        continue
+                    fact = {**base, **engine_fact({"line": line}, compiled.properties)}
+                    per_line.append(_reasons(ruleset, lines.matched(fact), compiled))
+                after_lines(ruleset, per_line)
+                fact = engine_fact(facts, ruleset.compiled.properties)
+                names = self._current(durable_engine).matched(fact)
+            except durable_engine.DurableError as exc:
+                self._durable = self._durable_lines = None
+                raise EngineFailure(str(exc)) from exc
+        return ruleset, _reasons(ruleset, names), per_line
+
     def swap(self, new: Ruleset) -> None:
         """Compile `new` outside the lock, switch under it, then delete the old rules."""
         from service.adapters import durable_engine
 
         try:
             fresh = durable_engine.DurableRulesets(new.compiled.shards)
+            fresh_lines = (
+                None
+                if new.line_compiled is None
+                else durable_engine.DurableRulesets(new.line_compiled.shards, "lines")
+            )
         except durable_engine.DurableError as exc:
             raise EngineFailure(str(exc)) from exc
         with durable_engine.LOCK:
             old, self._durable, self._ruleset = self._durable, fresh, new
-            if old is not None:
-                try:
-                    old.close()
-                except durable_engine.DurableError as exc:
-                    raise EngineFailure(str(exc)) from exc
+            old_lines, self._durable_lines = self._durable_lines, fresh_lines
+            for stale in (old, old_lines):
+                if stale is not None:
+                    try:
+                        stale.close()
+                    except durable_engine.DurableError as exc:
+                        raise EngineFailure(str(exc)) from exc
 
     def close(self) -> None:
         from service.adapters import durable_engine
@@ -159,12 +229,15 @@ class RulesEngine:
             if self._durable is not None:
                 self._durable.close()
                 self._durable = None
+            if self._durable_lines is not None:
+                self._durable_lines.close()
+                self._durable_lines = None
 
 
-def _reasons(ruleset: Ruleset, names: list[str]) -> list[Reason]:
+def _reasons(ruleset: Ruleset, names: list[str], compiled: Compiled | None = None) -> list[Reason]:
     seen: set[int] = set()
     for name in names:
-        index = ruleset.compiled.names.get(name)
+        index = (compiled or ruleset.compiled).names.get(name)
         if index is not None:
             seen.add(index)
     return [_reason(ruleset.rules[i]) for i in sorted(seen)]
@@ -178,20 +251,28 @@ def _reason(rule: Rule) -> Reason:
 
 def adjudicate(engine: RulesEngine, facts: Mapping[str, Any]) -> Decision:
     """Evaluate the facts and pick the decision by the ruleset's precedence, with the
-    payable amount's adjustment lines; `{fact}` in a rule's message is filled in."""
+    payable amount's adjustment lines; `{fact}` in a rule's message is filled in.
+
+    A claim with line items (`facts["lines"]`) is decided per line first: the lines'
+    fee-schedule facts are filled in from the deciding ruleset, its line rules run once
+    per line, each line is decided (service/domain/lines.py), and the claim's amount
+    facts (`payable_amount`, ...) are updated **in `facts`** (a dict: the caller stores
+    these facts with the decision) before the claim rules run."""
+    if facts.get("lines") and isinstance(facts, dict):
+        return _adjudicate_lines(engine, facts)
     ruleset, fired = engine.evaluate_with_ruleset(facts)
     fired = [_filled(reason, facts) for reason in fired]
-    by_id = {r.id: r for r in ruleset.rules}
-    trace = tuple(
-        {
-            "rule": r.rule,
-            "action": r.action,
-            "code": r.code,
-            "file": by_id[r.rule].file,
-            "line": by_id[r.rule].line,
-        }
-        for r in fired
-    )
+    return _decide(ruleset, fired, facts, _trace(ruleset, fired), breakdown_from_facts(facts))
+
+
+def _decide(
+    ruleset: Ruleset,
+    fired: list[Reason],
+    facts: Mapping[str, Any],
+    trace: tuple[dict[str, object], ...],
+    amounts: Breakdown | None,
+    lines: tuple[LineDecision, ...] = (),
+) -> Decision:
     return decide(
         fired,
         precedence=ruleset.precedence,
@@ -200,9 +281,100 @@ def adjudicate(engine: RulesEngine, facts: Mapping[str, Any]) -> Decision:
         ruleset_version=ruleset.version,
         trace=trace,
         claimed=facts["claim"]["amount"],
-        amounts=breakdown_from_facts(facts),
+        amounts=amounts,
         currencies=_currencies(facts),
+        lines=lines,
     )
+
+
+def _trace(
+    ruleset: Ruleset, fired: list[Reason], line: int | None = None
+) -> tuple[dict[str, object], ...]:
+    by_id = {r.id: r for r in ruleset.rules}
+    return tuple(
+        {
+            "rule": r.rule,
+            "action": r.action,
+            "code": r.code,
+            "file": by_id[r.rule].file,
+            "line": by_id[r.rule].line,
+            **({"item": line} if line is not None else {}),
+        }
+        for r in fired
+    )
+
+
+def _adjudicate_lines(engine: RulesEngine, facts: dict[str, Any]) -> Decision:
+    ruleset, fired, trace, lines, amounts = _evaluate_lines(engine, facts)
+    return _decide(ruleset, fired, facts, trace, amounts, lines)
+
+
+def line_decisions(
+    engine: RulesEngine, facts: dict[str, Any]
+) -> tuple[tuple[LineDecision, ...], Breakdown | None]:
+    """Each line item's decision under the active rules, and the claim's breakdown from
+    them (None without coverage), whatever the claim's outcome: what a supervisor may
+    approve of a claim with line items. Updates the amount facts in `facts`, as
+    adjudicate does; () and None for a claim without line items."""
+    if not facts.get("lines"):
+        return (), None
+    _, _, _, lines, amounts = _evaluate_lines(engine, facts)
+    return lines, amounts
+
+
+def _evaluate_lines(
+    engine: RulesEngine, facts: dict[str, Any]
+) -> tuple[
+    Ruleset,
+    list[Reason],
+    tuple[dict[str, object], ...],
+    tuple[LineDecision, ...],
+    Breakdown | None,
+]:
+    decided: list[LineDecision] = []
+    line_fired: list[list[Reason]] = []
+
+    def before_lines(ruleset: Ruleset) -> None:
+        fill_line_facts(facts, ruleset.fee_schedule)
+
+    def after_lines(ruleset: Ruleset, per_line: list[list[Reason]]) -> None:
+        denials: list[list[dict[str, Any]]] = []
+        flat = flatten({k: v for k, v in facts.items() if k != "lines"})
+        for line, fired in zip(facts["lines"], per_line, strict=True):
+            line_flat = {**flat, **flatten({"line": line})}
+            filled = [_filled(r, facts, line_flat) for r in fired]
+            line_fired.append(filled)
+            denials.append([_line_reason(r) for r in filled if r.action == "reject"])
+        decided.extend(apply_line_decisions(facts, denials))
+
+    ruleset, fired, _ = engine.evaluate_with_lines(facts, before_lines, after_lines)
+    fired = [_filled(reason, facts) for reason in fired]
+    trace = _trace(ruleset, fired)
+    lifted: dict[str, Reason] = {}
+    lines: list[LineDecision] = []
+    for line, line_reasons in zip(decided, line_fired, strict=True):
+        trace += _trace(ruleset, line_reasons, line.sequence)
+        notes = tuple(_line_reason(r) for r in line_reasons if r.action == "approve")
+        if notes and line.outcome != "denied":
+            line = replace(line, reasons=line.reasons + notes)
+        lines.append(line)
+        for r in line_reasons:  # a line that needs a person or a document holds the claim
+            if r.action in ("escalate", "request_info"):
+                lifted.setdefault(r.rule, r)
+    fired += [r for r in lifted.values() if r.rule not in {f.rule for f in fired}]
+    coverage = facts.get("coverage") or {}
+    amounts = None
+    if coverage.get("found") and "aggregate_remaining" in facts:
+        amounts = claim_breakdown(
+            lines,
+            limit_per_claim=Decimal(str(coverage["limit_per_claim"])),
+            aggregate_remaining=Decimal(str(facts["aggregate_remaining"])),
+        )
+    return ruleset, fired, trace, tuple(lines), amounts
+
+
+def _line_reason(reason: Reason) -> dict[str, Any]:
+    return {"code": reason.code, "carc": reason.carc, "message": reason.message}
 
 
 def _currencies(facts: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -215,12 +387,12 @@ def _currencies(facts: Mapping[str, Any]) -> tuple[str, str] | None:
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 
 
-def _filled(reason: Reason, facts: Mapping[str, Any]) -> Reason:
+def _filled(reason: Reason, facts: Mapping[str, Any], flat: dict[str, Any] | None = None) -> Reason:
     """`{fact.name}` in the message replaced by the fact's value (money with the claim's
-    decimals); an unknown fact stays as written."""
+    decimals); an unknown fact stays as written. `flat`: the facts already flattened."""
     if "{" not in reason.message:
         return reason
-    flat = flatten(facts)
+    flat = flat if flat is not None else flatten(facts)
     currency = str(flat.get("claim.currency") or "")
 
     def value(match: re.Match[str]) -> str:

@@ -21,6 +21,7 @@ _BOUNDS: dict[str, tuple[str, float, float, str]] = {
     "max_depth": ("RULES_MAX_DEPTH", 8, 200, " (Python's recursion limit)"),
     "max_conditions": ("RULES_MAX_CONDITIONS", 1, 500, " (durable_rules hangs at 512)"),
     "max_rules": ("RULES_MAX_RULES", 1, 20_000, ""),
+    "max_fee_rows": ("RULES_MAX_FEE_ROWS", 1, 5_000_000, ""),
     "compile_seconds": ("RULES_COMPILE_SECONDS", 1, 25, " (gunicorn's 30 s worker timeout)"),
     "compile_memory_mb": ("RULES_COMPILE_MEMORY_MB", 128, 65_536, ""),
 }
@@ -42,6 +43,7 @@ class Limits:
     max_depth: int = int(_default("RULES_MAX_DEPTH"))  # lists and mappings nested in a file
     max_conditions: int = int(_default("RULES_MAX_CONDITIONS"))  # comparisons in one rule
     max_rules: int = int(_default("RULES_MAX_RULES"))  # rules in the ruleset, all files
+    max_fee_rows: int = int(_default("RULES_MAX_FEE_ROWS"))  # fee schedule rows, all files
     compile_seconds: float = float(_default("RULES_COMPILE_SECONDS"))  # child's wall time
     compile_memory_mb: int = int(_default("RULES_COMPILE_MEMORY_MB"))  # child's address space
 
@@ -62,6 +64,7 @@ class Limits:
             max_depth=config.rules_max_depth,
             max_conditions=config.rules_max_conditions,
             max_rules=config.rules_max_rules,
+            max_fee_rows=config.rules_max_fee_rows,
             compile_seconds=config.rules_compile_seconds,
             compile_memory_mb=config.rules_compile_memory_mb,
         )

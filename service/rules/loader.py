@@ -154,15 +154,28 @@ def key_pos_of(container: Any, key: Any, fallback: Pos) -> Pos:
     return getattr(container, "pos", fallback)
 
 
+FEE_SCHEDULES = "fee_schedules"  # the folder of fee schedules (*.csv) in a rules folder
+
+
+def is_fee_schedule(rel: str) -> bool:
+    """A fee schedule's relative path: fee_schedules/<name>.csv."""
+    parts = rel.split("/")
+    return len(parts) >= 2 and parts[0] == FEE_SCHEDULES and rel.endswith(".csv")
+
+
 def rule_files(directory: Path, most: int | None = None) -> list[Path]:
-    """Every *.yaml/*.yml under the directory except tests/ and schema/, sorted.
+    """Every *.yaml/*.yml under the directory except tests/ and schema/, and every
+    fee_schedules/*.csv, sorted.
 
     `most`: stop looking after this many (the caller refuses a folder holding more).
     """
     found = (
         p
         for p in directory.rglob("*")
-        if p.suffix in (".yaml", ".yml")
+        if (
+            (p.suffix in (".yaml", ".yml") and p.relative_to(directory).parts[0] != FEE_SCHEDULES)
+            or is_fee_schedule(p.relative_to(directory).as_posix())
+        )
         and p.relative_to(directory).parts[0] not in ("tests", "schema")
         and p.is_file()
     )

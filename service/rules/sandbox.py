@@ -268,6 +268,8 @@ def _check(files: dict[str, str], limits: Limits) -> list[Problem]:
         return [Problem("", 1, 1, "the ruleset is nested too deep to check")]
     try:
         durable_engine.DurableRulesets(ruleset.compiled.shards).close()
+        if ruleset.line_compiled is not None:
+            durable_engine.DurableRulesets(ruleset.line_compiled.shards, "lines").close()
     except durable_engine.DurableError as exc:
         return [Problem("", 1, 1, f"the rules engine refused the ruleset: {exc}")]
     return []

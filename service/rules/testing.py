@@ -14,14 +14,29 @@ from typing import Any
 from service.domain.calendar import Duration
 from service.domain.facts import build_facts
 from service.domain.history import summarise_history
-from service.domain.model import Claim, Coverage, Document, Policy, PriorClaim
+from service.domain.model import (
+    Claim,
+    Coverage,
+    Document,
+    LineItem,
+    Policy,
+    PriorClaim,
+    line_items_key,
+)
 from service.domain.money import ZERO, fmt, money
 from service.rules.engine import RulesEngine, Ruleset, adjudicate
 from service.rules.loader import LDict, Problem, shown
 from service.rules.reader import parse_yaml
 
 CASE_KEYS = ("name", "claim", "policy", "earlier_claims", "expect")
-EXPECT_KEYS = ("outcome", "reasons", "payable_amount", "missing_documents", "adjustments")
+EXPECT_KEYS = (
+    "outcome",
+    "reasons",
+    "payable_amount",
+    "missing_documents",
+    "adjustments",
+    "lines",  # per line item: {paid, allowed, deductible, outcome, carc} (those given)
+)
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,10 @@ def _case(rel: str, line: int, base: dict[str, Any], item: dict[str, Any]) -> Ca
     loss = _day(c["date_of_loss"])
     reported = _day(c.get("reported_on", loss + timedelta(days=1)))
     currency = c.get("currency", "USD")
+    items = tuple(
+        LineItem(str(i["code"]), money(i["amount"], currency), str(i.get("description", "")))
+        for i in c.get("line_items") or []
+    )
     claim = Claim(
         policy_number=str(c.get("policy_number", "P-1")),
         claim_type=c["claim_type"],
@@ -112,7 +131,9 @@ def _case(rel: str, line: int, base: dict[str, Any], item: dict[str, Any]) -> Ca
         amount=money(c["amount"], currency),
         currency=currency,
         documents=tuple(_document(d, line, i) for i, d in enumerate(c.get("documents", []))),
-        line_items_count=int(c.get("line_items_count", 0)),
+        line_items_count=len(items) or int(c.get("line_items_count", 0)),
+        line_items_key=line_items_key(items),
+        line_items=items,
         id="case",
     )
     earlier = tuple(
@@ -124,6 +145,10 @@ def _case(rel: str, line: int, base: dict[str, Any], item: dict[str, Any]) -> Ca
             outcome=e.get("outcome", "approved"),
             payable_amount=money(e["payable_amount"], currency) if "payable_amount" in e else None,
             document_refs=frozenset(str(r) for r in e.get("document_refs", [])),
+            deductible_applied=money(e.get("deductible_applied", 0), currency),
+            patient_responsibility=money(
+                e.get("patient_responsibility", e.get("deductible_applied", 0)), currency
+            ),
         )
         for i, e in enumerate(item.get("earlier_claims") or [])
     )
@@ -158,6 +183,13 @@ def _policy(p: dict[str, Any] | None) -> Policy | None:
                 annual_aggregate=money(cov["annual_aggregate"], currency),
                 deductible=money(cov.get("deductible", 0), currency),
                 waiting_period=Duration.parse(dict(cov.get("waiting_period") or {"days": 0})),
+                deductible_period=str(cov.get("deductible_period", "claim")),
+                out_of_pocket_maximum=(
+                    money(cov["out_of_pocket_maximum"], currency)
+                    if cov.get("out_of_pocket_maximum") is not None
+                    else None
+                ),
+                out_of_pocket_period=str(cov.get("out_of_pocket_period", "claim")),
             )
             for cov in p.get("coverages", [])
         ),
@@ -210,6 +242,8 @@ def run_case(engine: RulesEngine, case: Case) -> CaseResult:
                 f"adjustments do not balance: {fmt(case.claim.amount, currency)} - "
                 f"{fmt(cut, currency)} != {fmt(decision.payable_amount, currency)}"
             )
+    if "lines" in expect:
+        failures += _line_failures(expect["lines"], decision.lines, currency)
     if "missing_documents" in expect and list(decision.missing_documents) != list(
         expect["missing_documents"]
     ):
@@ -218,6 +252,30 @@ def run_case(engine: RulesEngine, case: Case) -> CaseResult:
             f"got {list(decision.missing_documents)}"
         )
     return CaseResult(case, failures, tuple(str(t["rule"]) for t in decision.trace))
+
+
+def _line_failures(want: Any, got: Any, currency: str) -> list[str]:
+    if not isinstance(want, list) or len(want) != len(got):
+        return [f"lines: expected {len(want) if isinstance(want, list) else want}, got {len(got)}"]
+    failures = []
+    for number, (wanted, line) in enumerate(zip(want, got, strict=True), start=1):
+        shown = line.to_json(currency)
+        for key, value in dict(wanted).items():
+            if key == "carc":
+                have: Any = [a["carc"] for a in shown["adjustments"]]
+                ok = str(value) in have
+            elif key == "outcome":
+                have = shown["outcome"]
+                ok = have == value
+            elif key in ("paid", "allowed", "deductible", "submitted"):
+                have = shown[key]
+                ok = have == fmt(money(value, currency), currency)
+            else:
+                failures.append(f"line {number}: unknown key {key!r}")
+                continue
+            if not ok:
+                failures.append(f"line {number} {key}: expected {value}, got {have}")
+    return failures
 
 
 def run_all(ruleset: Ruleset, tests_dir: Path, engine: RulesEngine | None = None) -> Report:

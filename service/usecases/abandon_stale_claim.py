@@ -16,6 +16,7 @@ from service.db import audit, claims, outbox
 from service.db.session import Session
 from service.db.tables import ClaimRow, DecisionRow
 from service.domain.decision import Decision, Reason
+from service.domain.lifecycle import ClaimEvent, ClaimStatus, transition
 from service.usecases.context import Context
 from service.usecases.payments import lock_policy
 from service.usecases.record_decision import record_decision
@@ -40,7 +41,7 @@ def abandon_stale_claim(ctx: Context, claim_id: str) -> bool:
         lock_policy(session, number)  # lock order: the policy, then the claim (payments.py)
         claim = claims.claim_for_update(session, claim_id, None)
         decision = claims.latest_decision(claim) if claim else None
-        if claim is None or claim.status != "pending_info" or decision is None:
+        if claim is None or claim.status != ClaimStatus.PENDING_INFO or decision is None:
             return False
         if not is_stale(decision, now, days):
             return False
@@ -52,7 +53,7 @@ def abandon_stale_claim(ctx: Context, claim_id: str) -> bool:
             action=action,
             carc="16",
         )
-        before = {"status": "pending_info", "decision_id": decision.id, "version": claim.version}
+        before = {"status": str(claim.status), "decision_id": decision.id, "version": claim.version}
         if action == "close":
             _close(session, claim, decision, reason, before, days, now)
         else:
@@ -85,6 +86,7 @@ def _escalate(
         escalation,
         facts={},
         decided_by=ACTOR,
+        event=ClaimEvent.NO_REPLY_ESCALATE,
         now=now,
         request_id=None,
         sla_hours=ctx.config.escalation_sla_hours,
@@ -103,7 +105,7 @@ def _close(
     days: int,
     now: datetime,
 ) -> None:
-    claim.status = "closed"
+    claim.status = transition(claim.status, ClaimEvent.NO_REPLY_CLOSE)
     claim.version = (claim.version or 0) + 1
     claim.updated_at = now
     session.flush()
@@ -116,7 +118,7 @@ def _close(
         source="sweep",
         before=before,
         after={
-            "status": "closed",
+            "status": str(claim.status),
             "reason_codes": [reason.code],
             "abandon_after_days": days,
         },

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.db import audit, claims
+from service.domain.lifecycle import ClaimStatus, decision_event
 from service.domain.model import Document
 from service.rules.engine import adjudicate
 from service.usecases.context import Context
@@ -79,7 +80,7 @@ def add_documents(
             "after": {"documents": sorted({d.type for d in new})},
         }
         outbox_ids: list[int] = []
-        readjudicate = bool(new) and row.status == "pending_info"
+        readjudicate = bool(new) and row.status == ClaimStatus.PENDING_INFO
         if readjudicate:
             # Only what changed is worked out again: the documents, and the policy's
             # history and remaining aggregate as they are now (without this claim); the
@@ -100,6 +101,7 @@ def add_documents(
                 settled.decision,
                 facts=settled.facts,
                 decided_by="rules",
+                event=decision_event("rules", settled.decision.outcome),
                 now=now,
                 request_id=request_id,
                 sla_hours=ctx.config.escalation_sla_hours,

@@ -1,7 +1,9 @@
 """A claimant contests a decision: the claim goes back to a supervisor with a deadline.
 
-Only rejected or partly paid claims can be appealed; the claimant is acknowledged
-through the outbox (`appeal_received`) and answered within APPEAL_ANSWER_DAYS.
+Only rejected or partly paid claims can be appealed, once (an answered appeal is 409);
+the claim becomes `appealed` and an approval keeps its payment while it waits; the
+claimant is acknowledged through the outbox (`appeal_received`) and answered within
+APPEAL_ANSWER_DAYS.
 The assignee is reminded a day before the deadline by `queue_appeal_reminders`.
 """
 
@@ -13,6 +15,7 @@ from typing import Any
 
 from service.db import accounts, appeals, audit, claims, outbox
 from service.db.tables import AppealRow, UserRow
+from service.domain.lifecycle import DECIDED, ClaimEvent, ClaimStatus, transition
 from service.usecases.context import Context
 from service.usecases.decide_claim import DecisionRefused
 from service.usecases.payments import lock_policy
@@ -44,8 +47,8 @@ def appeal_claim(
         raise DecisionRefused(422, "reason_required", "Say why the decision is contested.")
     now = ctx.clock.now()
     with ctx.unit_of_work() as session:
-        # An appealed approval stops counting against the aggregate until it is answered:
-        # the policy's lock first, as every change of what a claim pays takes it.
+        # An appealed approval keeps counting against the aggregate (lifecycle PAYING):
+        # the policy's lock first all the same, as every change of a paying claim takes it.
         number = claims.policy_number_of(session, claim_id, client_id)
         if number is not None:
             lock_policy(session, number)
@@ -54,8 +57,17 @@ def appeal_claim(
             raise DecisionRefused(404, "not_found", "No claim with this id.")
         if appeals.open_appeal(session, claim.id) is not None:
             raise DecisionRefused(409, "appeal_open", "An appeal on this claim is already open.")
-        paid_in_full = claim.status == "approved" and (claim.payable_amount or 0) >= claim.amount
-        if claim.status not in ("rejected", "approved") or paid_in_full:
+        paid_in_full = (
+            claim.status == ClaimStatus.APPROVED and (claim.payable_amount or 0) >= claim.amount
+        )
+        if claim.status in (ClaimStatus.UPHELD, ClaimStatus.OVERTURNED):
+            raise DecisionRefused(
+                409,
+                "not_appealable",
+                f"The claim was already appealed and the appeal answered ({claim.status}).",
+                current_status=str(claim.status),
+            )
+        if claim.status not in DECIDED or paid_in_full:
             raise DecisionRefused(
                 409,
                 "not_appealable",
@@ -65,6 +77,7 @@ def appeal_claim(
                     if paid_in_full
                     else f"; it is {claim.status}."
                 ),
+                current_status=str(claim.status),
             )
         due = now + timedelta(days=int(ctx.config.appeal_answer_days))
         appeal = AppealRow(
@@ -77,8 +90,8 @@ def appeal_claim(
             answer_due_at=due,
         )
         session.add(appeal)
-        before = {"status": claim.status, "assignee": claim.assignee}
-        claim.status = "escalated"
+        before = {"status": str(claim.status), "assignee": claim.assignee}
+        claim.status = transition(claim.status, ClaimEvent.APPEAL)
         claim.sla_due_at = due
         claim.assignee = None
         claim.version += 1
@@ -92,7 +105,11 @@ def appeal_claim(
             claim_id=claim.id,
             source=source,
             before=before,
-            after={"status": "escalated", "appeal_id": appeal.id, "answer_due_at": due.isoformat()},
+            after={
+                "status": str(claim.status),
+                "appeal_id": appeal.id,
+                "answer_due_at": due.isoformat(),
+            },
         )
         outbox_ids = []
         if (claim.claimant or {}).get("email"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from service.db import audit, claims
+from service.domain.lifecycle import QUEUED
 from service.usecases.context import Context
 from service.usecases.decide_claim import DecisionRefused
 
@@ -24,7 +25,7 @@ def assign_claim(
         claim = claims.claim_for_update(session, claim_id, None)
         if claim is None:
             raise DecisionRefused(404, "not_found", "No claim with this id.")
-        if claim.status != "escalated":
+        if claim.status not in QUEUED:
             raise DecisionRefused(409, "not_in_queue", f"The claim is {claim.status}, not queued.")
         current = claim.assignee
         if current and current not in (assignee, actor) and not force:

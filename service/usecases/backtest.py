@@ -39,6 +39,7 @@ from service.rules.engine import (
     build_ruleset,
 )
 from service.rules.limits import Limits
+from service.rules.loader import FEE_SCHEDULES, is_fee_schedule
 
 CHUNK_SIZE = 5_000  # decisions per chunk job
 MAX_LISTED = 10_000  # changed claims listed in one report (all are counted)
@@ -50,6 +51,8 @@ class Report:
     total: int = 0
     changed: int = 0
     errors: int = 0
+    outcome_changes: int = 0  # the outcome or the payable amount changed
+    reason_changes: int = 0  # the same outcome and amount, other reasons only
     transitions: dict[str, dict[str, int]] = field(default_factory=dict)
     payable_before: Decimal = ZERO
     payable_after: Decimal = ZERO
@@ -79,11 +82,18 @@ class Report:
         ):
             return
         self.changed += 1
+        reasons_only = (row.outcome, row.payable_amount) == (new.outcome, new.payable_amount)
+        if reasons_only:
+            self.reason_changes += 1
+        else:
+            self.outcome_changes += 1
         if len(self.changed_claims) < MAX_LISTED:
             self.changed_claims.append(
                 {
                     "decision_id": row.id,
                     "claim_id": row.claim_id,
+                    "claim_ref": getattr(row, "external_ref", None),
+                    "change": "reasons" if reasons_only else "outcome",
                     "old_outcome": row.outcome,
                     "new_outcome": new.outcome,
                     "old_payable": _money(row.payable_amount),
@@ -99,6 +109,8 @@ class Report:
             total=self.total + other.total,
             changed=self.changed + other.changed,
             errors=self.errors + other.errors,
+            outcome_changes=self.outcome_changes + other.outcome_changes,
+            reason_changes=self.reason_changes + other.reason_changes,
             payable_before=self.payable_before + other.payable_before,
             payable_after=self.payable_after + other.payable_after,
             changed_claims=(self.changed_claims + other.changed_claims)[:MAX_LISTED],
@@ -117,6 +129,8 @@ class Report:
             "changed": self.changed,
             "unchanged": self.total - self.changed - self.errors,
             "errors": self.errors,
+            "outcome_changes": self.outcome_changes,
+            "reason_changes": self.reason_changes,
             "transitions": self.transitions,
             "payable_before": fmt(self.payable_before),
             "payable_after": fmt(self.payable_after),
@@ -132,6 +146,8 @@ class Report:
             total=data["total"],
             changed=data["changed"],
             errors=data["errors"],
+            outcome_changes=data.get("outcome_changes", 0),
+            reason_changes=data.get("reason_changes", 0),
             transitions={k: dict(v) for k, v in data["transitions"].items()},
             payable_before=Decimal(data["payable_before"]),
             payable_after=Decimal(data["payable_after"]),
@@ -174,7 +190,12 @@ def candidate_from_files(
     """
     limits = limits or Limits()
     problems = [
-        Problem(str(name), 1, 1, "not a rule file name (name.yaml, letters, digits, _ - .)")
+        Problem(
+            str(name),
+            1,
+            1,
+            "not a rule file name (name.yaml or fee_schedules/name.csv; letters, digits, _ - .)",
+        )
         for name in files
         if not _safe_name(str(name))
     ]
@@ -200,7 +221,10 @@ def candidate_from_files(
 def _safe_name(name: str) -> bool:
     path = PurePosixPath(name)
     return (
-        path.suffix in (".yaml", ".yml")
+        (
+            (path.suffix in (".yaml", ".yml") and path.parts[0] != FEE_SCHEDULES)
+            or is_fee_schedule(name)
+        )
         and not path.is_absolute()
         and len(name) <= 200
         and path.parts[0] not in ("tests", "schema")
@@ -380,6 +404,63 @@ def _iso(day: date | None) -> str | None:
 
 def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
+
+
+def store_finished(
+    ctx: Any,
+    files: Mapping[str, Any],
+    version: str,
+    since: date | None,
+    until: date | None,
+    report: Report,
+    requested_by: str,
+) -> str:
+    """Store a backtest run in one go (the CLI's, replayed in its own process) beside
+    those the API runs in chunks; returns its id."""
+    now = ctx.clock.now()
+    row = BacktestRow(
+        id=str(uuid.uuid4()),
+        status="done",
+        params={
+            "since": _iso(since),
+            "until": _iso(until),
+            "date_field": "date_of_loss",
+            "requested_by": requested_by,
+            "source": "cli",
+        },
+        candidate_version=version,
+        candidate_files=dict(files),
+        chunks_total=0,
+        chunks_done=0,
+        report=report.to_json(),
+        created_at=now,
+        finished_at=now,
+    )
+    with ctx.unit_of_work() as session:
+        analysis.add_backtest(session, row, [])
+        session.commit()
+    return row.id
+
+
+def list_backtests(ctx: Any) -> list[dict[str, Any]]:
+    """The newest 50 backtests (API and CLI), without their claim lists."""
+    with ctx.unit_of_work(read_only=True) as session:
+        rows = analysis.recent_backtests(session)
+        return [
+            {
+                "id": r.id,
+                "status": r.status,
+                "source": (r.params or {}).get("source", "api"),
+                "requested_by": (r.params or {}).get("requested_by"),
+                "candidate_version": r.candidate_version,
+                "created_at": r.created_at.isoformat(),
+                "total": (r.report or {}).get("total"),
+                "changed": (r.report or {}).get("changed"),
+                "outcome_changes": (r.report or {}).get("outcome_changes"),
+                "reason_changes": (r.report or {}).get("reason_changes"),
+            }
+            for r in rows
+        ]
 
 
 def latest_backtest(ctx: Any) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from service.db import audit, claims, outbox
 from service.db.session import Session
 from service.db.tables import ClaimRow, DecisionRow
+from service.domain.lifecycle import QUEUED
 from service.usecases.context import Context
 
 log = logging.getLogger(__name__)
@@ -22,12 +23,12 @@ def escalate_overdue(ctx: Context) -> dict[str, int]:
     hours = ctx.config.escalation_sla_hours
     counts = {"breaches": 0, "cleared": 0}
     with ctx.unit_of_work(read_only=True) as session:
-        queued = claims.claim_ids_with_status(session, "escalated")
+        queued = claims.claim_ids_with_status(session, *QUEUED)
     for claim_id in queued:
         with ctx.unit_of_work() as session:
             claim = claims.get_claim(session, claim_id)
             decision = claims.latest_decision_of(session, claim_id)
-            if claim is None or claim.status != "escalated" or decision is None:
+            if claim is None or claim.status not in QUEUED or decision is None:
                 continue
             due = claim.sla_due_at or decision.decided_at + timedelta(hours=hours)
             if now < due:
@@ -57,7 +58,7 @@ def _flag(
         at=now,
         claim_id=claim.id,
         source="sweep",
-        before={"overdue": False, "status": claim.status},
+        before={"overdue": False, "status": str(claim.status)},
         after={
             "overdue": True,
             "decision_id": decision.id,
@@ -86,7 +87,7 @@ def _clear(ctx: Context, now: datetime) -> int:
     that chain's lock last (the lock order of service/usecases/payments.py)."""
     cleared = 0
     with ctx.unit_of_work(read_only=True) as session:
-        flags = claims.flags_to_clear(session, FLAG, while_status="escalated")
+        flags = claims.flags_to_clear(session, FLAG, while_status=QUEUED)
     for flag in flags:
         with ctx.unit_of_work() as session:
             if not claims.clear_flag(session, flag.id, now):

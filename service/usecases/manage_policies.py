@@ -35,6 +35,9 @@ def policy_from_data(number: str, data: dict[str, Any]) -> Policy:
                 annual_aggregate=c["annual_aggregate"],
                 deductible=c["deductible"],
                 waiting_period=c.get("waiting_period") or Duration(0, "days"),
+                deductible_period=c.get("deductible_period") or "claim",
+                out_of_pocket_maximum=c.get("out_of_pocket_maximum"),
+                out_of_pocket_period=c.get("out_of_pocket_period") or "claim",
             )
             for c in data.get("coverages", [])
         ),
@@ -59,6 +62,9 @@ def policy_document(policy: Policy) -> dict[str, Any]:
                 "annual_aggregate": fmt(c.annual_aggregate, currency),
                 "deductible": fmt(c.deductible, currency),
                 "waiting_period": c.waiting_period.as_dict(),
+                "deductible_period": c.deductible_period,
+                "out_of_pocket_maximum": fmt(c.out_of_pocket_maximum, currency),
+                "out_of_pocket_period": c.out_of_pocket_period,
             }
             for c in policy.coverages
         ],

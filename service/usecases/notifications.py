@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from service.adapters import templates
@@ -77,8 +78,15 @@ def claimant_context(
         "currency": currency,
         "payable_amount": fmt(payable, currency),
         "adjustments": templates.adjustment_words(adjustments, currency, language),
+        "lines": templates.line_words(
+            list(decision.lines or []) if decision else [],
+            list((claim.payload or {}).get("line_items") or []),
+            currency,
+            language,
+        ),
         "outcome": decision.outcome if decision else claim.status,
         "reasons": templates.reason_words(reasons, language),
+        "deductible_year": yearly_deductible(decision, currency),
         "missing_documents": [
             str(d.get("type", d)) if isinstance(d, dict) else str(d) for d in missing
         ],
@@ -88,6 +96,26 @@ def claimant_context(
         "status": claim.status,
         "days_open": payload.get("days_open"),
         "every_days": payload.get("every_days") or config.reg_status_every_days,
+    }
+
+
+def yearly_deductible(decision: DecisionRow | None, currency: str) -> dict[str, str] | None:
+    """For a coverage whose deductible counts per policy year: {met, of}, the deductible
+    met this policy year with this decision's share (the facts it was made on); else None."""
+    if decision is None or decision.outcome not in ("approved", "rejected"):
+        return None
+    facts = decision.facts or {}
+    coverage = facts.get("coverage") or {}
+    if coverage.get("deductible_period") != "policy_year":
+        return None
+    taken = sum(
+        (Decimal(str(a["amount"])) for a in decision.adjustments or [] if str(a["carc"]) == "1"),
+        Decimal("0"),
+    )
+    met = Decimal(str(facts.get("deductible_met") or 0)) + taken
+    return {
+        "met": fmt(met, currency) or "",
+        "of": fmt(Decimal(str(coverage["deductible"])), currency) or "",
     }
 
 
@@ -141,6 +169,7 @@ def build_webhook(
         "outcome": decision.outcome if decision else payload.get("outcome"),
         "payable_amount": fmt(decision.payable_amount, claim.currency) if decision else None,
         "adjustments": list(decision.adjustments or []) if decision else [],
+        "lines": list(decision.lines or []) if decision else [],
         "currency": claim.currency,
         "reasons": [{k: r.get(k) for k in ("code", "carc", "message")} for r in reasons],
     }

@@ -7,9 +7,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from service.db import audit, claims
+from service.db import appeals, audit, claims
 from service.usecases.context import Context
 from service.usecases.read_models import (
+    appeal_document,
     audit_document,
     claim_document,
     claim_summary,
@@ -33,6 +34,7 @@ def get_claim(ctx: Context, claim_id: str, client_id: str | None = None) -> dict
         ]
         # The facts the current decision was made on, as stored with it.
         document["facts"] = row.decisions[-1].facts if row.decisions else None
+        document["appeals"] = [appeal_document(a) for a in appeals.appeals_of(session, row.id)]
         document["history"] = [audit_document(e) for e in audit.audit_for_claim(session, row.id)]
         document["version"] = row.version
         return document

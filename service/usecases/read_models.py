@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from service.db.tables import AuditEventRow, ClaimRow, DecisionRow
+from service.db.tables import AppealRow, AuditEventRow, ClaimRow, DecisionRow
 from service.domain.money import fmt
 
 
@@ -19,11 +19,13 @@ def decision_document(
         "outcome": row.outcome,
         "payable_amount": fmt(row.payable_amount, currency),
         "adjustments": row.adjustments or [],
+        "lines": row.lines or [],
         "reasons": row.reasons,
         "missing_documents": row.missing_documents,
         "ruleset_version": row.ruleset_version,
         "trace": row.trace,
         "decided_by": row.decided_by,
+        "decided_by_kind": row.decided_by_kind,
         "decided_at": row.decided_at.isoformat(),
         "note": row.note,
     }
@@ -102,4 +104,28 @@ def audit_document(row: AuditEventRow) -> dict[str, Any]:
         "source": row.source,
         "before": row.before,
         "after": row.after,
+    }
+
+
+def appeal_document(row: AppealRow) -> dict[str, Any]:
+    """An appeal as GET /v1/claims/<id> shows it: what the claimant wrote, who filed it
+    and when, its answer deadline, status (open | upheld | overturned; answered before
+    the outcome was recorded) and the answer (null while open)."""
+    answer = None
+    if row.answered_at is not None:
+        answer = {
+            "outcome": {"upheld": "uphold", "overturned": "overturn"}.get(row.status),
+            "note": row.answer,
+            "answered_by": row.answered_by,
+            "answered_at": row.answered_at.isoformat(),
+            "decision_id": row.decision_id,
+        }
+    return {
+        "id": row.id,
+        "reason": row.reason,
+        "filed_at": row.received_at.isoformat(),
+        "filed_by": row.submitted_by,
+        "due_at": row.answer_due_at.isoformat(),
+        "status": row.status,
+        "answer": answer,
     }

@@ -9,10 +9,11 @@ from typing import Any
 from service.config import Config
 from service.db import outbox, reporting
 from service.db.session import Session
+from service.domain.lifecycle import ClaimStatus
 from service.usecases.context import Context
 from service.usecases.run_statutory_clocks import near_or_past
 
-OPEN = ("pending_info", "escalated")
+OPEN = (ClaimStatus.PENDING_INFO, ClaimStatus.ESCALATED, ClaimStatus.APPEALED)
 CLOCKS_LISTED = 50  # the digest lists the most urgent; the counts cover all
 
 
@@ -54,6 +55,7 @@ def digest_context(session: Session, day: date, config: Config) -> dict[str, Any
             "decided": sum(outcomes.values()),
             "pending_info": by_status.get("pending_info", 0),
             "escalated": by_status.get("escalated", 0),
+            "appealed": by_status.get("appealed", 0),
         },
         "outcomes": dict(sorted(outcomes.items())),
         "breaches": [

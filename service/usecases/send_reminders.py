@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.db import claims, outbox
+from service.domain.lifecycle import ClaimStatus
 from service.usecases.abandon_stale_claim import abandon_stale_claim, is_stale
 from service.usecases.context import Context
 
@@ -22,13 +23,13 @@ def send_reminders(ctx: Context) -> dict[str, int]:
     days = sorted(ctx.config.reminder_days)
     counts = {"reminders": 0, "abandoned": 0}
     with ctx.unit_of_work(read_only=True) as session:
-        waiting = claims.claim_ids_with_status(session, "pending_info")
+        waiting = claims.claim_ids_with_status(session, ClaimStatus.PENDING_INFO)
     for claim_id in waiting:
         stale = False
         with ctx.unit_of_work() as session:
             claim = claims.get_claim(session, claim_id)
             decision = claims.latest_decision_of(session, claim_id)
-            if claim is None or claim.status != "pending_info" or decision is None:
+            if claim is None or claim.status != ClaimStatus.PENDING_INFO or decision is None:
                 continue
             stale = is_stale(decision, now, ctx.config.abandon_after_days)
             if not stale:

@@ -9,6 +9,7 @@ decision, its transaction and its response are never affected.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -33,7 +34,9 @@ def record_shadow(
         return None
     try:
         engine = ctx.shadow.engine()
-        shadow = adjudicate(engine, facts)
+        # a copy: a claim with line items has its line facts and amounts filled in from
+        # the shadow ruleset's fee schedule, which must not touch the live decision's
+        shadow = adjudicate(engine, copy.deepcopy(dict(facts)))
         active_codes = sorted(r.code for r in decision.reasons)
         shadow_codes = sorted(r.code for r in shadow.reasons)
         agree = (decision.outcome, decision.payable_amount, active_codes) == (

@@ -20,6 +20,7 @@ from service.db import claims, idempotency
 from service.db.errors import Conflict
 from service.db.tables import ClaimRow
 from service.domain.facts import report_date, zone_of
+from service.domain.lifecycle import ClaimStatus
 from service.domain.model import Claim, Document, LineItem, Policy, line_items_key
 from service.metrics import observe_decision
 from service.rules.engine import adjudicate
@@ -129,6 +130,7 @@ def _store_and_decide(
             documents=tuple(Document(d["type"], d["ref"]) for d in documents),
             line_items_count=len(lines),
             line_items_key=line_items_key(lines),
+            line_items=lines,
         )
         engine = ctx.engine
         policy = lock_policy(session, claim.policy_number)
@@ -206,7 +208,7 @@ def _new_claim(
         "preferred_language": claimant["preferred_language"],
         "callback_url": data.get("callback_url"),
         "payload": stored,
-        "status": "received",
+        "status": ClaimStatus.RECEIVED,
         "payable_amount": None,
         "ruleset_version": None,
         "assignee": None,

@@ -3,9 +3,11 @@ per policy, claim type and currency, as CSV. Each row explains itself: claimed_a
 - deductible - limit_cut - aggregate_cut - other_adjustments = payable_amount (the
 decision's adjustment lines: PR 1 deductible, CO 119 per-claim limit, CO 119 annual
 aggregate, and anything else such as a supervisor's OA 150), and policy_year_start
-says which policy year's aggregate it counts against. A month that has ended is
-written once to INSTANCE_DIR/reports/bordereau-YYYY-MM.csv; the current month is built
-on the fly."""
+says which policy year's aggregate it counts against. An approval that replaces an
+earlier month's (an appeal overturned to a higher amount) bills the difference, once:
+the earlier payment is in other_adjustments; appealed and upheld approvals keep their
+row. A month that has ended is written once to INSTANCE_DIR/reports/bordereau-YYYY-MM.csv;
+the current month is built on the fly."""
 
 from __future__ import annotations
 
@@ -143,14 +145,15 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     start, end = month_bounds(month)
     with ctx.unit_of_work(read_only=True) as session:
         rows = reporting.approvals(session, start, end)
-        starts = reporting.policy_starts(session, {claim.policy_number for claim, _ in rows})
+        starts = reporting.policy_starts(session, {claim.policy_number for claim, *_ in rows})
     out = io.StringIO()
     writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)
     totals: dict[tuple[str, str, str], Sums] = defaultdict(Sums)
-    for claim, decision in billed(rows):
-        row = Sums(claim.amount, decision.payable_amount or Decimal(0), 1)
+    for claim, decision, before in billed(rows):
+        row = Sums(claim.amount, (decision.payable_amount or Decimal(0)) - before, 1)
         row.add_cuts(decision.adjustments or [])
+        row.cuts[3] += before  # billed in an earlier month (an appeal overturned higher)
         writer.writerow(
             (
                 "claim",
@@ -182,15 +185,21 @@ def bordereau_csv(ctx: Context, month: str) -> str:
     return out.getvalue()
 
 
-def billed(rows: list[Any]) -> list[Any]:
-    """(claim, decision) billed in a month, from `reporting.approvals`: several approvals of
-    one claim in the month bill it once, at its first approval (the remittance too)."""
-    seen: set[str] = set()
+def billed(rows: list[Any]) -> list[tuple[Any, Any, Decimal]]:
+    """(claim, decision, billed_before) per claim a month bills, from `reporting.approvals`
+    (claim, decision, approved_before): the claim's latest approval in the month, and what
+    its approval before the month already billed. An appeal overturned to a higher amount
+    bills the difference once; an upheld approval keeps its row; a claim whose latest
+    approval adds nothing to what was billed before is left out (the remittance too)."""
+    latest: dict[str, tuple[Any, Any, Any]] = {}
+    for claim, decision, before in rows:
+        latest[claim.id] = (claim, decision, before)
     out = []
-    for claim, decision in rows:
-        if claim.id not in seen:
-            seen.add(claim.id)
-            out.append((claim, decision))
+    for claim, decision, before in latest.values():
+        prior = Decimal(str(before)) if before is not None else Decimal(0)
+        if prior > 0 and (decision.payable_amount or Decimal(0)) <= prior:
+            continue  # nothing more to bill
+        out.append((claim, decision, prior))
     return out
 
 

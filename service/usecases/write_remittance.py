@@ -101,7 +101,9 @@ def remittance_csv(ctx: Context, month: str) -> str:
     start, end = month_bounds(month)
     with ctx.unit_of_work(read_only=True) as session:
         rows = billed(reporting.approvals(session, start, end))
-        claims = [(claim, decision_document(decision, claim.currency)) for claim, decision in rows]
+        claims = [
+            (claim, decision_document(decision, claim.currency)) for claim, decision, _ in rows
+        ]
     out = io.StringIO()
     writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)

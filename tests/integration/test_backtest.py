@@ -67,6 +67,8 @@ def check(report: dict[str, Any], changed_id: str) -> None:
     assert {k: report[k] for k in EXPECTED} == EXPECTED
     (changed,) = report["changed_claims"]
     assert changed["claim_id"] == changed_id
+    assert changed["claim_ref"].startswith("EXT-") and changed["change"] == "outcome"
+    assert (report["outcome_changes"], report["reason_changes"]) == (1, 0)
     assert (changed["old_outcome"], changed["new_outcome"]) == ("approved", "escalated")
     assert (changed["old_payable"], changed["new_payable"]) == ("250.00", None)
     assert "AMOUNT_ABOVE_THRESHOLD" in changed["new_reasons"]
@@ -166,6 +168,19 @@ def test_cli_table_csv_json_and_zero_claims(
     assert rows[1].startswith(f"{changed_id},approved,escalated,250.00,")
     none = runner.invoke(rules_cli, ["backtest", str(rules_dir), "--since", "2030-01-01"])
     assert none.exit_code == 0 and "no stored claims in that range" in none.output
+    from service.usecases.backtest import list_backtests
+
+    stored = list_backtests(rules_app.extensions["claims"])
+    assert [b["source"] for b in stored] == ["cli", "cli", "cli"]  # json, table, csv runs
+    assert {(b["changed"], b["outcome_changes"], b["reason_changes"]) for b in stored} == {
+        (1, 1, 0)
+    }
+    from tests.auth_helpers import key
+
+    listed = rules_app.test_client().get(
+        "/v1/rulesets/backtests", headers=key(rules_app, "analyst", "ana")
+    )
+    assert listed.status_code == 200 and len(listed.get_json()["items"]) == 3
 
 
 @pytest.fixture

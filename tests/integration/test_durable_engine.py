@@ -20,7 +20,7 @@ import pytest
 
 from service.domain.calendar import Duration, Span
 from service.domain.facts import FACTS
-from service.rules.compiler import compile_rules, evaluate_python
+from service.rules.compiler import compile_rules, evaluate_python, is_line_rule
 from service.rules.engine import EngineFailure, RulesEngine, Ruleset, adjudicate, load_ruleset
 from service.rules.loader import Condition, Group, Leaf, Pos, Rule
 from service.rules.testing import facts_for, load_cases
@@ -177,10 +177,23 @@ def test_default_rules_match_the_python_reference_on_random_facts() -> None:
     ruleset = load_ruleset(ROOT / "rules")
     engine = RulesEngine(ruleset)
     rng = random.Random(7)
+    claim_rules = [r for r in ruleset.rules if not is_line_rule(r)]
+    line_rules = [r for r in ruleset.rules if is_line_rule(r)]
+    assert line_rules  # rules/lines.yaml
+    lines_seen = 0
     for _ in range(1000):
         facts = random_facts(rng)
         got = [r.rule for r in engine.evaluate(facts)]
-        assert got == [r.id for r in ruleset.rules if evaluate_python(r, facts)]
+        assert got == [r.id for r in claim_rules if evaluate_python(r, facts)]
+        if not isinstance(facts.get("line"), dict):
+            continue
+        # line rules run once per line, the line seen as `line` beside the claim's facts
+        lines_seen += 1
+        per_line = {k: v for k, v in facts.items() if k != "line"}
+        per_line["lines"] = [facts["line"]]
+        _, _, fired = engine.evaluate_with_lines(per_line, lambda _r: None, lambda _r, _f: None)
+        assert [r.rule for r in fired[0]] == [r.id for r in line_rules if evaluate_python(r, facts)]
+    assert lines_seen > 100
 
 
 def test_5000_evaluations_in_one_process_are_flat_and_stable() -> None:

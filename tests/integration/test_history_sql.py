@@ -19,13 +19,16 @@ from service.db import claims, policies
 from service.db.tables import ClaimRow
 from service.domain.calendar import Duration
 from service.domain.history import summarise_history
+from service.domain.lifecycle import PAYING, ClaimStatus
 from service.domain.model import Claim, Coverage, Document, Policy, PriorClaim
 from service.usecases.context import Context
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 TYPES = ("device_damage", "device_theft")
-OUTCOMES = ("approved", "rejected", "escalated", "pending_info")
+# Every claim status: an appealed, upheld or overturned claim's payment counts as an approved one's.
+OUTCOMES = tuple(s.value for s in ClaimStatus)
+PAYS = tuple(s.value for s in PAYING)
 REFS = [f"s3://docs/{n}.pdf" for n in range(6)]
 THOUSANDTH = Decimal("0.001")
 
@@ -99,9 +102,7 @@ def _random_priors(rng: random.Random, n: int, loss: date, amount: Decimal) -> l
                 date_of_loss=loss if on_probe else loss + timedelta(days=rng.randint(-800, 400)),
                 amount=amount if on_probe else Decimal(rng.randint(1, 3000)),
                 outcome=outcome,
-                payable_amount=(
-                    Decimal(rng.randint(0, 90000)) / 100 if outcome == "approved" else None
-                ),
+                payable_amount=(Decimal(rng.randint(0, 90000)) / 100 if outcome in PAYS else None),
                 document_refs=frozenset(rng.sample(REFS, rng.randint(0, 2))),
                 line_items_key=rng.choice((None, None, "lines-a", "lines-b")),
             )
@@ -185,7 +186,8 @@ def _recount(session) -> dict:
     rows = session.execute(
         text(
             "SELECT policy_number, claim_type, date_of_loss, count(*), "
-            "sum(CASE WHEN status = 'approved' THEN payable_amount ELSE 0 END) "
+            "sum(CASE WHEN status IN ('approved', 'appealed', 'upheld', 'overturned') "
+            "THEN payable_amount ELSE 0 END) "
             "FROM claims GROUP BY policy_number, claim_type, date_of_loss"
         )
     ).all()
@@ -223,7 +225,7 @@ def test_tallies_follow_every_change_to_claims(context: Context) -> None:
             if change == "decide":
                 status = rng.choice(OUTCOMES)
                 # three decimals (KWD, BHD): the tallies count thousandths exactly
-                payable = Decimal(rng.randint(0, 500000)) / 1000 if status == "approved" else None
+                payable = Decimal(rng.randint(0, 500000)) / 1000 if status in PAYS else None
                 values = {"status": status, "payable_amount": payable}
             elif change == "move":
                 values = {"date_of_loss": date(2026, 5, 20) - timedelta(days=rng.randint(0, 500))}

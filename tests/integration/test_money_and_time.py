@@ -468,7 +468,9 @@ def test_line_items_must_add_up_to_the_claim_amount(client):
         "line_items": "The line items add up to 135.00 USD, not the claim amount 1900.00 USD."
     }
     document = post(client, claim("P-MED", "medical_reimbursement", "135", line_items=items))
-    assert document["decision"]["payable_amount"] == "135.00"
+    # each line decided on its own (issue 16): 99213 is cut to its fee-schedule maximum
+    # of 90.00 (CO 45 30.00); 87880 is not on the fee schedule: denied (CO 96 15.00)
+    assert document["decision"]["payable_amount"] == "90.00"
     shown = client.get(f"/v1/claims/{document['id']}").get_json()["line_items"]
     assert [(i["code"], i["amount"]) for i in shown] == [("99213", "120.00"), ("87880", "15.00")]
     assert sum(Decimal(i["amount"]) for i in shown) == Decimal("135")

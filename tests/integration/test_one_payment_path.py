@@ -13,14 +13,14 @@ import threading
 from decimal import Decimal
 
 import pytest
-import yaml
 from sqlalchemy import select
 
 from service.db.tables import ClaimRow
+from service.domain.lifecycle import PAYING
 from service.usecases.context import Context, build_context
 from tests.auth_helpers import key
-from tests.conftest import ROOT, make_config
-from tests.helpers import POLICIES, claim, coverage
+from tests.conftest import make_config
+from tests.helpers import POLICIES, claim, coverage, rules_without
 
 pytestmark = pytest.mark.integration
 AGGREGATE = Decimal("1500.00")
@@ -33,13 +33,7 @@ def pool_app(db_url, tmp_path, clock):
     deductible; a device payable above 1,000 is escalated."""
     from service.api.app import create_app
 
-    rules = tmp_path / "rules"
-    rules.mkdir()
-    for path in (ROOT / "rules").glob("*.yaml"):
-        doc = yaml.safe_load(path.read_text())
-        if doc.get("rules"):
-            doc["rules"] = [r for r in doc["rules"] if r["id"] != "FREQUENT_CLAIMS"]
-        (rules / path.name).write_text(yaml.safe_dump(doc, sort_keys=False))
+    rules = rules_without(tmp_path / "rules", "FREQUENT_CLAIMS")
     ctx: Context = build_context(make_config(db_url, tmp_path, RULES_DIR=str(rules)))
     ctx.clock = clock
     app = create_app(ctx.config, ctx)
@@ -65,7 +59,7 @@ def paid_on_policy(app) -> Decimal:
     with app.extensions["claims"].unit_of_work() as session:
         rows = session.scalars(
             select(ClaimRow.payable_amount).where(
-                ClaimRow.policy_number == "P-POOL", ClaimRow.status == "approved"
+                ClaimRow.policy_number == "P-POOL", ClaimRow.status.in_(PAYING)
             )
         )
         return sum((Decimal(r) for r in rows), Decimal("0"))
@@ -149,8 +143,9 @@ def test_twenty_concurrent_payers_never_exceed_the_aggregate(pool_app):
 
 
 def test_appeal_answer_goes_through_the_same_step(pool_app):
-    """A partly paid claim is appealed; while the appeal is open its payment no longer
-    counts and another claim takes most of what it frees; the answer is refused."""
+    """A partly paid claim is appealed; while the appeal is open its payment still counts
+    (before, the appeal freed it and another claim took it); an overturn above what
+    remains is refused; an uphold keeps the payment to the cent."""
     client = pool_app.test_client()
 
     def submit(amount, day):
@@ -162,11 +157,63 @@ def test_appeal_answer_goes_through_the_same_step(pool_app):
     assert partly["decision"]["payable_amount"] == "600.00"
     appeal = client.post(f"/v1/claims/{partly['id']}/appeal", json={"reason": "Pay it all"})
     assert appeal.status_code == 201, appeal.get_json()
-    assert submit("500", 3)["decision"]["payable_amount"] == "500.00"  # 100 remains
-    answer = approve(pool_app, key(pool_app, "supervisor", "sue"), partly["id"], "600", None)
+    assert appeal.get_json()["claim_status"] == "appealed"
+    assert paid_on_policy(pool_app) == Decimal("1500.00")  # the appealed 600 still counts
+    third = submit("500", 3)
+    assert third["decision"]["payable_amount"] in (None, "0.00"), third  # nothing remains
+    sue = key(pool_app, "supervisor", "sue")
+    answer = overturn(pool_app, sue, partly["id"], "700")
     assert answer.status_code == 422, answer.get_json()
     assert (answer.get_json()["code"], answer.get_json()["remaining"]) == (
         "aggregate_exceeded",
-        "100.00",
+        "600.00",
     )
+    assert paid_on_policy(pool_app) == Decimal("1500.00")
+
+
+def overturn(app, headers, claim_id, amount):
+    client = app.test_client()
+    tag = client.get(f"/v1/claims/{claim_id}", headers=headers).headers["ETag"]
+    return client.post(
+        f"/v1/claims/{claim_id}/decision",
+        json={"outcome": "overturn", "payable_amount": amount, "note": "review"},
+        headers=headers | {"If-Match": tag},
+    )
+
+
+def test_two_overturns_at_once_respect_the_aggregate(pool_app):
+    """Two claims approved at 500 each are appealed; two supervisors overturn both to 900
+    at the same moment (1,800 against 1,500): one is paid, the other is told what remains
+    (600.00); the bordereau bills each claim once, at its latest amount."""
+    from service.usecases.write_bordereau import bordereau_csv
+
+    first, second = escalated(pool_app, 2)
+    sue, sam = key(pool_app, "supervisor", "sue"), key(pool_app, "supervisor", "sam")
+    client = pool_app.test_client()
+    for claim_id in (first, second):
+        assert approve(pool_app, sue, claim_id, "500", None).status_code == 200
+        appealed = client.post(f"/v1/claims/{claim_id}/appeal", json={"reason": "all of it"})
+        assert appealed.status_code == 201, appealed.get_json()
+    assert paid_on_policy(pool_app) == Decimal("1000.00")
+
+    start = threading.Barrier(2)
+
+    def answer(headers, claim_id):
+        tag = pool_app.test_client().get(f"/v1/claims/{claim_id}", headers=headers)
+        start.wait()
+        return pool_app.test_client().post(
+            f"/v1/claims/{claim_id}/decision",
+            json={"outcome": "overturn", "payable_amount": "900", "note": "review"},
+            headers=headers | {"If-Match": tag.headers["ETag"]},
+        )
+
+    responses = run_all([lambda: answer(sue, first), lambda: answer(sam, second)])
+    assert sorted(r.status_code for r in responses) == [200, 422]
+    refused = next(r for r in responses if r.status_code == 422).get_json()
+    assert (refused["code"], refused["remaining"]) == ("aggregate_exceeded", "600.00")
     assert paid_on_policy(pool_app) == Decimal("1400.00")
+    report = bordereau_csv(pool_app.extensions["claims"], "2026-06")
+    billed = sorted(
+        line.split(",")[10] for line in report.splitlines() if line.startswith("claim,")
+    )
+    assert billed == ["500.00", "900.00"]

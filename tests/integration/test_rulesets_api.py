@@ -91,14 +91,16 @@ def test_broken_ruleset_is_refused_and_the_old_one_keeps_deciding(
     put_policies(client, ["P-DEV"])
     old = client.get("/v1/rulesets/active", headers=admin).get_json()["version"]
     path = rules_dir / "amounts.yaml"
-    path.write_text(path.read_text().replace("claim.amount: {lte:", "claim.amuont: {lte:", 1))
+    text = path.read_text()
+    assert "allowed_amount: {gt: 0, lte:" in text
+    path.write_text(text.replace("allowed_amount: {gt: 0, lte:", "allowed_amuont: {gt: 0, lte:", 1))
 
     response = client.post("/v1/rulesets/reload", headers=admin)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     problem = response.get_json()
     assert problem["version"] == old
-    assert any(p.startswith("amounts.yaml:") and "claim.amount" in p for p in problem["problems"])
+    assert any(p.startswith("amounts.yaml:") and "allowed_amount" in p for p in problem["problems"])
 
     active = client.get("/v1/rulesets/active", headers=admin).get_json()
     assert active["version"] == old

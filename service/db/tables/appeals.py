@@ -20,9 +20,13 @@ class AppealRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     submitted_by: Mapped[str] = mapped_column(String(120))
     appealed_decision_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
-    status: Mapped[str] = mapped_column(String(16))  # open | answered
+    # open | upheld | overturned (answered: answered before 0012, outcome not recorded)
+    status: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     answer_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the decision in force after the answer: the upheld one, or the overturning one
     decision_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the supervisor's note
+    answered_by: Mapped[str | None] = mapped_column(String(120), nullable=True)

@@ -62,6 +62,10 @@ class ClaimRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)  # the claim as received
     status: Mapped[str] = mapped_column(String(16))
     payable_amount: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    # what the current decision counts towards a yearly deductible (PR 1) and
+    # out-of-pocket maximum (every PR cut); None or 0 unless approved
+    deductible_applied: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    patient_responsibility: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
     ruleset_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(120), nullable=True)
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -100,8 +104,12 @@ class DecisionRow(Base):
     facts: Mapped[dict[str, Any]] = mapped_column(JSON)  # the facts this decision saw
     # claimed - sum(amount) = payable_amount: [{group, carc, amount, reason}]
     adjustments: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # per line item: service/domain/lines.py LineDecision.to_json (empty: no line items)
+    lines: Mapped[list[Any]] = mapped_column(JSON, default=list)
     ruleset_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
     decided_by: Mapped[str] = mapped_column(String(120))  # "rules" or a person
+    # rule | person | system (a timed sweep): what the touchless rate counts (0012)
+    decided_by_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     claim: Mapped[ClaimRow] = relationship(back_populates="decisions")

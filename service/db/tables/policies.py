@@ -39,4 +39,12 @@ class CoverageRow(Base):
     annual_aggregate: Mapped[Decimal] = mapped_column(Money)
     deductible: Mapped[Decimal] = mapped_column(Money)
     waiting_period: Mapped[str] = mapped_column(String(16), default="P0D")  # ISO 8601
+    # "claim" (each claim its own deductible) or "policy_year" (met once a year)
+    deductible_period: Mapped[str] = mapped_column(
+        String(16), default="claim", server_default="claim"
+    )
+    out_of_pocket_maximum: Mapped[Decimal | None] = mapped_column(Money, nullable=True)
+    out_of_pocket_period: Mapped[str] = mapped_column(
+        String(16), default="claim", server_default="claim"
+    )
     policy: Mapped[PolicyRow] = relationship(back_populates="coverages")

@@ -33,5 +33,11 @@ def test_content_counts_the_day(ctx):
     add_claim(ctx, status="escalated")
     with ctx.unit_of_work() as s:
         context = digest_context(s, date(2026, 3, 2), ctx.config)
-    assert context["counts"] == {"new": 2, "decided": 2, "pending_info": 0, "escalated": 1}
+    assert context["counts"] == {
+        "new": 2,
+        "decided": 2,
+        "pending_info": 0,
+        "escalated": 1,
+        "appealed": 0,
+    }
     assert context["outcomes"] == {"approved": 1, "escalated": 1}

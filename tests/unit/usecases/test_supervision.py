@@ -38,7 +38,7 @@ def test_appeal_goes_back_to_a_supervisor_with_a_reminder_before_the_deadline(ct
     with pytest.raises(DecisionRefused):
         appeal_claim(ctx, claim_id, " ", client_id=None, actor="c")
     appeal = appeal_claim(ctx, claim_id, "I sent the receipt", client_id=None, actor="c")
-    assert appeal["claim_status"] == "escalated"
+    assert appeal["claim_status"] == "appealed"  # was "escalated" before the lifecycle
     assert appeal["answer_due_at"] == (clock.now() + timedelta(days=3)).isoformat()
     assert queue_appeal_reminders(ctx, clock.now()) == []
     [reminder] = queue_appeal_reminders(ctx, clock.now() + timedelta(days=2, hours=1))
