@@ -125,14 +125,21 @@ def reports_monthly(month: str) -> None:
 
 @reports_group.command("remittance")
 @click.option("--month", required=True, help="YYYY-MM (calendar month in UTC, as the bordereau)")
-def reports_remittance(month: str) -> None:
-    """Write the remittance CSV for a month (claim lines and their adjustments, totals
-    per claim and policy, balancing with the bordereau) and print its path."""
+@click.option("--force", is_flag=True, help="write again a month already stored")
+def reports_remittance(month: str, force: bool) -> None:
+    """Write the remittance CSV of a month that has ended (claim lines and their
+    adjustments, totals per claim and policy, balancing with the bordereau) and print its
+    path. A month already stored is kept (it is what finance was served) unless --force;
+    the current month and later ones are refused (still changing)."""
     try:
-        month_bounds(month)
-    except ValueError:
-        raise click.BadParameter("expected YYYY-MM", param_hint="--month") from None
-    click.echo(str(write_remittance(_context(), month)))
+        path, written = write_remittance(_context(), month, overwrite=force)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    if not written:
+        click.echo(
+            f"{month} is already stored, kept as it is (--force to write it again)", err=True
+        )
+    click.echo(str(path))
 
 
 @reports_group.command("daily")

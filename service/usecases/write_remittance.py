@@ -11,7 +11,12 @@ each at that approval's decision. Rows, in order of policy, claim type and decis
 - `adjustment`: after its line, one per adjustment of that line (group, CARC, amount, as
   in an X12 835 CAS segment); claim-level adjustments that no line carries follow the
   claim's lines with the sequence empty.
-- `claim_total`: claimed, the sum of adjustments and paid; claimed - adjustments = paid.
+- `paid_before`: what an earlier month already remitted for the claim (its approval
+  before the month), when an approval in this month replaces it (an appeal overturned to
+  a higher amount): the month pays only the difference, as the bordereau bills it, so
+  the sum remitted over all months is the claim's current payable.
+- `claim_total`: claimed, the sum of adjustments (paid_before included) and paid;
+  claimed - adjustments = paid.
 - `policy_total` per policy and currency, then `grand_total` per currency: claims,
   claimed, adjustments, paid. The paid totals equal the bordereau's payable totals.
 
@@ -22,6 +27,7 @@ the current month is built on the fly. Amounts in the currency's minor units.
 from __future__ import annotations
 
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -54,6 +60,8 @@ COLUMNS = (
     "claims",
 )
 ZERO = Decimal(0)
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # ASCII digits only (fullmatch)
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a claim's dates may take
 
 
 @dataclass(frozen=True)
@@ -81,11 +89,31 @@ def report_path(ctx: Context, month: str) -> Path:
     return Path(ctx.config.instance_dir) / "reports" / f"remittance-{month}.csv"
 
 
-def write_remittance(ctx: Context, month: str, overwrite: bool = True) -> Path:
-    """Write the month's remittance file (atomically) and return its path; an existing
-    file is kept unless `overwrite`. ValueError for a month not written YYYY-MM."""
-    month_bounds(month)
-    return write_report(report_path(ctx, month), lambda: remittance_csv(ctx, month), overwrite)
+class MonthNotEnded(ValueError):
+    """Only a month that has ended is stored: the current one is still changing."""
+
+
+def ended_month(ctx: Context, month: str) -> None:
+    """ValueError unless `month` is written YYYY-MM in ASCII digits (a year 1900-2999, a
+    month 01-12, as GET /v1/reports/... checks it); MonthNotEnded for the current month or
+    a later one."""
+    match = MONTH.fullmatch(month)
+    if not match or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        raise ValueError(f"expected YYYY-MM (a year {FIRST_YEAR}-{LAST_YEAR}), not {month!r}")
+    _, end = month_bounds(month)
+    if end > ctx.clock.now():
+        raise MonthNotEnded(f"{month} has not ended: only an ended month is stored")
+
+
+def write_remittance(ctx: Context, month: str, overwrite: bool = False) -> tuple[Path, bool]:
+    """Write an ended month's remittance file (atomically); its path and whether it was
+    written now. A stored month is kept unless `overwrite` (the CLI's --force): it is
+    what finance was served. ValueError (MonthNotEnded) as `ended_month` says."""
+    ended_month(ctx, month)
+    path = report_path(ctx, month)
+    existed = path.exists()
+    write_report(path, lambda: remittance_csv(ctx, month), overwrite)
+    return path, overwrite or not existed
 
 
 def remittance(ctx: Context, month: str) -> Remittance:
@@ -102,13 +130,14 @@ def remittance_csv(ctx: Context, month: str) -> str:
     with ctx.unit_of_work(read_only=True) as session:
         rows = billed(reporting.approvals(session, start, end))
         claims = [
-            (claim, decision_document(decision, claim.currency)) for claim, decision, _ in rows
+            (claim, decision_document(decision, claim.currency), before)
+            for claim, decision, before in rows
         ]
     out = io.StringIO()
     writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)
     policies: dict[tuple[str, str], _Sums] = defaultdict(_Sums)
-    for claim, decision in claims:
+    for claim, decision, before in claims:
         currency = claim.currency
         head = (
             claim.id,
@@ -126,6 +155,13 @@ def remittance_csv(ctx: Context, month: str) -> str:
         ):
             writer.writerow((record, *head, *cells, ""))
         adjusted = sum((a[2] for a in adjustments), ZERO)
+        if before > 0:
+            # remitted in an earlier month (an appeal overturned higher): only the
+            # difference is paid now, as the bordereau bills it
+            writer.writerow(
+                ("paid_before", *head, "", "", "", "", "", "", "", _m(before, currency), "")
+            )
+            adjusted, paid = adjusted + before, paid - before
         writer.writerow(
             ("claim_total", *head, "", "", _m(claimed, currency), "", _m(paid, currency))
             + ("", "", _m(adjusted, currency), 1)

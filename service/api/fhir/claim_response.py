@@ -39,12 +39,15 @@ INSURER = "Claim adjudication service"
 MISSING_DOCUMENTS_ID = "missing-documents"
 CATEGORIES = ("submitted", "eligible", "deductible", "benefit")
 DEDUCTIBLE = ("PR", "1")
+APPEALED = "appealed"
 
 Words = Callable[[list[dict[str, Any]], str], list[tuple[str, str]]]  # (text, language)
 DECIDING_ACTION = {"approved": "approve", "rejected": "reject"}
 
 
 def outcome_of(document: dict[str, Any]) -> str:
+    if document.get("status") == APPEALED:
+        return "queued"  # a supervisor is reviewing the decision
     decision = document.get("decision") or {}
     outcome = decision.get("outcome")
     if outcome in ("approved", "rejected"):
@@ -104,7 +107,9 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
     claimant = document.get("claimant") or {}
     language = str(claimant.get("preferred_language") or "en")
     outcome = outcome_of(document)
-    decided = outcome != "queued"
+    # under appeal the decision taken still stands (and what it paid is paid): shown in
+    # full, the outcome queued until the supervisor's answer
+    decided = outcome != "queued" or document.get("status") == APPEALED
     figures = claim_figures(document)
     notes: list[dict[str, Any]] = []
 
@@ -135,7 +140,7 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
         "insurer": {"display": INSURER},
         "request": {"type": "Claim", "identifier": identifier_of(str(document["external_ref"]))},
         "outcome": outcome,
-        "disposition": _disposition(decision, figures, currency),
+        "disposition": _disposition(document, figures, currency),
     }
     lines = {int(line["sequence"]): line for line in decision.get("lines") or []}
     items = []
@@ -209,7 +214,17 @@ def _type(claim_type: str) -> dict[str, Any]:
     return {"coding": codings}
 
 
-def _disposition(decision: dict[str, Any], figures: dict[str, Decimal], currency: str) -> str:
+def _disposition(document: dict[str, Any], figures: dict[str, Decimal], currency: str) -> str:
+    decision = document.get("decision") or {}
+    if document.get("status") == APPEALED:
+        return (
+            "Under appeal: a supervisor is reviewing the decision; until the answer it "
+            f"stands ({_said(decision, figures, currency)})"
+        )
+    return _said(decision, figures, currency)
+
+
+def _said(decision: dict[str, Any], figures: dict[str, Decimal], currency: str) -> str:
     outcome = decision.get("outcome")
     if outcome in ("approved", "rejected") and _denied(decision, figures):
         said = "; ".join(str(r.get("message") or r.get("code")) for r in decisive_reasons(decision))
