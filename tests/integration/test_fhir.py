@@ -614,3 +614,20 @@ def test_the_claim_response_answers_the_claims_own_type_and_subtype(client, cont
         ClaimResponse.model_validate(body)
         assert body["type"] == institutional
         assert body["subType"] == sub_type
+
+
+def test_while_an_appeal_is_open_the_decision_stands_and_the_outcome_is_queued(app, client):
+    from tests.helpers import put_policies
+    from tests.integration.test_appeals import approved_partly
+
+    sup = key(app, "supervisor", "sue")
+    put_policies(client, ["P-DEV"])
+    claim_id = approved_partly(client, sup, "200.00")
+    assert client.post(f"/v1/claims/{claim_id}/appeal", json={"reason": "more"}).status_code == 201
+    body = parsed(client.get(f"/fhir/ClaimResponse/{claim_id}"))
+    ClaimResponse.model_validate(body)
+    assert body["outcome"] == "queued"  # not final: a supervisor is reviewing it
+    assert body["disposition"].startswith("Under appeal")
+    assert "200.00" in body["disposition"]
+    assert Decimal(str(body["payment"]["amount"]["value"])) == Decimal("200.00")  # paid
+    assert money(body["total"], "benefit") == Decimal("200.00")

@@ -163,11 +163,14 @@ def claim_response(document: dict[str, Any], words: Words) -> dict[str, Any]:
     shown = CATEGORIES if decided else ("submitted",)
     if decided and not lines:
         resource["adjudication"] = [_adjudication(c, figures[c], currency) for c in shown]
-        carcs = [str(r["carc"]) for r in reasons if r.get("carc")]
-        if carcs and _denied(decision, figures):
-            resource["adjudication"][-1]["reason"] = {
-                "coding": [{"system": CARC, "code": carcs[0]}]
-            }
+    carcs = [str(r["carc"]) for r in reasons if r.get("carc")]
+    if decided and carcs and _denied(decision, figures):
+        # the claim-level reason of a denial (with per-line results: the header carries
+        # the benefit of 0 and why, the lines their own reasons)
+        header = resource.setdefault(
+            "adjudication", [_adjudication("benefit", figures["benefit"], currency)]
+        )
+        header[-1]["reason"] = {"coding": [{"system": CARC, "code": carcs[0]}]}
     resource["total"] = [
         {"category": _category(c), "amount": _money(figures[c], currency)} for c in shown
     ]
@@ -227,7 +230,9 @@ def _disposition(document: dict[str, Any], figures: dict[str, Decimal], currency
 def _said(decision: dict[str, Any], figures: dict[str, Decimal], currency: str) -> str:
     outcome = decision.get("outcome")
     if outcome in ("approved", "rejected") and _denied(decision, figures):
-        said = "; ".join(str(r.get("message") or r.get("code")) for r in decisive_reasons(decision))
+        said = "; ".join(
+            str(r.get("message") or r.get("code")).rstrip(".") for r in decisive_reasons(decision)
+        )
         return f"Denied: nothing payable ({said})." if said else "Denied: nothing payable."
     if outcome == "approved":
         return f"Approved: {figures['benefit']} {currency} payable."
