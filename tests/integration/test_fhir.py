@@ -84,9 +84,11 @@ def fhir_claim(
     items: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     items = items or [
-        item(1, "exam", 1, "120.00"),
-        item(2, "xray", 2, "45.50"),
-        item(3, "lab", 1, "64.00"),
+        # codes of the shipped fee schedule (rules/fee_schedules/medical.csv), each under
+        # its maximum: the per-line rules pay them in full
+        item(1, "99214", 1, "120.00"),
+        item(2, "J3420", 2, "45.50"),
+        item(3, "J3420", 1, "64.00"),
     ]
     total = sum((i["net"]["value"] for i in items), Decimal(0))
     claim: dict[str, Any] = {
@@ -188,10 +190,11 @@ def test_professional_claim_is_adjudicated_and_its_answer_validates_and_balances
     assert money(body["total"], "eligible") == Decimal("275.00")
     assert money(body["total"], "benefit") == Decimal("225.00")
     assert Decimal(str(body["payment"]["amount"]["value"])) == Decimal("225.00")
-    assert money(body["adjudication"], "benefit") == Decimal("225.00")
-    # no per-line results yet: each item carries what was submitted, adding up to the total
+    assert "adjudication" not in body  # per-line results: the items carry them
     assert [i["itemSequence"] for i in body["item"]] == [1, 2, 3]
     assert sum(money(i["adjudication"], "submitted") for i in body["item"]) == Decimal("275.00")
+    assert sum(money(i["adjudication"], "benefit") for i in body["item"]) == Decimal("225.00")
+    assert sum(money(i["adjudication"], "deductible") for i in body["item"]) == Decimal("50.00")
     assert b'"value":225.00' in response.data  # money written exactly, not as a float
     claim_id = body["id"]
     assert response.headers["Location"] == f"/fhir/ClaimResponse/{claim_id}"
@@ -206,9 +209,9 @@ def test_professional_claim_is_adjudicated_and_its_answer_validates_and_balances
     assert stored["date_of_loss"] == "2026-06-02"
     assert stored["claimant"]["email"] == "lucia@example.com"
     assert [(li["code"], li["amount"]) for li in stored["line_items"]] == [
-        ("exam", "120.00"),
-        ("xray", "91.00"),
-        ("lab", "64.00"),
+        ("99214", "120.00"),
+        ("J3420", "91.00"),
+        ("J3420", "64.00"),
     ]
     assert sorted(d["type"] for d in stored["documents"]) == ["invoice", "medical_report"]
 

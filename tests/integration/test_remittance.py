@@ -59,8 +59,8 @@ def may(client, clock) -> dict[str, str]:
             "amount": "120.50",
             "date_of_loss": "2026-05-12",
             "line_items": [
-                {"code": "exam", "amount": "100.00"},
-                {"code": "lab", "amount": "20.50"},
+                {"code": "99214", "amount": "100.00"},  # under the fee schedule's maxima:
+                {"code": "85025", "amount": "20.50"},  # the per-line rules pay them in full
             ],
         },
         {"policy_number": "P-ENDED", "date_of_loss": "2026-05-13"},  # rejected
@@ -97,8 +97,8 @@ def test_the_remittance_balances_with_the_bordereau(app, client, may):
     assert {r["claim_id"] for r in totals} == approved
     assert {r["claim_id"] for r in bordereau if r["record"] == "claim"} == approved
 
-    # every claim: claimed - sum of its adjustment rows = paid, and one line row (no per-line
-    # results yet) carrying the claim
+    # every claim: claimed - sum of its adjustment rows = paid; its line rows (one per line
+    # with per-line results, else one for the claim) add up to the claim
     for total in totals:
         mine = [r for r in lines if r["claim_id"] == total["claim_id"]]
         adjustments = sum(
@@ -106,8 +106,9 @@ def test_the_remittance_balances_with_the_bordereau(app, client, may):
         )
         assert adjustments == Decimal(total["adjustment"])
         assert Decimal(total["submitted"]) - adjustments == Decimal(total["paid"])
-        [line] = [r for r in mine if r["record"] == "line"]
-        assert line["paid"] == total["paid"] and line["submitted"] == total["submitted"]
+        mine_lines = [r for r in mine if r["record"] == "line"]
+        assert sum(Decimal(r["paid"]) for r in mine_lines) == Decimal(total["paid"])
+        assert sum(Decimal(r["submitted"]) for r in mine_lines) == Decimal(total["submitted"])
 
     by_ref = {r["claim_id"]: r for r in totals}
     paid = sorted(Decimal(r["paid"]) for r in by_ref.values())
