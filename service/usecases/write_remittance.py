@@ -27,7 +27,6 @@ the current month is built on the fly. Amounts in the currency's minor units.
 from __future__ import annotations
 
 import io
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,7 +38,13 @@ from service.db import reporting
 from service.domain.money import fmt
 from service.usecases.context import Context
 from service.usecases.read_models import decision_document
-from service.usecases.write_bordereau import billed, month_bounds, read_report, write_report
+from service.usecases.write_bordereau import (
+    billed,
+    ended_month,
+    month_bounds,
+    read_report,
+    write_report,
+)
 
 COLUMNS = (
     "record",
@@ -60,8 +65,6 @@ COLUMNS = (
     "claims",
 )
 ZERO = Decimal(0)
-MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # ASCII digits only (fullmatch)
-FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a claim's dates may take
 
 
 @dataclass(frozen=True)
@@ -87,22 +90,6 @@ class _Sums:
 
 def report_path(ctx: Context, month: str) -> Path:
     return Path(ctx.config.instance_dir) / "reports" / f"remittance-{month}.csv"
-
-
-class MonthNotEnded(ValueError):
-    """Only a month that has ended is stored: the current one is still changing."""
-
-
-def ended_month(ctx: Context, month: str) -> None:
-    """ValueError unless `month` is written YYYY-MM in ASCII digits (a year 1900-2999, a
-    month 01-12, as GET /v1/reports/... checks it); MonthNotEnded for the current month or
-    a later one."""
-    match = MONTH.fullmatch(month)
-    if not match or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
-        raise ValueError(f"expected YYYY-MM (a year {FIRST_YEAR}-{LAST_YEAR}), not {month!r}")
-    _, end = month_bounds(month)
-    if end > ctx.clock.now():
-        raise MonthNotEnded(f"{month} has not ended: only an ended month is stored")
 
 
 def write_remittance(ctx: Context, month: str, overwrite: bool = False) -> tuple[Path, bool]:

@@ -261,3 +261,23 @@ def test_the_cli_stores_only_ended_months_and_keeps_a_stored_one(
     assert again.exit_code == 0 and path.read_bytes().endswith(b"kept\r\n")
     forced = CliRunner().invoke(reports_group, ["remittance", "--month", "2026-05", "--force"])
     assert forced.exit_code == 0 and path.read_bytes() == served
+
+
+def test_the_bordereau_cli_follows_the_same_month_rules(
+    app, client, may, monkeypatch, db_url, tmp_path
+):
+    from worker.cli import reports_group
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "cli"))
+    current = datetime.now(UTC).strftime("%Y-%m")  # the CLI runs on the system clock
+    refused = CliRunner().invoke(reports_group, ["monthly", "--month", current])
+    assert refused.exit_code != 0
+    assert not (tmp_path / "cli" / "reports" / f"bordereau-{current}.csv").exists()
+    assert CliRunner().invoke(reports_group, ["monthly", "--month", "2026-05"]).exit_code == 0
+    path = tmp_path / "cli" / "reports" / "bordereau-2026-05.csv"
+    path.write_bytes(path.read_bytes() + b"kept\r\n")
+    assert CliRunner().invoke(reports_group, ["monthly", "--month", "2026-05"]).exit_code == 0
+    assert path.read_bytes().endswith(b"kept\r\n")
+    forced = CliRunner().invoke(reports_group, ["monthly", "--month", "2026-05", "--force"])
+    assert forced.exit_code == 0 and not path.read_bytes().endswith(b"kept\r\n")
