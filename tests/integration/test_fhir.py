@@ -353,6 +353,12 @@ BAD = [
         "Claim.contained[0].resourceType",
     ),
     (
+        "contained in a contained resource",
+        _set(["contained", 0, "contained"], [{"resourceType": "Bogus"}]),
+        400,
+        "Claim.contained[0].contained[0].resourceType",
+    ),
+    (
         "contained datatype",
         _set(["contained", 0, "resourceType"], "Quantity"),
         400,

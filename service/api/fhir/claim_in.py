@@ -115,15 +115,15 @@ def validate_claim(body: Any) -> Claim:
         ) from None
 
 
-def _contained_issues(contained: Any) -> list[Issue]:
-    """Each contained resource must name a FHIR R4 resource type: the library looks the
-    name up and fails (KeyError, TypeError) on one it does not know, so it is checked
-    here first, one issue per bad entry."""
+def _contained_issues(contained: Any, base: str = "Claim") -> list[Issue]:
+    """Each contained resource (and one contained in it) must name a FHIR R4 resource
+    type: the library looks the name up and fails (KeyError, TypeError) on one it does
+    not know, so it is checked here first, one issue per bad entry."""
     if contained is None or not isinstance(contained, list):
         return []  # the library names a non-list itself
     issues = []
     for i, resource in enumerate(contained):
-        path = f"Claim.contained[{i}]"
+        path = f"{base}.contained[{i}]"
         if not isinstance(resource, dict):
             issues.append(Issue(path, "A contained resource is a JSON object.", "structure"))
             continue
@@ -141,6 +141,7 @@ def _contained_issues(contained: Any) -> list[Issue]:
                     "structure",
                 )
             )
+        issues += _contained_issues(resource.get("contained"), path)
     return issues
 
 
