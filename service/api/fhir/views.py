@@ -91,7 +91,9 @@ def _note_personal(body: Any) -> None:
 def _body() -> Any:
     if not request.get_data(cache=True):
         raise _refusal(400, [Issue("Claim", "Send a FHIR Claim resource as the body.", "required")])
-    return parse_body(request, int(current_app.config["MAX_JSON_DEPTH"]))
+    body = parse_body(request, int(current_app.config["MAX_JSON_DEPTH"]))
+    note_personal_fields(body)  # masked in this request's log lines, as for /v1/
+    return body
 
 
 def _checked(data: dict[str, Any], paths: FieldPaths) -> dict[str, Any]:
