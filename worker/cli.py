@@ -20,7 +20,8 @@ from service.usecases.resend_dead_message import (
     resend_dead_message,
 )
 from service.usecases.send_daily_digest import send_daily_digest
-from service.usecases.write_bordereau import month_bounds, write_bordereau
+from service.usecases.write_bordereau import ended_month, write_bordereau
+from service.usecases.write_bordereau import report_path as bordereau_path
 from service.usecases.write_remittance import write_remittance
 from worker import runner
 from worker import scheduler as sweeps
@@ -114,25 +115,40 @@ def reports_group() -> None:
 
 @reports_group.command("monthly")
 @click.option("--month", required=True, help="YYYY-MM")
-def reports_monthly(month: str) -> None:
-    """Write the bordereau CSV for a month and print its path."""
+@click.option("--force", is_flag=True, help="write again a month already stored")
+def reports_monthly(month: str, force: bool) -> None:
+    """Write the bordereau CSV of a month that has ended and print its path; a month
+    already stored is kept unless --force (as for the remittance)."""
+    context = _context()
     try:
-        month_bounds(month)
-    except ValueError:
-        raise click.BadParameter("expected YYYY-MM", param_hint="--month") from None
-    click.echo(str(write_bordereau(_context(), month)))
+        ended_month(context, month)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    path = bordereau_path(context, month)
+    if path.exists() and not force:
+        click.echo(
+            f"{month} is already stored, kept as it is (--force to write it again)", err=True
+        )
+    click.echo(str(write_bordereau(context, month, overwrite=force)))
 
 
 @reports_group.command("remittance")
 @click.option("--month", required=True, help="YYYY-MM (calendar month in UTC, as the bordereau)")
-def reports_remittance(month: str) -> None:
-    """Write the remittance CSV for a month (claim lines and their adjustments, totals
-    per claim and policy, balancing with the bordereau) and print its path."""
+@click.option("--force", is_flag=True, help="write again a month already stored")
+def reports_remittance(month: str, force: bool) -> None:
+    """Write the remittance CSV of a month that has ended (claim lines and their
+    adjustments, totals per claim and policy, balancing with the bordereau) and print its
+    path. A month already stored is kept (it is what finance was served) unless --force;
+    the current month and later ones are refused (still changing)."""
     try:
-        month_bounds(month)
-    except ValueError:
-        raise click.BadParameter("expected YYYY-MM", param_hint="--month") from None
-    click.echo(str(write_remittance(_context(), month)))
+        path, written = write_remittance(_context(), month, overwrite=force)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    if not written:
+        click.echo(
+            f"{month} is already stored, kept as it is (--force to write it again)", err=True
+        )
+    click.echo(str(path))
 
 
 @reports_group.command("daily")

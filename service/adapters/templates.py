@@ -84,6 +84,26 @@ def reason_words(reasons: list[dict[str, Any]], language: str) -> list[str]:
     return [text for text in out if text]
 
 
+def labelled_reason_words(reasons: list[dict[str, Any]], language: str) -> list[tuple[str, str]]:
+    """Each reason in words with the language the words are in: the CARC plain-words
+    line in the claimant's language when there is one, else the English one, else the
+    rule's own message (written in English)."""
+    table = carc_words().get(language) or {}
+    english = carc_words()[FALLBACK]
+    out: list[tuple[str, str]] = []
+    for reason in reasons:
+        carc = str(reason.get("carc") or "")
+        code = str(reason.get("code") or "").lower()
+        own = _words(table, carc, code) if language != FALLBACK else None
+        if own:
+            out.append((own, language))
+            continue
+        text = str(reason.get("message") or "") or _words(english, carc, code) or carc
+        if text:
+            out.append((text, FALLBACK))
+    return out
+
+
 def _words(table: dict[str, str], carc: str, reason: str) -> str | None:
     """The plain words for `carc`, the ones for "carc/reason" first when there are
     some (CARC 119 reads differently for a per-claim limit and an annual aggregate)."""

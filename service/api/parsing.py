@@ -164,6 +164,9 @@ def install_path_checks(app: Flask) -> None:
 # --- body, headers, query string, form ----------------------------------------------
 
 
+FHIR_TYPES = ("application/fhir+json", "application/json")
+
+
 def install_body_checks(app: Flask) -> None:
     @app.before_request
     def _check_request() -> None:
@@ -195,11 +198,17 @@ def _check_body(app: Flask) -> None:
         if len(request.get_data(cache=True)) > limit:
             raise Problem(413, "Request body is larger than this service accepts")
     has_body = bool(request.content_length) or bool(request.get_data(cache=True))
+    if request.path.startswith("/fhir/"):
+        # FHIR: no route or no such method is 404/405 whatever the body; only the two
+        # JSON types FHIR names; the body is parsed by the view, after the caller's key
+        # was checked (a 401 never depends on the body).
+        if request.routing_exception is None and has_body and request.mimetype not in FHIR_TYPES:
+            raise Problem(
+                415, "Send the body as application/fhir+json.", code="unsupported_media_type"
+            )
+        return
     if has_body and not request.is_json:
-        wanted = (
-            "application/fhir+json" if request.path.startswith("/fhir/") else "application/json"
-        )
-        raise Problem(415, f"Send the body as {wanted}.", code="unsupported_media_type")
+        raise Problem(415, "Send the body as application/json.", code="unsupported_media_type")
     if has_body:
         g.json_body = parse_body(request, int(app.config["MAX_JSON_DEPTH"]))
         note_personal_fields(g.json_body)  # masked in this request's log lines

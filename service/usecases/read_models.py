@@ -64,6 +64,8 @@ def claim_document(row: ClaimRow, decision: DecisionRow | None = None) -> dict[s
         "decision": decision_document(decision, currency) if decision else None,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
+        # a FHIR Claim's own type and subType, answered back in its ClaimResponse
+        **({"fhir": row.payload["fhir"]} if isinstance(row.payload.get("fhir"), dict) else {}),
     }
 
 

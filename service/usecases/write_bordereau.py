@@ -55,6 +55,8 @@ CUT_COLUMNS = {
 }
 
 STORED = re.compile(r"^bordereau-([0-9]{4}-[0-9]{2})\.csv$")
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # ASCII digits only (fullmatch)
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a claim's dates may take
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,22 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
     end = (start + timedelta(days=32)).replace(day=1)
     return start, end
+
+
+class MonthNotEnded(ValueError):
+    """Only a month that has ended is stored: the current one is still changing."""
+
+
+def ended_month(ctx: Context, month: str) -> None:
+    """ValueError unless `month` is written YYYY-MM in ASCII digits (a year 1900-2999, a
+    month 01-12, as GET /v1/reports/... checks it); MonthNotEnded for the current month or
+    a later one."""
+    match = MONTH.fullmatch(month)
+    if not match or not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        raise ValueError(f"expected YYYY-MM (a year {FIRST_YEAR}-{LAST_YEAR}), not {month!r}")
+    _, end = month_bounds(month)
+    if end > ctx.clock.now():
+        raise MonthNotEnded(f"{month} has not ended: only an ended month is stored")
 
 
 def previous_month(now: datetime) -> str:

@@ -11,7 +11,12 @@ each at that approval's decision. Rows, in order of policy, claim type and decis
 - `adjustment`: after its line, one per adjustment of that line (group, CARC, amount, as
   in an X12 835 CAS segment); claim-level adjustments that no line carries follow the
   claim's lines with the sequence empty.
-- `claim_total`: claimed, the sum of adjustments and paid; claimed - adjustments = paid.
+- `paid_before`: what an earlier month already remitted for the claim (its approval
+  before the month), when an approval in this month replaces it (an appeal overturned to
+  a higher amount): the month pays only the difference, as the bordereau bills it, so
+  the sum remitted over all months is the claim's current payable.
+- `claim_total`: claimed, the sum of adjustments (paid_before included) and paid;
+  claimed - adjustments = paid.
 - `policy_total` per policy and currency, then `grand_total` per currency: claims,
   claimed, adjustments, paid. The paid totals equal the bordereau's payable totals.
 
@@ -33,7 +38,13 @@ from service.db import reporting
 from service.domain.money import fmt
 from service.usecases.context import Context
 from service.usecases.read_models import decision_document
-from service.usecases.write_bordereau import billed, month_bounds, read_report, write_report
+from service.usecases.write_bordereau import (
+    billed,
+    ended_month,
+    month_bounds,
+    read_report,
+    write_report,
+)
 
 COLUMNS = (
     "record",
@@ -81,11 +92,15 @@ def report_path(ctx: Context, month: str) -> Path:
     return Path(ctx.config.instance_dir) / "reports" / f"remittance-{month}.csv"
 
 
-def write_remittance(ctx: Context, month: str, overwrite: bool = True) -> Path:
-    """Write the month's remittance file (atomically) and return its path; an existing
-    file is kept unless `overwrite`. ValueError for a month not written YYYY-MM."""
-    month_bounds(month)
-    return write_report(report_path(ctx, month), lambda: remittance_csv(ctx, month), overwrite)
+def write_remittance(ctx: Context, month: str, overwrite: bool = False) -> tuple[Path, bool]:
+    """Write an ended month's remittance file (atomically); its path and whether it was
+    written now. A stored month is kept unless `overwrite` (the CLI's --force): it is
+    what finance was served. ValueError (MonthNotEnded) as `ended_month` says."""
+    ended_month(ctx, month)
+    path = report_path(ctx, month)
+    existed = path.exists()
+    write_report(path, lambda: remittance_csv(ctx, month), overwrite)
+    return path, overwrite or not existed
 
 
 def remittance(ctx: Context, month: str) -> Remittance:
@@ -102,13 +117,14 @@ def remittance_csv(ctx: Context, month: str) -> str:
     with ctx.unit_of_work(read_only=True) as session:
         rows = billed(reporting.approvals(session, start, end))
         claims = [
-            (claim, decision_document(decision, claim.currency)) for claim, decision, _ in rows
+            (claim, decision_document(decision, claim.currency), before)
+            for claim, decision, before in rows
         ]
     out = io.StringIO()
     writer = csv_writer(out)  # formula-safe cells, CR LF (service/csv_export.py)
     writer.writerow(COLUMNS)
     policies: dict[tuple[str, str], _Sums] = defaultdict(_Sums)
-    for claim, decision in claims:
+    for claim, decision, before in claims:
         currency = claim.currency
         head = (
             claim.id,
@@ -126,6 +142,13 @@ def remittance_csv(ctx: Context, month: str) -> str:
         ):
             writer.writerow((record, *head, *cells, ""))
         adjusted = sum((a[2] for a in adjustments), ZERO)
+        if before > 0:
+            # remitted in an earlier month (an appeal overturned higher): only the
+            # difference is paid now, as the bordereau bills it
+            writer.writerow(
+                ("paid_before", *head, "", "", "", "", "", "", "", _m(before, currency), "")
+            )
+            adjusted, paid = adjusted + before, paid - before
         writer.writerow(
             ("claim_total", *head, "", "", _m(claimed, currency), "", _m(paid, currency))
             + ("", "", _m(adjusted, currency), 1)

@@ -84,9 +84,11 @@ def fhir_claim(
     items: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     items = items or [
-        item(1, "exam", 1, "120.00"),
-        item(2, "xray", 2, "45.50"),
-        item(3, "lab", 1, "64.00"),
+        # codes of the shipped fee schedule (rules/fee_schedules/medical.csv), each under
+        # its maximum: the per-line rules pay them in full
+        item(1, "99214", 1, "120.00"),
+        item(2, "J3420", 2, "45.50"),
+        item(3, "J3420", 1, "64.00"),
     ]
     total = sum((i["net"]["value"] for i in items), Decimal(0))
     claim: dict[str, Any] = {
@@ -178,17 +180,21 @@ def test_professional_claim_is_adjudicated_and_its_answer_validates_and_balances
     body = parsed(response)
     ClaimResponse.model_validate(body)
     assert body["outcome"] == "complete"
-    assert body["request"]["identifier"]["value"] == "CLM-1001"
+    assert body["request"]["identifier"] == {
+        "system": "http://clinic.example.org/claim",
+        "value": "CLM-1001",
+    }
     # 120.00 + 2 x 45.50 + 64.00 = 275.00, deductible 50.00 -> 225.00 payable
     assert money(body["total"], "submitted") == Decimal("275.00")
     assert money(body["total"], "deductible") == Decimal("50.00")
     assert money(body["total"], "eligible") == Decimal("275.00")
     assert money(body["total"], "benefit") == Decimal("225.00")
     assert Decimal(str(body["payment"]["amount"]["value"])) == Decimal("225.00")
-    assert money(body["adjudication"], "benefit") == Decimal("225.00")
-    # no per-line results yet: each item carries what was submitted, adding up to the total
+    assert "adjudication" not in body  # per-line results: the items carry them
     assert [i["itemSequence"] for i in body["item"]] == [1, 2, 3]
     assert sum(money(i["adjudication"], "submitted") for i in body["item"]) == Decimal("275.00")
+    assert sum(money(i["adjudication"], "benefit") for i in body["item"]) == Decimal("225.00")
+    assert sum(money(i["adjudication"], "deductible") for i in body["item"]) == Decimal("50.00")
     assert b'"value":225.00' in response.data  # money written exactly, not as a float
     claim_id = body["id"]
     assert response.headers["Location"] == f"/fhir/ClaimResponse/{claim_id}"
@@ -197,15 +203,15 @@ def test_professional_claim_is_adjudicated_and_its_answer_validates_and_balances
     assert again.status_code == 200
     assert parsed(again) == body
     stored = client.get(f"/v1/claims/{claim_id}").get_json()
-    assert stored["external_ref"] == "CLM-1001"
+    assert stored["external_ref"] == "http://clinic.example.org/claim|CLM-1001"
     assert stored["policy_number"] == "H-100"
     assert stored["claim_type"] == "medical_reimbursement"
     assert stored["date_of_loss"] == "2026-06-02"
     assert stored["claimant"]["email"] == "lucia@example.com"
     assert [(li["code"], li["amount"]) for li in stored["line_items"]] == [
-        ("exam", "120.00"),
-        ("xray", "91.00"),
-        ("lab", "64.00"),
+        ("99214", "120.00"),
+        ("J3420", "91.00"),
+        ("J3420", "64.00"),
     ]
     assert sorted(d["type"] for d in stored["documents"]) == ["invoice", "medical_report"]
 
@@ -239,16 +245,20 @@ def test_missing_documents_are_a_queued_answer_with_a_communication_request(
     assert any("Faltan" in n["text"] for n in notes)  # CARC 16 in the claimant's Spanish
 
 
-def test_a_rejected_claim_is_an_error_outcome_with_the_carc(client, context, policy):
+def test_a_rejected_claim_is_a_complete_denial_with_the_carc(client, context, policy):
     claim = fhir_claim("CLM-4")
     claim["billablePeriod"] = {"start": "2025-11-20"}  # before the cover started
+    for i in claim["item"]:
+        i["servicedDate"] = "2025-11-20"
     response = post(client, claim)
     assert response.status_code == 201, response.data
     body = parsed(response)
     ClaimResponse.model_validate(body)
-    assert body["outcome"] == "error"
-    assert "26" in {c["code"] for e in body["error"] for c in e["code"].get("coding", [])}, body
+    assert body["outcome"] == "complete"  # decided: a denial, not refused input
+    assert "error" not in body
+    assert body["adjudication"][-1]["reason"]["coding"][0]["code"] == "26", body
     assert money(body["total"], "benefit") == Decimal(0)
+    assert body["disposition"].startswith("Denied")
     assert "payment" not in body
 
 
@@ -298,6 +308,122 @@ BAD = [
         _set(["billablePeriod"], {"start": "2026-08-01"}),
         422,
         "Claim.billablePeriod.start",
+    ),
+    # a contained resource the library cannot look up: 400, never a 500
+    (
+        "contained Bogus",
+        _set(["contained", 0, "resourceType"], "Bogus"),
+        400,
+        "Claim.contained[0].resourceType",
+    ),
+    (
+        "contained lower case",
+        _set(["contained", 0, "resourceType"], "patient"),
+        400,
+        "Claim.contained[0].resourceType",
+    ),
+    (
+        "contained dunder",
+        _set(["contained", 0, "resourceType"], "__class__"),
+        400,
+        "Claim.contained[0].resourceType",
+    ),
+    (
+        "contained number",
+        _set(["contained", 0, "resourceType"], 5),
+        400,
+        "Claim.contained[0].resourceType",
+    ),
+    (
+        "contained list",
+        _set(["contained", 0, "resourceType"], ["Patient"]),
+        400,
+        "Claim.contained[0].resourceType",
+    ),
+    (
+        "contained null",
+        _set(["contained", 0, "resourceType"], None),
+        400,
+        "Claim.contained[0].resourceType",
+    ),
+    (
+        "contained no type",
+        _set(["contained", 0, "resourceType"], KeyError),
+        400,
+        "Claim.contained[0].resourceType",
+    ),
+    (
+        "contained in a contained resource",
+        _set(["contained", 0, "contained"], [{"resourceType": "Bogus"}]),
+        400,
+        "Claim.contained[0].contained[0].resourceType",
+    ),
+    (
+        "contained datatype",
+        _set(["contained", 0, "resourceType"], "Quantity"),
+        400,
+        "Claim.contained[0].resourceType",
+    ),
+    # every date of the Claim is checked
+    (
+        "item in the future",
+        _set(["item", 1, "servicedDate"], "2026-09-01"),
+        422,
+        "Claim.item[1].servicedDate",
+    ),
+    (
+        "billable period ends before it starts",
+        _set(["billablePeriod"], {"start": "2026-06-02", "end": "2026-06-01"}),
+        422,
+        "Claim.billablePeriod.end",
+    ),
+    (
+        "item outside the billable period",
+        _set(["item", 2, "servicedDate"], "2026-06-05"),
+        422,
+        "Claim.item[2].servicedDate",
+    ),
+    (
+        "a time with an offset is not a day of service",
+        _set(["billablePeriod"], {"start": "2026-06-02T02:00:00+14:00"}),
+        422,
+        "Claim.billablePeriod.start",
+    ),
+    ("created in the future", _set(["created"], "2026-07-20"), 422, "Claim.created"),
+    ("created before the service", _set(["created"], "2026-06-01"), 422, "Claim.created"),
+    (
+        "created with a time before the service",
+        _set(["created"], "2026-06-01T10:00:00+00:00"),
+        422,
+        "Claim.created",
+    ),
+    # meaning this service does not know
+    (
+        "claim modifierExtension",
+        _set(["modifierExtension"], [{"url": "http://x.org/m", "valueBoolean": True}]),
+        422,
+        "Claim.modifierExtension",
+    ),
+    (
+        "item modifierExtension",
+        _set(["item", 1, "modifierExtension"], [{"url": "http://x.org/m", "valueBoolean": True}]),
+        422,
+        "Claim.item[1].modifierExtension",
+    ),
+    ("implicitRules", _set(["implicitRules"], "http://x.org/rules"), 422, "Claim.implicitRules"),
+    # money
+    ("quantity 0", _set(["item", 0, "quantity"], {"value": 0}), 422, "Claim.item[0].net.value"),
+    (
+        "unitPrice in another currency",
+        _set(["item", 0, "unitPrice"], {"value": Decimal("120.00"), "currency": "EUR"}),
+        422,
+        "Claim.item[0].unitPrice.currency",
+    ),
+    (
+        "attachment with neither url nor data",
+        _set(["supportingInfo", 0, "valueAttachment"], {"title": "invoice.pdf"}),
+        422,
+        "Claim.supportingInfo[0].valueAttachment",
     ),
     ("item out of order", _set(["item", 1, "sequence"], 7), 422, "Claim.item[1].sequence"),
     (
@@ -400,3 +526,117 @@ def test_hostile_ids_are_operation_outcomes(client, segment):
     response = client.get(f"/fhir/ClaimResponse/{segment}")
     assert 400 <= response.status_code < 500
     OperationOutcome.model_validate(parsed(response))
+
+
+def test_a_service_after_the_cover_ended_is_refused(client, context, policy):
+    claim = fhir_claim("CLM-LATE")
+    # the clock is far enough on for 2027 not to be in the future
+    claim["billablePeriod"] = {"start": "2026-06-02", "end": "2027-01-02"}
+    claim["item"][2]["servicedDate"] = "2027-01-02"
+    context.clock.set(context.clock.now().replace(year=2027, month=1, day=10))
+    claim["created"] = "2027-01-05T08:00:00+00:00"
+    response = post(client, claim)
+    assert response.status_code == 422, response.data
+    issues = parsed(response)["issue"]
+    assert [i["expression"] for i in issues] == [["Claim.item[2].servicedDate"]]
+    assert stored_claims(context) == 0
+
+
+def test_the_date_of_loss_is_the_earliest_day_of_service(client, context, policy):
+    claim = fhir_claim("CLM-EARLY")
+    del claim["billablePeriod"]
+    claim["item"][1]["servicedDate"] = "2026-05-30"
+    response = post(client, claim)
+    assert response.status_code == 201, response.data
+    stored = client.get(f"/v1/claims/{parsed(response)['id']}").get_json()
+    assert stored["date_of_loss"] == "2026-05-30"
+
+
+def test_an_inline_attachment_is_a_document_kept_by_its_fingerprint(client, context, policy):
+    claim = fhir_claim("CLM-INLINE")
+    claim["supportingInfo"][0]["valueAttachment"] = {
+        "contentType": "application/pdf",
+        "data": "JVBERi0xLjQK",
+    }
+    response = post(client, claim)
+    assert response.status_code == 201, response.data
+    body = parsed(response)
+    assert body["outcome"] == "complete"  # nothing requested again
+    stored = client.get(f"/v1/claims/{body['id']}").get_json()
+    refs = {d["type"]: d["ref"] for d in stored["documents"]}
+    assert refs["invoice"].startswith("inline:") and len(refs["invoice"]) == 7 + 64
+
+
+def test_the_same_value_from_two_systems_is_two_claims(client, context, policy):
+    first = post(client, fhir_claim("CLM-SYS"))
+    other = fhir_claim("CLM-SYS", items=[item(1, "exam", 1, "99.00")])
+    other["identifier"][0]["system"] = "http://other-clinic.example.org/claim"
+    second = post(client, other)
+    assert (first.status_code, second.status_code) == (201, 201), second.data
+    assert parsed(second)["request"]["identifier"]["system"] == (
+        "http://other-clinic.example.org/claim"
+    )
+    assert stored_claims(context) == 2
+
+
+def test_a_400_with_more_than_50_issues_says_how_many_more(client, context, policy):
+    claim = fhir_claim("CLM-MANY")
+    claim["contained"] += [{"resourceType": "Bogus"} for _ in range(60)]
+    response = post(client, claim)
+    assert response.status_code == 400
+    issues = parsed(response)["issue"]
+    assert len(issues) == 51
+    assert issues[-1]["severity"] == "information"
+    assert "10 more" in issues[-1]["diagnostics"]
+
+
+def test_request_checks_in_order_route_auth_then_body(app, client, context, policy):
+    wrong_method = client.post(
+        "/fhir/ClaimResponse/x", data="{}", headers={"Content-Type": "text/plain"}
+    )
+    assert wrong_method.status_code == 405
+    assert parsed(wrong_method)["issue"][0]["code"] == "not-supported"
+    other_json = post(
+        client, fhir_claim(), headers={"Content-Type": "application/merge-patch+json"}
+    )
+    assert other_json.status_code == 415
+    no_key = post(client, "{not json", headers={"Authorization": "Bearer nope"})
+    assert no_key.status_code == 401
+    duplicate = post(client, '{"resourceType": "Claim", "resourceType": "Claim"}')
+    assert duplicate.status_code == 422
+    assert parsed(duplicate)["issue"][0]["code"] == "structure"
+    assert stored_claims(context) == 0
+
+
+def test_the_claim_response_answers_the_claims_own_type_and_subtype(client, context, policy):
+    claim = fhir_claim("CLM-INST")
+    institutional = {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "institutional"}
+        ]
+    }
+    sub_type = {"coding": [{"system": "http://example.org/subtype", "code": "emergency"}]}
+    claim["type"], claim["subType"] = institutional, sub_type
+    created = parsed(post(client, claim))
+    again = parsed(client.get(f"/fhir/ClaimResponse/{created['id']}"))
+    for body in (created, again):
+        ClaimResponse.model_validate(body)
+        assert body["type"] == institutional
+        assert body["subType"] == sub_type
+
+
+def test_while_an_appeal_is_open_the_decision_stands_and_the_outcome_is_queued(app, client):
+    from tests.helpers import put_policies
+    from tests.integration.test_appeals import approved_partly
+
+    sup = key(app, "supervisor", "sue")
+    put_policies(client, ["P-DEV"])
+    claim_id = approved_partly(client, sup, "200.00")
+    assert client.post(f"/v1/claims/{claim_id}/appeal", json={"reason": "more"}).status_code == 201
+    body = parsed(client.get(f"/fhir/ClaimResponse/{claim_id}"))
+    ClaimResponse.model_validate(body)
+    assert body["outcome"] == "queued"  # not final: a supervisor is reviewing it
+    assert body["disposition"].startswith("Under appeal")
+    assert "200.00" in body["disposition"]
+    assert Decimal(str(body["payment"]["amount"]["value"])) == Decimal("200.00")  # paid
+    assert money(body["total"], "benefit") == Decimal("200.00")

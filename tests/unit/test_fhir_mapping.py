@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.claimresponse import ClaimResponse
 
-from service.adapters.templates import reason_words
+from service.adapters.templates import labelled_reason_words
 from service.api.fhir.claim_in import FieldPaths, fhir_path
 from service.api.fhir.claim_response import claim_response, outcome_of, validated
 from service.api.fhir.outcome import fhir_json, operation_outcome
@@ -95,7 +95,7 @@ def amount(entries: list[dict[str, Any]], category: str) -> Decimal:
 
 
 def test_per_line_results_become_item_adjudication_that_balances():
-    resource = validated(claim_response(document(LINES), reason_words))
+    resource = validated(claim_response(document(LINES), labelled_reason_words))
     ClaimResponse.model_validate(json.loads(fhir_json(resource)))
     assert resource["outcome"] == "partial"  # a line was denied
     assert "adjudication" not in resource  # the lines carry it
@@ -118,11 +118,11 @@ def test_per_line_results_become_item_adjudication_that_balances():
     [number] = denied["noteNumber"]
     note = resource["processNote"][number - 1]
     assert note["language"]["coding"][0]["code"] == "vi"
-    assert note["text"] == reason_words([{"carc": "96", "message": ""}], "vi")[0]
+    assert note["text"] == labelled_reason_words([{"carc": "96", "message": ""}], "vi")[0][0]
 
 
 def test_without_lines_the_claim_figures_go_to_the_header_and_items_carry_submitted():
-    resource = validated(claim_response(document(None), reason_words))
+    resource = validated(claim_response(document(None), labelled_reason_words))
     assert resource["outcome"] == "complete"
     assert all(len(i["adjudication"]) == 1 for i in resource["item"])
     assert amount(resource["adjudication"], "benefit") == Decimal("300.00")
@@ -136,13 +136,91 @@ def test_without_lines_the_claim_figures_go_to_the_header_and_items_carry_submit
     "outcome,fhir",
     [
         ("approved", "complete"),
-        ("rejected", "error"),
+        ("rejected", "complete"),  # a denial is a decision taken, not refused input
         ("pending_info", "queued"),
         ("escalated", "queued"),
     ],
 )
 def test_outcomes(outcome, fhir):
     assert outcome_of(document(None, outcome)) == fhir
+
+
+def _rejected(adjustments: list[dict[str, str]], reasons: list[dict[str, Any]]) -> dict[str, Any]:
+    doc = document(None, "rejected")
+    doc["amount"] = "80.00"
+    doc["line_items"] = [{"code": "visit", "description": "", "amount": "80.00"}]
+    doc["decision"].update(payable_amount="0.00", adjustments=adjustments, reasons=reasons)
+    return doc
+
+
+def test_a_denial_is_complete_with_benefit_0_the_carc_in_the_adjudication_and_no_error():
+    reasons = [
+        {"code": "NOT_COVERED", "carc": "96", "message": "Not covered.", "action": "reject"},
+        {"code": "HIGH", "carc": None, "message": "Refer to a handler.", "action": "escalate"},
+    ]
+    doc = _rejected([{"group": "CO", "carc": "96", "amount": "80.00"}], reasons)
+    resource = validated(claim_response(doc, labelled_reason_words))
+    assert resource["outcome"] == "complete"
+    assert "error" not in resource and "payment" not in resource
+    assert amount(resource["total"], "benefit") == Decimal(0)
+    assert resource["adjudication"][-1]["reason"]["coding"][0]["code"] == "96"
+    assert "handler" not in resource["disposition"]  # the overridden escalation is not said
+    assert resource["disposition"].startswith("Denied")
+
+
+def test_a_denial_within_the_deductible_keeps_the_patients_share():
+    doc = _rejected([{"group": "PR", "carc": "1", "amount": "80.00"}], [])
+    resource = validated(claim_response(doc, labelled_reason_words))
+    assert amount(resource["total"], "deductible") == Decimal("80.00")
+    assert amount(resource["total"], "eligible") == Decimal("80.00")
+    assert amount(resource["total"], "benefit") == Decimal(0)
+
+
+def test_an_approval_of_nothing_is_reported_as_a_denial_without_payment():
+    doc = document(None)
+    doc["decision"].update(
+        payable_amount="0.00",
+        adjustments=[{"group": "PR", "carc": "1", "amount": "530.00"}],
+        reasons=[
+            {"code": "DEDUCTIBLE", "carc": "1", "message": "Deductible.", "action": "approve"}
+        ],
+    )
+    resource = validated(claim_response(doc, labelled_reason_words))
+    assert resource["outcome"] == "complete"
+    assert "payment" not in resource
+    assert resource["disposition"].startswith("Denied")
+    assert resource["adjudication"][-1]["reason"]["coding"][0]["code"] == "1"
+
+
+def test_a_note_in_english_is_labelled_english():
+    doc = document(None, "rejected")
+    doc["decision"]["reasons"] = [
+        {"code": "CUSTOM", "carc": None, "message": "Custom words.", "action": "reject"}
+    ]
+    resource = validated(claim_response(doc, labelled_reason_words))
+    [note] = resource["processNote"]
+    assert note["text"] == "Custom words."
+    assert note["language"]["coding"][0]["code"] == "en"  # the claimant reads vi
+
+
+def test_the_request_identifier_keeps_its_system():
+    doc = document(None)
+    doc["external_ref"] = "http://clinic.example.org/claim|CLM-77"
+    resource = validated(claim_response(doc, labelled_reason_words))
+    assert resource["request"]["identifier"] == {
+        "system": "http://clinic.example.org/claim",
+        "value": "CLM-77",
+    }
+
+
+def test_only_fhirpaths_are_expressions():
+    body = operation_outcome(422, {"errors": [{"field": "claim_id", "message": "bad"}]})
+    assert "expression" not in body["issue"][0]
+    assert body["issue"][0]["diagnostics"] == "claim_id: bad"
+    assert body["issue"][0]["code"] == "business-rule"
+    assert operation_outcome(422, {"code": "duplicate_key"})["issue"][0]["code"] == "structure"
+    reused = operation_outcome(422, {"code": "idempotency_key_reused"})
+    assert reused["issue"][0]["code"] == "conflict"
 
 
 def test_money_is_written_exactly():

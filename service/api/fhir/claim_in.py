@@ -14,12 +14,15 @@ the FHIR paths they came from.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.claim import Claim
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from service.domain.model import LANGUAGES
@@ -27,8 +30,16 @@ from service.domain.model import LANGUAGES
 CLAIM_TYPE = "medical_reimbursement"  # every FHIR Claim is a health claim
 COVERAGE_PREFIX = "Coverage/"
 CONTAINED_PREFIX = "#"
-MAX_ISSUES = 50
 MAX_NAME = 200  # characters of an unknown element's name quoted back
+ABSTRACT_RESOURCES = frozenset({"Resource", "DomainResource"})
+EARLIEST_ZONE = timedelta(hours=14)  # UTC+14: the earliest calendar on Earth
+CLOCK_SKEW = timedelta(minutes=5)
+INLINE_PREFIX = "inline:"
+UNSUPPORTED = {
+    "modifierExtension": "Modifier extensions change the meaning of the element; this "
+    "service knows none, so it cannot adjudicate the Claim as written.",
+    "implicitRules": "The resource was written under rules this service does not know.",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,7 @@ class FieldPaths:
     """Where each field of the mapped body came from in the Claim."""
 
     paths: dict[str, str] = field(default_factory=dict)
+    service_dates: list[tuple[date, str]] = field(default_factory=list)
 
     def path(self, name: str) -> str:
         """`line_items.2.amount` -> `Claim.item[2].net.value`; the longest known prefix."""
@@ -84,15 +96,63 @@ def validate_claim(body: Any) -> Claim:
         raise FhirInvalid(
             [Issue("Claim.resourceType", 'Must be "Claim" on this endpoint.', "structure")]
         )
+    contained = _contained_issues(body.get("contained"))
+    if contained:
+        raise FhirInvalid(contained)
     try:
         return Claim.model_validate(body)
     except ValidationError as exc:
         raise FhirInvalid(
             [
                 Issue(fhir_path("Claim", err["loc"]), _library_message(err), _issue_code(err))
-                for err in exc.errors()[:MAX_ISSUES]
+                for err in exc.errors()
             ]
         ) from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # what the library trips over rather than reports: a refusal, never a 500
+        raise FhirInvalid(
+            [Issue("Claim", f"Not a valid FHIR R4 Claim ({type(exc).__name__}).", "structure")]
+        ) from None
+
+
+def _contained_issues(contained: Any, base: str = "Claim") -> list[Issue]:
+    """Each contained resource (and one contained in it) must name a FHIR R4 resource
+    type: the library looks the name up and fails (KeyError, TypeError) on one it does
+    not know, so it is checked here first, one issue per bad entry."""
+    if contained is None or not isinstance(contained, list):
+        return []  # the library names a non-list itself
+    issues = []
+    for i, resource in enumerate(contained):
+        path = f"{base}.contained[{i}]"
+        if not isinstance(resource, dict):
+            issues.append(Issue(path, "A contained resource is a JSON object.", "structure"))
+            continue
+        if "resourceType" not in resource:
+            issues.append(
+                Issue(f"{path}.resourceType", "Name the contained resource's type.", "required")
+            )
+            continue
+        kind = resource["resourceType"]
+        if not isinstance(kind, str) or not _is_resource_type(kind):
+            issues.append(
+                Issue(
+                    f"{path}.resourceType",
+                    'Not a FHIR R4 resource type (e.g. "Patient").',
+                    "structure",
+                )
+            )
+        issues += _contained_issues(resource.get("contained"), path)
+    return issues
+
+
+def _is_resource_type(name: str) -> bool:
+    if not name.isascii() or not name.isalpha() or name in ABSTRACT_RESOURCES:
+        return False
+    try:
+        model = get_fhir_model_class(name)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return isinstance(model, type) and issubclass(model, Resource)
 
 
 def fhir_path(root: str, loc: tuple[Any, ...]) -> str:
@@ -128,10 +188,11 @@ def _library_message(err: Any) -> str:
     return message[:300]
 
 
-def claim_body(claim: Claim) -> tuple[dict[str, Any], FieldPaths]:
-    """The body of POST /v1/claims for a validated Claim, and where each field came from;
-    FhirUnprocessable listing every problem found."""
-    issues: list[Issue] = []
+def claim_body(claim: Claim, now: datetime) -> tuple[dict[str, Any], FieldPaths]:
+    """The body of POST /v1/claims for a validated Claim (`now`: the service's clock, for
+    the dates), and where each field came from; FhirUnprocessable listing every problem
+    found."""
+    issues: list[Issue] = _unsupported(claim)
     paths = FieldPaths()
     body: dict[str, Any] = {"claim_type": CLAIM_TYPE}
     if claim.use != "claim":
@@ -142,9 +203,9 @@ def claim_body(claim: Claim) -> tuple[dict[str, Any], FieldPaths]:
         )
     body["external_ref"] = _external_ref(claim, paths, issues)
     body["policy_number"] = _policy_number(claim, paths, issues)
-    loss = _date_of_loss(claim, paths, issues)
+    loss = _date_of_loss(claim, paths, issues, now)
     body["date_of_loss"] = loss.isoformat() if loss else None
-    reported = _reported_at(claim, paths)
+    reported = _reported_at(claim, paths, loss, now, issues)
     if reported is not None:
         body["reported_at"] = reported.isoformat()
     body["claimant"] = _claimant(claim, paths, issues)
@@ -160,8 +221,8 @@ def claim_body(claim: Claim) -> tuple[dict[str, Any], FieldPaths]:
 def _external_ref(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> str | None:
     for i, identifier in enumerate(claim.identifier or []):
         if identifier.value:
-            paths.paths["external_ref"] = f"Claim.identifier[{i}].value"
-            return str(identifier.value)
+            paths.paths["external_ref"] = f"Claim.identifier[{i}]"
+            return external_ref(identifier.system, identifier.value)
     issues.append(
         Issue(
             "Claim.identifier",
@@ -171,6 +232,46 @@ def _external_ref(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> str |
         )
     )
     return None
+
+
+def claim_codings(body: dict[str, Any]) -> dict[str, Any]:
+    """The Claim's own `type` and `subType` as sent (validated), kept with the claim so
+    its ClaimResponse answers the same ones."""
+    return {k: body[k] for k in ("type", "subType") if isinstance(body.get(k), dict)}
+
+
+def external_ref(system: Any, value: Any) -> str:
+    """The claim's external_ref for a Claim identifier: `<system>|<value>` (FHIR's own
+    token notation), or the value alone when the identifier has no system; the same
+    value from two systems is two claims."""
+    return f"{system}|{value}" if system else str(value)
+
+
+def identifier_of(ref: str) -> dict[str, str]:
+    """An external_ref back as a FHIR Identifier (system and value)."""
+    system, bar, value = ref.rpartition("|")
+    return {"system": system, "value": value} if bar and system else {"value": ref}
+
+
+def _unsupported(claim: Claim) -> list[Issue]:
+    """`implicitRules` and every `modifierExtension` (on the Claim, an item, a detail,
+    a contained resource ...) change what the resource means in ways this service does
+    not know: refused (not-supported), naming each path."""
+    issues: list[Issue] = []
+    stack: list[tuple[Any, str]] = [(claim.model_dump(exclude_none=True), "Claim")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, list):
+            stack.extend((value, f"{path}[{i}]") for i, value in enumerate(node))
+            continue
+        if not isinstance(node, dict):
+            continue
+        for name, value in node.items():
+            if name in UNSUPPORTED and value not in (None, [], ""):
+                issues.append(Issue(f"{path}.{name}", UNSUPPORTED[name], "not-supported"))
+            elif isinstance(value, (dict, list)):
+                stack.append((value, f"{path}.{name}"))
+    return sorted(issues, key=lambda i: i.path)
 
 
 def _policy_number(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> str | None:
@@ -199,31 +300,61 @@ def _policy_number(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> str 
     return None
 
 
-def _date_of_loss(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> date | None:
-    """billablePeriod.start, else the earliest servicedDate or servicedPeriod.start of the
-    items; a date as written (a time's own offset decides its calendar day)."""
-    found: list[tuple[Any, str]] = []
-    period = claim.billablePeriod
-    if period is not None and period.start is not None:
-        found.append((period.start, "Claim.billablePeriod.start"))
-    else:
-        for i, item in enumerate(claim.item or []):
-            if item.servicedDate is not None:
-                found.append((item.servicedDate, f"Claim.item[{i}].servicedDate"))
-            elif item.servicedPeriod is not None and item.servicedPeriod.start is not None:
-                found.append((item.servicedPeriod.start, f"Claim.item[{i}].servicedPeriod.start"))
-    days: list[tuple[date, str]] = []
-    for value, path in found:
-        day = _as_date(value)
-        if day is None:
-            issues.append(Issue(path, "Give a full date (YYYY-MM-DD): it is the date of loss."))
-        else:
-            days.append((day, path))
-    if days and len(days) == len(found):
-        earliest, path = min(days)
-        paths.paths["date_of_loss"] = path
-        return earliest
-    if not found:
+def _date_of_loss(
+    claim: Claim, paths: FieldPaths, issues: list[Issue], now: datetime
+) -> date | None:
+    """The earliest day of service: billablePeriod.start and every item's servicedDate
+    or servicedPeriod.start. Dates only (YYYY-MM-DD): a time with an offset would put the
+    day in the sender's zone, not the policy's, so it is refused. Every date of the
+    Claim is checked: none in the future, no period ending before it starts, every item
+    inside the billable period."""
+    found: list[tuple[date, str]] = []
+    latest = (now.astimezone(UTC) + EARLIEST_ZONE).date()
+
+    def day_of(value: Any, path: str) -> date | None:
+        day = _as_date(value, path, issues)
+        if day is not None and day > latest:
+            issues.append(Issue(path, "Cannot be in the future.", "business-rule"))
+            return None
+        return day
+
+    def period(value: Any, base: str) -> tuple[date | None, date | None]:
+        if value is None:
+            return None, None
+        start = day_of(value.start, f"{base}.start") if value.start is not None else None
+        end = day_of(value.end, f"{base}.end") if value.end is not None else None
+        if start is not None and end is not None and end < start:
+            issues.append(Issue(f"{base}.end", "The period ends before it starts.", "value"))
+        return start, end
+
+    billed_from, billed_to = period(claim.billablePeriod, "Claim.billablePeriod")
+    if billed_from is not None:
+        found.append((billed_from, "Claim.billablePeriod.start"))
+    for i, item in enumerate(claim.item or []):
+        base = f"Claim.item[{i}]"
+        days: list[tuple[date, str]] = []
+        if item.servicedDate is not None:
+            day = day_of(item.servicedDate, f"{base}.servicedDate")
+            if day is not None:
+                days.append((day, f"{base}.servicedDate"))
+        start, end = period(item.servicedPeriod, f"{base}.servicedPeriod")
+        if start is not None:
+            days.append((start, f"{base}.servicedPeriod.start"))
+        if end is not None:
+            days.append((end, f"{base}.servicedPeriod.end"))
+        for day, path in days:
+            if (billed_from is not None and day < billed_from) or (
+                billed_to is not None and day > billed_to
+            ):
+                issues.append(Issue(path, "Outside the Claim's billablePeriod.", "business-rule"))
+        found += days
+        paths.service_dates += days
+    given = (claim.billablePeriod is not None and claim.billablePeriod.start is not None) or any(
+        item.servicedDate is not None
+        or (item.servicedPeriod is not None and item.servicedPeriod.start is not None)
+        for item in claim.item or []
+    )
+    if not given:
         issues.append(
             Issue(
                 "Claim.billablePeriod",
@@ -231,21 +362,54 @@ def _date_of_loss(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> date 
                 "required",
             )
         )
+    if not found:
+        return None
+    earliest, path = min(found)
+    paths.paths["date_of_loss"] = path
+    return earliest
+
+
+def _as_date(value: Any, path: str, issues: list[Issue]) -> date | None:
+    """A calendar date; an issue for a time (datetime) or a partial date (2026-06, 2026:
+    kept as text by the library)."""
+    if isinstance(value, datetime):
+        issues.append(
+            Issue(
+                path,
+                "Give a date (YYYY-MM-DD), not a time: the day of service counts in the "
+                "policy's time zone, which an offset cannot say.",
+                "value",
+            )
+        )
+        return None
+    if isinstance(value, date):
+        return value
+    issues.append(Issue(path, "Give a full date (YYYY-MM-DD): it is the date of loss.", "value"))
     return None
 
 
-def _as_date(value: Any) -> date | None:
-    """A calendar date, or None for a partial one (2026-06, 2026: kept as text by the
-    library)."""
-    if isinstance(value, datetime):
-        return value.date()
-    return value if isinstance(value, date) else None
-
-
-def _reported_at(claim: Claim, paths: FieldPaths) -> datetime | None:
-    """Claim.created when it carries a time with an offset; a bare date: the time received."""
+def _reported_at(
+    claim: Claim, paths: FieldPaths, loss: date | None, now: datetime, issues: list[Issue]
+) -> datetime | None:
+    """Claim.created when it carries a time with an offset; a bare date: the time
+    received. Either way never in the future and never before the date of loss
+    (422 Claim.created)."""
     created = claim.created
     if isinstance(created, datetime) and created.tzinfo is not None:
+        day = created.date()
+        future = created > now + CLOCK_SKEW
+    elif isinstance(created, date) and not isinstance(created, datetime):
+        day = created
+        future = created > (now.astimezone(UTC) + EARLIEST_ZONE).date()
+    else:
+        return None
+    if future:
+        issues.append(Issue("Claim.created", "Cannot be in the future.", "business-rule"))
+    elif loss is not None and day < loss:
+        issues.append(
+            Issue("Claim.created", "Cannot be before the date of service.", "business-rule")
+        )
+    if isinstance(created, datetime):
         paths.paths["reported_at"] = "Claim.created"
         return created
     return None
@@ -321,6 +485,17 @@ def _documents(claim: Claim, paths: FieldPaths, issues: list[Issue]) -> list[dic
     for i, info in enumerate(claim.supportingInfo or []):
         base = f"Claim.supportingInfo[{i}]"
         kind = _first_code(info.code) or _first_code(info.category)
+        if info.valueAttachment is not None and not (
+            info.valueAttachment.url or info.valueAttachment.data
+        ):
+            issues.append(
+                Issue(
+                    f"{base}.valueAttachment",
+                    "Give the document: its url, or its content in data.",
+                    "required",
+                )
+            )
+            continue
         ref = _document_ref(info)
         if ref is None:
             continue  # information that is not a document (a value, a flag)
@@ -350,7 +525,12 @@ def _first_code(concept: Any) -> str | None:
 def _document_ref(info: Any) -> str | None:
     attachment = info.valueAttachment
     if attachment is not None:
-        return str(attachment.url or attachment.title or "") or None
+        if attachment.url:
+            return str(attachment.url)
+        # sent inline: the service keeps its fingerprint, not the bytes
+        data = attachment.data if isinstance(attachment.data, bytes) else str(attachment.data)
+        raw = data if isinstance(data, bytes) else data.encode()
+        return INLINE_PREFIX + hashlib.sha256(raw).hexdigest()
     if info.valueReference is not None and info.valueReference.reference:
         return str(info.valueReference.reference)
     return None
@@ -426,8 +606,20 @@ def _net(item: Any, base: str, issues: list[Issue]) -> Decimal | None:
         return None
     net = Decimal(item.net.value)
     if item.unitPrice is not None and item.unitPrice.value is not None:
-        quantity = Decimal(item.quantity.value) if item.quantity and item.quantity.value else 1
+        quantity = (
+            Decimal(item.quantity.value)
+            if item.quantity is not None and item.quantity.value is not None
+            else Decimal(1)
+        )
         factor = Decimal(item.factor) if item.factor is not None else Decimal(1)
+        if item.unitPrice.currency and item.unitPrice.currency != item.net.currency:
+            issues.append(
+                Issue(
+                    f"{base}.unitPrice.currency",
+                    f"unitPrice must be in the net's currency ({item.net.currency}).",
+                    "business-rule",
+                )
+            )
         expected = quantity * Decimal(item.unitPrice.value) * factor
         if expected != net:
             issues.append(

@@ -31,27 +31,38 @@ ISSUE_TYPE = {  # HTTP status -> FHIR issue-type code (http://hl7.org/fhir/issue
     409: "conflict",
     413: "too-costly",
     415: "not-supported",
-    422: "processing",
+    422: "business-rule",
     429: "throttled",
     503: "transient",
 }
+BY_PROBLEM_CODE = {  # the problem's own code, where it says more than the status
+    "duplicate_key": "structure",
+    "malformed_json": "structure",
+    "json_too_deep": "structure",
+    "idempotency_key_reused": "conflict",
+}
+FHIR_PATH = re.compile(r"^(Claim|ClaimResponse)(\.|\[|$)")
 
 
 def operation_outcome(status: int, problem: dict[str, Any]) -> dict[str, Any]:
     """An OperationOutcome for a problem document (RFC 9457) with this status."""
-    default = ISSUE_TYPE.get(status, "exception")
+    default = BY_PROBLEM_CODE.get(str(problem.get("code")), ISSUE_TYPE.get(status, "exception"))
     issues = []
     for error in problem.get("errors") or []:
         if not isinstance(error, dict):
             continue
+        message = str(error.get("message") or "")
+        path = str(error.get("field") or "")
+        if path and not FHIR_PATH.match(path):
+            # not a FHIRPath (a path parameter, a query field): named in the text only
+            message = f"{path}: {message}"
         issue: dict[str, Any] = {
             "severity": "error",
             "code": str(error.get("type") or default),
-            "details": {"text": str(error.get("message") or "")},
-            "diagnostics": str(error.get("message") or ""),
+            "details": {"text": message},
+            "diagnostics": message,
         }
-        path = str(error.get("field") or "")
-        if path:
+        if path and FHIR_PATH.match(path):
             issue["expression"] = [path]
         issues.append(issue)
     if not issues:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 from marshmallow import ValidationError
 
-from service.adapters.templates import reason_words
+from service.adapters.templates import labelled_reason_words
 from service.api.auth import requires
 from service.api.caller import visible_client_id
 from service.api.claims import submit_checked
@@ -23,6 +23,7 @@ from service.api.fhir.claim_in import (
     FieldPaths,
     Issue,
     claim_body,
+    claim_codings,
     validate_claim,
 )
 from service.api.fhir.claim_response import claim_response, validated
@@ -31,7 +32,7 @@ from service.api.parsing import parse_body
 from service.api.problems import Problem, flatten_messages
 from service.api.schemas import ClaimSchema, date_problems
 from service.logs import note_personal_fields
-from service.usecases import read_claims
+from service.usecases import manage_policies, read_claims
 
 blp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
@@ -47,12 +48,14 @@ def post_claim() -> Response:
     body = g.json_body if "json_body" in g else _body()
     _note_personal(body)
     try:
-        data, paths = claim_body(validate_claim(body))
+        data, paths = claim_body(validate_claim(body), _ctx().clock.now())
         data = _checked(data, paths)
+        _within_cover(data, paths)
+        data["fhir"] = claim_codings(body)
     except FhirRefused as exc:
         raise _refusal(exc.status, exc.issues) from None
     result = submit_checked(data)
-    response = fhir_response(validated(claim_response(result.document, reason_words)), 201)
+    response = fhir_response(validated(claim_response(result.document, labelled_reason_words)), 201)
     response.headers["Location"] = f"/fhir/ClaimResponse/{result.document['id']}"
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -66,7 +69,7 @@ def get_claim_response(claim_id: str) -> Response:
     document = read_claims.get_claim(_ctx(), claim_id, visible_client_id())
     if document is None:
         raise Problem(404, "No claim with this id.", code="not_found")
-    response = fhir_response(validated(claim_response(document, reason_words)))
+    response = fhir_response(validated(claim_response(document, labelled_reason_words)))
     response.headers["ETag"] = f'W/"{document["version"]}"'
     return response
 
@@ -88,7 +91,9 @@ def _note_personal(body: Any) -> None:
 def _body() -> Any:
     if not request.get_data(cache=True):
         raise _refusal(400, [Issue("Claim", "Send a FHIR Claim resource as the body.", "required")])
-    return parse_body(request, int(current_app.config["MAX_JSON_DEPTH"]))
+    body = parse_body(request, int(current_app.config["MAX_JSON_DEPTH"]))
+    note_personal_fields(body)  # masked in this request's log lines, as for /v1/
+    return body
 
 
 def _checked(data: dict[str, Any], paths: FieldPaths) -> dict[str, Any]:
@@ -110,6 +115,23 @@ def _checked(data: dict[str, Any], paths: FieldPaths) -> dict[str, Any]:
             422, [Issue(paths.path(p["field"]), p["message"], "business-rule") for p in problems]
         )
     return loaded
+
+
+def _within_cover(data: dict[str, Any], paths: FieldPaths) -> None:
+    """A service dated after the policy's cover ended is refused (422 on its path): the
+    date of loss is the earliest day of service, so without this check a line after the
+    cover would be paid under it. Such lines belong on no claim to this policy."""
+    policy = manage_policies.get_policy(_ctx(), str(data["policy_number"]))
+    if policy is None:
+        return  # the use case answers an unknown policy as for POST /v1/claims
+    ends = policy.cover_ends_on
+    late = [
+        Issue(path, f"After the policy's cover ended ({ends.isoformat()}).", "business-rule")
+        for day, path in paths.service_dates
+        if day > ends
+    ]
+    if late:
+        raise _refusal(422, late)
 
 
 def _refusal(status: int, issues: list[Issue]) -> Problem:
