@@ -41,7 +41,7 @@ from service.api.problems import Problem
 from service.domain.money import fmt
 from service.usecases import check_credentials, manage_policies, read_claims
 from service.usecases.assign_claim import assign_claim
-from service.usecases.backtest import latest_backtest
+from service.usecases.backtest import latest_backtest, list_backtests
 from service.usecases.decide_claim import (
     Approvable,
     DecisionRefused,
@@ -530,7 +530,11 @@ def analyst() -> Any:
     status = ctx.rules.status()
     backtest = latest_backtest(ctx)
     return render_template(
-        "console/analyst.html", ruleset=ruleset, status=status, backtest=backtest
+        "console/analyst.html",
+        ruleset=ruleset,
+        status=status,
+        backtest=backtest,
+        backtests=list_backtests(ctx),
     )
 
 
