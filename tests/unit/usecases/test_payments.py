@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from service.domain.decision import Decision
-from service.domain.model import Claim, Coverage, Document, Policy
+from service.domain.model import Claim, Document
 from service.domain.payable import Adjustment
 from service.usecases import manage_policies
 from service.usecases.payments import AggregateExceeded, current_facts, lock_policy, settle
 from service.usecases.submit_claim import submit_claim
 from tests.unit.usecases.conftest import T0
+from tests.unit.usecases.test_intake import POLICY as DEVICE_POLICY
 
 pytestmark = pytest.mark.unit
 
 # limit 800 a claim, 2000 a policy year, deductible 50
-POLICY = Policy(
-    number="P-PAY",
-    holder="Dana",
-    status="active",
-    effective_from=date(2026, 1, 1),
-    effective_to=date(2026, 12, 31),
-    currency="USD",
-    coverages=(Coverage("device_damage", Decimal(800), Decimal(2000), Decimal(50)),),
-)
+POLICY = replace(DEVICE_POLICY, number="P-PAY")
 
 
 def submit(ctx, ref: str, amount: str, loss: date) -> dict:
