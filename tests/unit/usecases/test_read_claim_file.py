@@ -12,7 +12,12 @@ from service.usecases import manage_policies, read_claims
 from service.usecases.add_documents import add_documents
 from service.usecases.appeal_claim import appeal_claim
 from service.usecases.decide_claim import SupervisorDecision, decide_claim
-from service.usecases.read_claim_file import access_log, changes_since, claim_file_extras
+from service.usecases.read_claim_file import (
+    access_log,
+    changes_since,
+    claim_file_extras,
+    requested_documents,
+)
 from service.usecases.record_claim_view import record_claim_view
 from service.usecases.submit_claim import submit_claim
 from tests.unit.usecases.conftest import T0, add_claim
@@ -157,3 +162,17 @@ def test_history_without_page_views_and_the_access_log(ctx, file):
         "claim.appeal_upheld",
     ]  # the view at +6 h, later still, is left out
     assert changes_since(claim, extras["history"][-1]["id"]) == []
+
+
+def test_a_document_received_before_the_request_does_not_answer_it():
+    photos = [
+        {"type": "photos", "ref": r, "received_at": iso(h)}
+        for r, h in (("a", 0), ("c", 4), ("b", 3))
+    ]
+    claim = {
+        "decisions": [{"missing_documents": ["photos"], "decided_by": "sup", "decided_at": iso(1)}],
+        "documents": [{"type": "purchase_receipt", "ref": "r", "received_at": iso(2)}, *photos],
+    }
+    assert requested_documents(claim) == [
+        {"type": "photos", "requested_by": "sup", "requested_at": iso(1), "received_at": iso(3)}
+    ]
