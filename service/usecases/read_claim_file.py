@@ -41,7 +41,7 @@ def claim_file_extras(ctx: Context, claim: dict[str, Any]) -> dict[str, Any]:
     decisions = {d["id"]: d for d in claim["decisions"]}
     with ctx.unit_of_work() as session:
         appeals = [
-            appeal_document(a, _answer(decisions.get(a.decision_id or -1)))
+            appeal_document(a, _answer(decisions.get(a.decision_id or -1), a))
             for a in claim_file.appeals_of(session, claim["id"])
         ]
         others = [
@@ -68,15 +68,18 @@ def claim_file_extras(ctx: Context, claim: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _answer(decision: dict[str, Any] | None) -> dict[str, Any] | None:
+def _answer(decision: dict[str, Any] | None, appeal: AppealRow) -> dict[str, Any] | None:
+    """The decision that stands after the answer, said by whoever answered the appeal:
+    an upheld appeal points at the earlier decision (perhaps the rules'), but the one who
+    answered is the supervisor, with their note (the appeal row keeps both)."""
     if decision is None:
         return None
     return {
         "outcome": decision["outcome"],
         "payable_amount": decision["payable_amount"],
-        "decided_by": decision["decided_by"],
+        "decided_by": appeal.answered_by or decision["decided_by"],
         "decided_at": decision["decided_at"],
-        "note": decision["note"],
+        "note": appeal.answer or decision["note"],
     }
 
 

@@ -178,11 +178,6 @@ def test_a_document_received_before_the_request_does_not_answer_it():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an upheld appeal's answer shows the standing decision's decider (rules) "
-    "and note (None), not the supervisor who upheld it (sup2, 'stands')",
-)
 def test_an_upheld_appeal_is_answered_by_the_supervisor(ctx, file):
     claim_a, _ = file
     [appeal] = claim_file_extras(ctx, read_claims.get_claim(ctx, claim_a))["appeals"]
