@@ -42,9 +42,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        return [CLAIMS, "serve", "--port", str(self.port), "--workers", str(self.workers)]
+
     def start(self) -> Server:
         self.proc = subprocess.Popen(
-            [CLAIMS, "serve", "--port", str(self.port), "--workers", str(self.workers)],
+            self.command(),
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

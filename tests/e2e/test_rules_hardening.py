@@ -38,28 +38,8 @@ LIMITED = (
 class LimitedServer(Server):
     """`claims serve` with RLIMIT_AS on the arbiter and (inherited) on every worker."""
 
-    def start(self) -> LimitedServer:
-        import subprocess
-
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", LIMITED, "serve", "--port", str(self.port)]
-            + ["--workers", str(self.workers)],
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"claims serve exited with {self.proc.returncode}")
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("claims serve did not come up in 60 s")
+    def command(self) -> list[str]:
+        return [sys.executable, "-c", LIMITED, *super().command()[1:]]
 
 
 @pytest.fixture
